@@ -1,0 +1,636 @@
+//! RPKI payloads as rovd serves them: VRPs, BGPsec router keys and ASPA
+//! records; the sorted, deduplicated [`Snapshot`] of all of them; and the
+//! [`Delta`] between two snapshots.
+//!
+//! Shared by every process: the validator builds snapshots, the rtr worker
+//! diffs and encodes them. No privileges are involved here.
+//!
+//! The storage order of each type is chosen so that the RTR wire order of
+//! draft-ietf-sidrops-8210bis-27 §11.2 falls out of plain iteration:
+//! announcements walk a sorted vector backwards (VRPs) or forwards (router
+//! keys, ASPA), withdrawals walk it forwards.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use serde::{Deserialize, Serialize};
+
+/// The largest number of providers an ASPA PDU can carry:
+/// (65,535 - 12) / 4 (8210bis-27 §5.12).
+pub const ASPA_MAX_PROVIDERS: usize = 16_380;
+
+/// The largest SPKI a Router Key PDU can carry: 65,535 - 32 (§5.11).
+pub const SPKI_MAX_LEN: usize = 65_503;
+
+//------------ Prefix --------------------------------------------------------
+
+/// An IPv4 or IPv6 prefix with its host bits zeroed.
+///
+/// The address is kept as 16 octets in network order; an IPv4 address sits
+/// in the first four. Ordering is IPv4 before IPv6, then address, then
+/// length.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Prefix {
+    v6: bool,
+    len: u8,
+    addr: [u8; 16],
+}
+
+/// Why a prefix could not be built.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PrefixError {
+    /// The length exceeds 32 (IPv4) or 128 (IPv6).
+    Length,
+    /// Bits beyond the prefix length are set.
+    HostBits,
+}
+
+impl fmt::Display for PrefixError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PrefixError::Length => f.write_str("prefix length out of range"),
+            PrefixError::HostBits => f.write_str("host bits set beyond the prefix length"),
+        }
+    }
+}
+
+impl Prefix {
+    /// An IPv4 prefix; fails on a bad length or set host bits.
+    pub fn v4(addr: Ipv4Addr, len: u8) -> Result<Self, PrefixError> {
+        if len > 32 {
+            return Err(PrefixError::Length);
+        }
+        let bits = u32::from(addr);
+        if bits & !mask32(len) != 0 {
+            return Err(PrefixError::HostBits);
+        }
+        let mut a = [0u8; 16];
+        a[..4].copy_from_slice(&addr.octets());
+        Ok(Prefix { v6: false, len, addr: a })
+    }
+
+    /// An IPv6 prefix; fails on a bad length or set host bits.
+    pub fn v6(addr: Ipv6Addr, len: u8) -> Result<Self, PrefixError> {
+        if len > 128 {
+            return Err(PrefixError::Length);
+        }
+        let bits = u128::from(addr);
+        if bits & !mask128(len) != 0 {
+            return Err(PrefixError::HostBits);
+        }
+        Ok(Prefix { v6: true, len, addr: addr.octets() })
+    }
+
+    /// Whether this is an IPv6 prefix.
+    pub fn is_v6(&self) -> bool {
+        self.v6
+    }
+
+    /// The prefix length.
+    pub fn len(&self) -> u8 {
+        self.len
+    }
+
+    /// Whether this is a zero-length (default) prefix.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// The longest length a prefix of this family may have.
+    pub fn max_len_limit(&self) -> u8 {
+        if self.v6 {
+            128
+        } else {
+            32
+        }
+    }
+
+    /// The address octets as they go on the wire: 4 for IPv4, 16 for IPv6.
+    pub fn octets(&self) -> &[u8] {
+        if self.v6 {
+            &self.addr
+        } else {
+            &self.addr[..4]
+        }
+    }
+
+    fn key(&self) -> (bool, [u8; 16]) {
+        (self.v6, self.addr)
+    }
+}
+
+fn mask32(len: u8) -> u32 {
+    if len == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(len))
+    }
+}
+
+fn mask128(len: u8) -> u128 {
+    if len == 0 {
+        0
+    } else {
+        u128::MAX << (128 - u32::from(len))
+    }
+}
+
+impl Ord for Prefix {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.key().cmp(&other.key()).then(self.len.cmp(&other.len))
+    }
+}
+
+impl PartialOrd for Prefix {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Display for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.v6 {
+            write!(f, "{}/{}", Ipv6Addr::from(self.addr), self.len)
+        } else {
+            let a: [u8; 4] = self.addr[..4].try_into().expect("four octets");
+            write!(f, "{}/{}", Ipv4Addr::from(a), self.len)
+        }
+    }
+}
+
+impl fmt::Debug for Prefix {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Display::fmt(self, f)
+    }
+}
+
+//------------ Vrp -----------------------------------------------------------
+
+/// A Validated ROA Payload: prefix, maximum length and origin AS.
+///
+/// Stored order: family, address, max length, prefix length, ASN — all
+/// ascending. 8210bis-27 §11.2.1 sends announcements in exactly the reverse
+/// of this order and withdrawals in this order.
+#[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Vrp {
+    pub prefix: Prefix,
+    pub max_len: u8,
+    pub asn: u32,
+}
+
+impl Vrp {
+    /// A VRP, checking prefix length ≤ max length ≤ the family's limit.
+    pub fn new(prefix: Prefix, max_len: u8, asn: u32) -> Result<Self, &'static str> {
+        if max_len < prefix.len() {
+            return Err("max length is smaller than the prefix length");
+        }
+        if max_len > prefix.max_len_limit() {
+            return Err("max length exceeds the address family's length");
+        }
+        Ok(Vrp { prefix, max_len, asn })
+    }
+}
+
+impl Ord for Vrp {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.prefix
+            .key()
+            .cmp(&other.prefix.key())
+            .then(self.max_len.cmp(&other.max_len))
+            .then(self.prefix.len.cmp(&other.prefix.len))
+            .then(self.asn.cmp(&other.asn))
+    }
+}
+
+impl PartialOrd for Vrp {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Debug for Vrp {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}-{} AS{}", self.prefix, self.max_len, self.asn)
+    }
+}
+
+//------------ RouterKey -----------------------------------------------------
+
+/// A BGPsec router key (RFC 8210 §5.10): unique on {SKI, ASN, SPKI}.
+///
+/// Stored order is the wire order of 8210bis-27 §11.2.2: SKI, SPKI length,
+/// SPKI octets, ASN.
+#[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct RouterKey {
+    pub ski: [u8; 20],
+    pub asn: u32,
+    pub spki: Box<[u8]>,
+}
+
+impl Ord for RouterKey {
+    fn cmp(&self, other: &Self) -> Ordering {
+        self.ski
+            .cmp(&other.ski)
+            .then(self.spki.len().cmp(&other.spki.len()))
+            .then(self.spki.cmp(&other.spki))
+            .then(self.asn.cmp(&other.asn))
+    }
+}
+
+impl PartialOrd for RouterKey {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl fmt::Debug for RouterKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "RouterKey(AS{} ski=", self.asn)?;
+        for b in &self.ski {
+            write!(f, "{b:02x}")?;
+        }
+        write!(f, " spki={} octets)", self.spki.len())
+    }
+}
+
+//------------ Aspa ----------------------------------------------------------
+
+/// An ASPA record: a customer AS and its provider set, sorted and unique,
+/// already merged over all ASPA objects of the customer (8210bis-27 §5.12).
+///
+/// Stored order: customer, then providers. A snapshot holds at most one
+/// record per customer.
+#[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct Aspa {
+    pub customer: u32,
+    pub providers: Vec<u32>,
+}
+
+impl Aspa {
+    /// Normalise a merged provider set: sort, deduplicate, and drop AS0 if
+    /// any other provider is present (§5.12: AS0 only alone).
+    pub fn normalise(customer: u32, mut providers: Vec<u32>) -> Self {
+        providers.sort_unstable();
+        providers.dedup();
+        if providers.len() > 1 && providers[0] == 0 {
+            providers.remove(0);
+        }
+        Aspa { customer, providers }
+    }
+}
+
+impl fmt::Debug for Aspa {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "Aspa(AS{} => {:?})", self.customer, self.providers)
+    }
+}
+
+//------------ Payload -------------------------------------------------------
+
+/// One payload item of any type, as streamed from the validator to rtr.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Payload {
+    Vrp(Vrp),
+    RouterKey(RouterKey),
+    Aspa(Aspa),
+}
+
+//------------ Snapshot ------------------------------------------------------
+
+/// A complete payload set: three sorted vectors without duplicates (and for
+/// ASPA, without two records for one customer).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Snapshot {
+    pub vrps: Vec<Vrp>,
+    pub router_keys: Vec<RouterKey>,
+    pub aspas: Vec<Aspa>,
+}
+
+impl Snapshot {
+    /// Build a snapshot from items in any order, with any duplicates.
+    ///
+    /// ASPA records for the same customer are merged into one (the union of
+    /// their providers, normalised); records whose merged set exceeds
+    /// [`ASPA_MAX_PROVIDERS`] cannot be sent and are returned separately so
+    /// the caller can log them.
+    pub fn build(
+        mut vrps: Vec<Vrp>,
+        mut router_keys: Vec<RouterKey>,
+        mut aspas: Vec<Aspa>,
+    ) -> (Self, Vec<u32>) {
+        vrps.sort_unstable();
+        vrps.dedup();
+        router_keys.sort_unstable();
+        router_keys.dedup();
+        aspas.sort_unstable_by_key(|a| a.customer);
+        let mut merged: Vec<Aspa> = Vec::with_capacity(aspas.len());
+        for a in aspas {
+            match merged.last_mut() {
+                Some(last) if last.customer == a.customer => {
+                    last.providers.extend_from_slice(&a.providers)
+                }
+                _ => merged.push(a),
+            }
+        }
+        let mut oversized = Vec::new();
+        let aspas = merged
+            .into_iter()
+            .filter_map(|a| {
+                let a = Aspa::normalise(a.customer, a.providers);
+                if a.providers.is_empty() {
+                    None
+                } else if a.providers.len() > ASPA_MAX_PROVIDERS {
+                    oversized.push(a.customer);
+                    None
+                } else {
+                    Some(a)
+                }
+            })
+            .collect();
+        (Snapshot { vrps, router_keys, aspas }, oversized)
+    }
+
+    /// Whether all three vectors are empty.
+    pub fn is_empty(&self) -> bool {
+        self.vrps.is_empty() && self.router_keys.is_empty() && self.aspas.is_empty()
+    }
+
+    /// Number of items of all types.
+    pub fn len(&self) -> usize {
+        self.vrps.len() + self.router_keys.len() + self.aspas.len()
+    }
+
+    /// Apply a delta: the result is `self - withdraw + announce`.
+    pub fn apply(&self, delta: &Delta) -> Snapshot {
+        Snapshot {
+            vrps: apply_sorted(&self.vrps, &delta.announce.vrps, &delta.withdraw.vrps),
+            router_keys: apply_sorted(
+                &self.router_keys,
+                &delta.announce.router_keys,
+                &delta.withdraw.router_keys,
+            ),
+            aspas: apply_sorted(&self.aspas, &delta.announce.aspas, &delta.withdraw.aspas),
+        }
+    }
+}
+
+//------------ Delta ---------------------------------------------------------
+
+/// The change between two snapshots: items only in the new one (`announce`)
+/// and items only in the old one (`withdraw`), each sorted.
+///
+/// For ASPA a changed provider set appears as the old record in `withdraw`
+/// and the new one in `announce`; the encoder turns that pair into a single
+/// replacing announcement as §5.12 requires.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Delta {
+    pub announce: Snapshot,
+    pub withdraw: Snapshot,
+}
+
+impl Delta {
+    /// The delta from `old` to `new`, by a linear merge.
+    pub fn between(old: &Snapshot, new: &Snapshot) -> Delta {
+        let (av, wv) = diff_sorted(&old.vrps, &new.vrps);
+        let (ak, wk) = diff_sorted(&old.router_keys, &new.router_keys);
+        let (aa, wa) = diff_sorted(&old.aspas, &new.aspas);
+        Delta {
+            announce: Snapshot { vrps: av, router_keys: ak, aspas: aa },
+            withdraw: Snapshot { vrps: wv, router_keys: wk, aspas: wa },
+        }
+    }
+
+    /// The net delta of `self` followed by `next`: what changed from the
+    /// start of `self` to the end of `next`, with changes that cancel out
+    /// removed (8210bis-27 §5.3: the minimal set of changes).
+    pub fn then(&self, next: &Delta) -> Delta {
+        fn compose<T: Ord + Clone>(a1: &[T], w1: &[T], a2: &[T], w2: &[T]) -> (Vec<T>, Vec<T>) {
+            // announced = (A1 \ W2) ∪ (A2 \ W1); withdrawn = (W1 \ A2) ∪ (W2 \ A1)
+            let a = union_sorted(&minus_sorted(a1, w2), &minus_sorted(a2, w1));
+            let w = union_sorted(&minus_sorted(w1, a2), &minus_sorted(w2, a1));
+            (a, w)
+        }
+        let (av, wv) = compose(
+            &self.announce.vrps,
+            &self.withdraw.vrps,
+            &next.announce.vrps,
+            &next.withdraw.vrps,
+        );
+        let (ak, wk) = compose(
+            &self.announce.router_keys,
+            &self.withdraw.router_keys,
+            &next.announce.router_keys,
+            &next.withdraw.router_keys,
+        );
+        let (aa, wa) = compose(
+            &self.announce.aspas,
+            &self.withdraw.aspas,
+            &next.announce.aspas,
+            &next.withdraw.aspas,
+        );
+        Delta {
+            announce: Snapshot { vrps: av, router_keys: ak, aspas: aa },
+            withdraw: Snapshot { vrps: wv, router_keys: wk, aspas: wa },
+        }
+    }
+
+    /// Whether nothing changed.
+    pub fn is_empty(&self) -> bool {
+        self.announce.is_empty() && self.withdraw.is_empty()
+    }
+
+    /// Number of items mentioned.
+    pub fn len(&self) -> usize {
+        self.announce.len() + self.withdraw.len()
+    }
+}
+
+//------------ Sorted-vector set operations ---------------------------------
+
+/// Items only in `new` and items only in `old`.
+fn diff_sorted<T: Ord + Clone>(old: &[T], new: &[T]) -> (Vec<T>, Vec<T>) {
+    let (mut added, mut removed) = (Vec::new(), Vec::new());
+    let (mut i, mut j) = (0, 0);
+    while i < old.len() && j < new.len() {
+        match old[i].cmp(&new[j]) {
+            Ordering::Less => {
+                removed.push(old[i].clone());
+                i += 1;
+            }
+            Ordering::Greater => {
+                added.push(new[j].clone());
+                j += 1;
+            }
+            Ordering::Equal => {
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    removed.extend_from_slice(&old[i..]);
+    added.extend_from_slice(&new[j..]);
+    (added, removed)
+}
+
+fn minus_sorted<T: Ord + Clone>(a: &[T], b: &[T]) -> Vec<T> {
+    let mut out = Vec::with_capacity(a.len());
+    let mut j = 0;
+    for x in a {
+        while j < b.len() && b[j] < *x {
+            j += 1;
+        }
+        if j < b.len() && b[j] == *x {
+            continue;
+        }
+        out.push(x.clone());
+    }
+    out
+}
+
+fn union_sorted<T: Ord + Clone>(a: &[T], b: &[T]) -> Vec<T> {
+    let mut out = Vec::with_capacity(a.len() + b.len());
+    let (mut i, mut j) = (0, 0);
+    while i < a.len() && j < b.len() {
+        match a[i].cmp(&b[j]) {
+            Ordering::Less => {
+                out.push(a[i].clone());
+                i += 1;
+            }
+            Ordering::Greater => {
+                out.push(b[j].clone());
+                j += 1;
+            }
+            Ordering::Equal => {
+                out.push(a[i].clone());
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    out.extend_from_slice(&a[i..]);
+    out.extend_from_slice(&b[j..]);
+    out
+}
+
+fn apply_sorted<T: Ord + Clone>(base: &[T], announce: &[T], withdraw: &[T]) -> Vec<T> {
+    union_sorted(&minus_sorted(base, withdraw), announce)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v4(s: &str, len: u8, max: u8, asn: u32) -> Vrp {
+        Vrp::new(Prefix::v4(s.parse().unwrap(), len).unwrap(), max, asn).unwrap()
+    }
+
+    #[test]
+    fn prefix_checks() {
+        assert_eq!(Prefix::v4("10.0.0.1".parse().unwrap(), 24), Err(PrefixError::HostBits));
+        assert_eq!(Prefix::v4("10.0.0.0".parse().unwrap(), 33), Err(PrefixError::Length));
+        assert!(Prefix::v4("0.0.0.0".parse().unwrap(), 0).is_ok());
+        assert!(Prefix::v6("2001:db8::".parse().unwrap(), 32).is_ok());
+        assert_eq!(Prefix::v6("2001:db8::1".parse().unwrap(), 64), Err(PrefixError::HostBits));
+        assert_eq!(Prefix::v6("::".parse().unwrap(), 129), Err(PrefixError::Length));
+        let p = Prefix::v6("2001:db8::".parse().unwrap(), 32).unwrap();
+        assert_eq!(p.to_string(), "2001:db8::/32");
+        assert!(Vrp::new(p, 31, 1).is_err());
+        assert!(Vrp::new(p, 129, 1).is_err());
+    }
+
+    #[test]
+    fn vrp_order_is_family_addr_maxlen_len_asn() {
+        let mut v = vec![
+            v4("64.64.64.64", 28, 30, 17),
+            v4("64.64.64.64", 27, 30, 16),
+            v4("64.64.64.64", 28, 31, 16),
+            v4("32.64.64.64", 28, 30, 16),
+            v4("64.64.64.64", 28, 30, 15),
+        ];
+        v.sort();
+        let got: Vec<String> = v.iter().map(|x| format!("{x:?}")).collect();
+        assert_eq!(
+            got,
+            [
+                "32.64.64.64/28-30 AS16",
+                "64.64.64.64/27-30 AS16",
+                "64.64.64.64/28-30 AS15",
+                "64.64.64.64/28-30 AS17",
+                "64.64.64.64/28-31 AS16",
+            ]
+        );
+        let six = Vrp::new(Prefix::v6("::".parse().unwrap(), 0).unwrap(), 0, 0).unwrap();
+        assert!(six > v[4]);
+    }
+
+    #[test]
+    fn aspa_merge_and_as0() {
+        let (s, over) = Snapshot::build(
+            vec![],
+            vec![],
+            vec![
+                Aspa { customer: 5, providers: vec![3, 0] },
+                Aspa { customer: 5, providers: vec![2, 3] },
+                Aspa { customer: 7, providers: vec![0] },
+                Aspa { customer: 8, providers: vec![0, 0] },
+            ],
+        );
+        assert!(over.is_empty());
+        assert_eq!(
+            s.aspas,
+            vec![
+                Aspa { customer: 5, providers: vec![2, 3] },
+                Aspa { customer: 7, providers: vec![0] },
+                Aspa { customer: 8, providers: vec![0] },
+            ]
+        );
+        let big: Vec<u32> = (1..=ASPA_MAX_PROVIDERS as u32 + 1).collect();
+        let (s, over) = Snapshot::build(vec![], vec![], vec![Aspa { customer: 1, providers: big }]);
+        assert!(s.aspas.is_empty());
+        assert_eq!(over, vec![1]);
+    }
+
+    #[test]
+    fn delta_composition_is_net_change() {
+        // Pseudo-random chain of snapshots; composing all deltas must equal
+        // the direct delta, and applying it must give the final snapshot.
+        let mut seed = 0x1234_5678_u64;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let mut snaps = Vec::new();
+        for _ in 0..6 {
+            let mut vrps = Vec::new();
+            for _ in 0..200 {
+                let r = rnd();
+                vrps.push(v4(&format!("10.{}.0.0", r % 40), 16, 16 + (r >> 8) as u8 % 3, (r >> 16) as u32 % 4));
+            }
+            let aspas = (0..10)
+                .map(|c| Aspa { customer: c, providers: vec![(rnd() % 3) as u32] })
+                .filter(|_| rnd() % 4 != 0)
+                .collect();
+            snaps.push(Snapshot::build(vrps, vec![], aspas).0);
+        }
+        for start in 0..snaps.len() {
+            let mut acc = Delta::default();
+            for k in start..snaps.len() - 1 {
+                acc = acc.then(&Delta::between(&snaps[k], &snaps[k + 1]));
+            }
+            let last = snaps.last().unwrap();
+            assert_eq!(acc, Delta::between(&snaps[start], last));
+            assert_eq!(snaps[start].apply(&acc), *last);
+        }
+    }
+
+    #[test]
+    fn cancelling_changes_vanish() {
+        let a = Snapshot::build(vec![v4("10.0.0.0", 8, 8, 1)], vec![], vec![]).0;
+        let b = Snapshot::default();
+        let d = Delta::between(&a, &b).then(&Delta::between(&b, &a));
+        assert!(d.is_empty());
+    }
+}

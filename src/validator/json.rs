@@ -1,0 +1,1 @@
+//! rpki-client JSON reader.

@@ -1,0 +1,2 @@
+//! Validator role.
+pub mod json;
