@@ -96,14 +96,16 @@ impl Config {
 
     /// Parse and check configuration text that came from `path`.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let err = |line, reason: String| ConfigError { file: path.into(), line, reason };
+        let err = |line, reason: String| ConfigError {
+            file: path.into(),
+            line,
+            reason,
+        };
         let mut config: Config = toml::from_str(text).map_err(|e| {
             let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
             err(line, e.message().to_string())
         })?;
-        let line_of = |needle: &str| {
-            text.lines().position(|l| l.contains(needle)).map(|n| n + 1)
-        };
+        let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).map(|n| n + 1);
         let base = path.parent().unwrap_or(Path::new("."));
         for source in &mut config.sources {
             if source.path.is_relative() {
@@ -120,17 +122,29 @@ impl Config {
             }
         }
         if r.max_version > 2 {
-            return Err(err(line_of("max-version"), "max-version must be 0, 1 or 2".into()));
+            return Err(err(
+                line_of("max-version"),
+                "max-version must be 0, 1 or 2".into(),
+            ));
         }
         // 8210bis-27 §6: ranges, and expire larger than refresh and retry.
         if !(1..=86_400).contains(&r.refresh) {
-            return Err(err(line_of("refresh"), "refresh must be 1 to 86400 seconds".into()));
+            return Err(err(
+                line_of("refresh"),
+                "refresh must be 1 to 86400 seconds".into(),
+            ));
         }
         if !(1..=7_200).contains(&r.retry) {
-            return Err(err(line_of("retry"), "retry must be 1 to 7200 seconds".into()));
+            return Err(err(
+                line_of("retry"),
+                "retry must be 1 to 7200 seconds".into(),
+            ));
         }
         if !(600..=172_800).contains(&r.expire) {
-            return Err(err(line_of("expire"), "expire must be 600 to 172800 seconds".into()));
+            return Err(err(
+                line_of("expire"),
+                "expire must be 600 to 172800 seconds".into(),
+            ));
         }
         if r.expire <= r.refresh || r.expire <= r.retry {
             return Err(err(
@@ -142,14 +156,21 @@ impl Config {
             return Err(err(line_of("history"), "history must be 1 to 1000".into()));
         }
         if r.max_sessions == 0 {
-            return Err(err(line_of("max-sessions"), "max-sessions must be positive".into()));
+            return Err(err(
+                line_of("max-sessions"),
+                "max-sessions must be positive".into(),
+            ));
         }
         Ok(config)
     }
 
     /// The listen addresses, already checked by [`Config::parse`].
     pub fn listen_addrs(&self) -> Vec<SocketAddr> {
-        self.rtr.listen.iter().filter_map(|a| a.parse().ok()).collect()
+        self.rtr
+            .listen
+            .iter()
+            .filter_map(|a| a.parse().ok())
+            .collect()
     }
 }
 

@@ -74,9 +74,16 @@ impl privsep::Message for ToRtr {
 /// match what it received.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Snapshot {
-    Begin { vrps: u64, router_keys: u64, aspas: u64 },
+    Begin {
+        vrps: u64,
+        router_keys: u64,
+        aspas: u64,
+    },
     Batch(Vec<Payload>),
-    End { count: u64, checksum: u64 },
+    End {
+        count: u64,
+        checksum: u64,
+    },
 }
 
 impl privsep::Message for Snapshot {

@@ -67,7 +67,11 @@ impl Prefix {
         }
         let mut a = [0u8; 16];
         a[..4].copy_from_slice(&addr.octets());
-        Ok(Prefix { v6: false, len, addr: a })
+        Ok(Prefix {
+            v6: false,
+            len,
+            addr: a,
+        })
     }
 
     /// An IPv6 prefix; fails on a bad length or set host bits.
@@ -79,7 +83,11 @@ impl Prefix {
         if bits & !mask128(len) != 0 {
             return Err(PrefixError::HostBits);
         }
-        Ok(Prefix { v6: true, len, addr: addr.octets() })
+        Ok(Prefix {
+            v6: true,
+            len,
+            addr: addr.octets(),
+        })
     }
 
     /// Whether this is an IPv6 prefix.
@@ -188,7 +196,11 @@ impl Vrp {
         if max_len > prefix.max_len_limit() {
             return Err("max length exceeds the address family's length");
         }
-        Ok(Vrp { prefix, max_len, asn })
+        Ok(Vrp {
+            prefix,
+            max_len,
+            asn,
+        })
     }
 }
 
@@ -276,7 +288,10 @@ impl Aspa {
         if providers.len() > 1 && providers[0] == 0 {
             providers.remove(0);
         }
-        Aspa { customer, providers }
+        Aspa {
+            customer,
+            providers,
+        }
     }
 }
 
@@ -348,7 +363,14 @@ impl Snapshot {
                 }
             })
             .collect();
-        (Snapshot { vrps, router_keys, aspas }, oversized)
+        (
+            Snapshot {
+                vrps,
+                router_keys,
+                aspas,
+            },
+            oversized,
+        )
     }
 
     /// Whether all three vectors are empty.
@@ -396,8 +418,16 @@ impl Delta {
         let (ak, wk) = diff_sorted(&old.router_keys, &new.router_keys);
         let (aa, wa) = diff_sorted(&old.aspas, &new.aspas);
         Delta {
-            announce: Snapshot { vrps: av, router_keys: ak, aspas: aa },
-            withdraw: Snapshot { vrps: wv, router_keys: wk, aspas: wa },
+            announce: Snapshot {
+                vrps: av,
+                router_keys: ak,
+                aspas: aa,
+            },
+            withdraw: Snapshot {
+                vrps: wv,
+                router_keys: wk,
+                aspas: wa,
+            },
         }
     }
 
@@ -430,8 +460,16 @@ impl Delta {
             &next.withdraw.aspas,
         );
         Delta {
-            announce: Snapshot { vrps: av, router_keys: ak, aspas: aa },
-            withdraw: Snapshot { vrps: wv, router_keys: wk, aspas: wa },
+            announce: Snapshot {
+                vrps: av,
+                router_keys: ak,
+                aspas: aa,
+            },
+            withdraw: Snapshot {
+                vrps: wv,
+                router_keys: wk,
+                aspas: wa,
+            },
         }
     }
 
@@ -527,12 +565,24 @@ mod tests {
 
     #[test]
     fn prefix_checks() {
-        assert_eq!(Prefix::v4("10.0.0.1".parse().unwrap(), 24), Err(PrefixError::HostBits));
-        assert_eq!(Prefix::v4("10.0.0.0".parse().unwrap(), 33), Err(PrefixError::Length));
+        assert_eq!(
+            Prefix::v4("10.0.0.1".parse().unwrap(), 24),
+            Err(PrefixError::HostBits)
+        );
+        assert_eq!(
+            Prefix::v4("10.0.0.0".parse().unwrap(), 33),
+            Err(PrefixError::Length)
+        );
         assert!(Prefix::v4("0.0.0.0".parse().unwrap(), 0).is_ok());
         assert!(Prefix::v6("2001:db8::".parse().unwrap(), 32).is_ok());
-        assert_eq!(Prefix::v6("2001:db8::1".parse().unwrap(), 64), Err(PrefixError::HostBits));
-        assert_eq!(Prefix::v6("::".parse().unwrap(), 129), Err(PrefixError::Length));
+        assert_eq!(
+            Prefix::v6("2001:db8::1".parse().unwrap(), 64),
+            Err(PrefixError::HostBits)
+        );
+        assert_eq!(
+            Prefix::v6("::".parse().unwrap(), 129),
+            Err(PrefixError::Length)
+        );
         let p = Prefix::v6("2001:db8::".parse().unwrap(), 32).unwrap();
         assert_eq!(p.to_string(), "2001:db8::/32");
         assert!(Vrp::new(p, 31, 1).is_err());
@@ -541,7 +591,7 @@ mod tests {
 
     #[test]
     fn vrp_order_is_family_addr_maxlen_len_asn() {
-        let mut v = vec![
+        let mut v = [
             v4("64.64.64.64", 28, 30, 17),
             v4("64.64.64.64", 27, 30, 16),
             v4("64.64.64.64", 28, 31, 16),
@@ -570,23 +620,51 @@ mod tests {
             vec![],
             vec![],
             vec![
-                Aspa { customer: 5, providers: vec![3, 0] },
-                Aspa { customer: 5, providers: vec![2, 3] },
-                Aspa { customer: 7, providers: vec![0] },
-                Aspa { customer: 8, providers: vec![0, 0] },
+                Aspa {
+                    customer: 5,
+                    providers: vec![3, 0],
+                },
+                Aspa {
+                    customer: 5,
+                    providers: vec![2, 3],
+                },
+                Aspa {
+                    customer: 7,
+                    providers: vec![0],
+                },
+                Aspa {
+                    customer: 8,
+                    providers: vec![0, 0],
+                },
             ],
         );
         assert!(over.is_empty());
         assert_eq!(
             s.aspas,
             vec![
-                Aspa { customer: 5, providers: vec![2, 3] },
-                Aspa { customer: 7, providers: vec![0] },
-                Aspa { customer: 8, providers: vec![0] },
+                Aspa {
+                    customer: 5,
+                    providers: vec![2, 3]
+                },
+                Aspa {
+                    customer: 7,
+                    providers: vec![0]
+                },
+                Aspa {
+                    customer: 8,
+                    providers: vec![0]
+                },
             ]
         );
         let big: Vec<u32> = (1..=ASPA_MAX_PROVIDERS as u32 + 1).collect();
-        let (s, over) = Snapshot::build(vec![], vec![], vec![Aspa { customer: 1, providers: big }]);
+        let (s, over) = Snapshot::build(
+            vec![],
+            vec![],
+            vec![Aspa {
+                customer: 1,
+                providers: big,
+            }],
+        );
         assert!(s.aspas.is_empty());
         assert_eq!(over, vec![1]);
     }
@@ -607,12 +685,22 @@ mod tests {
             let mut vrps = Vec::new();
             for _ in 0..200 {
                 let r = rnd();
-                vrps.push(v4(&format!("10.{}.0.0", r % 40), 16, 16 + (r >> 8) as u8 % 3, (r >> 16) as u32 % 4));
+                vrps.push(v4(
+                    &format!("10.{}.0.0", r % 40),
+                    16,
+                    16 + (r >> 8) as u8 % 3,
+                    (r >> 16) as u32 % 4,
+                ));
             }
-            let aspas = (0..10)
-                .map(|c| Aspa { customer: c, providers: vec![(rnd() % 3) as u32] })
-                .filter(|_| rnd() % 4 != 0)
-                .collect();
+            let mut aspas = Vec::new();
+            for c in 0..10 {
+                if rnd() % 4 != 0 {
+                    aspas.push(Aspa {
+                        customer: c,
+                        providers: vec![(rnd() % 3) as u32],
+                    });
+                }
+            }
             snaps.push(Snapshot::build(vrps, vec![], aspas).0);
         }
         for start in 0..snaps.len() {

@@ -1,0 +1,323 @@
+//! The parent process: binds the listeners, starts the validator and the
+//! rtr worker, and supervises them.
+//!
+//! Runs as the user that started rovd (root on a real system, to bind port
+//! 323). Start-up reads top to bottom: configuration → listeners → channels
+//! → spawn both children → hand rtr its listeners → event loop. Afterwards
+//! it only reacts to signals: SIGHUP reloads the configuration and has the
+//! validator re-read its sources, SIGTERM/SIGINT shut everything down in
+//! order, SIGCHLD means a child died — which ends the whole daemon with
+//! one log line naming the child and how it ended.
+
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::{Child, ExitCode};
+use std::time::{Duration, Instant};
+
+use log::{error, info, warn};
+use mio::{Events, Interest, Poll, Token};
+use nix::sys::signal::Signal;
+use nix::sys::socket::{
+    bind, listen, setsockopt, socket, sockopt, AddressFamily, Backlog, SockFlag, SockType,
+    SockaddrStorage,
+};
+
+use crate::config::Config;
+use crate::msg::{self, ToRtr, ToValidator};
+
+const SIGNALS: Token = Token(0);
+
+/// How long children get to exit after their channel closes.
+const GRACE: Duration = Duration::from_secs(5);
+
+/// What the parent was started with.
+pub struct Options {
+    pub config_path: PathBuf,
+    pub config: Config,
+    pub foreground: bool,
+    pub verbose: u8,
+}
+
+struct Children {
+    validator: Child,
+    rtr: Child,
+    to_validator: privsep::Channel,
+    to_rtr: privsep::Channel,
+}
+
+/// The parent's entry point, after the configuration has been read.
+pub fn main(opts: Options) -> ExitCode {
+    let Options {
+        config_path,
+        mut config,
+        foreground,
+        verbose,
+    } = opts;
+
+    // Listeners first, while we may still hold the privilege to bind.
+    let mut listeners = Vec::new();
+    for addr in config.listen_addrs() {
+        match bind_listener(addr) {
+            Ok(fd) => listeners.push((addr, fd)),
+            Err(e) => {
+                error!("listen on {addr}: {e}");
+                if !foreground {
+                    eprintln!("rovd: listen on {addr}: {e}");
+                }
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    if !foreground {
+        if let Err(e) = nix::unistd::daemon(false, false) {
+            error!("daemon: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+
+    let exe = match privsep::Executable::current() {
+        Ok(exe) => exe,
+        Err(e) => {
+            error!("cannot find my own executable: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let signals = match privsep::SignalPipe::new(&[
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGCHLD,
+    ]) {
+        Ok(s) => s,
+        Err(e) => {
+            error!("signals: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let mut children = match spawn_children(&exe, foreground, verbose) {
+        Ok(c) => c,
+        Err(e) => {
+            error!("cannot start the children: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+
+    // Hand out the configuration and the listeners, then let go of them.
+    let handed = (|| {
+        children
+            .to_validator
+            .send(&ToValidator::Config(Box::new(config.clone())))?;
+        children
+            .to_rtr
+            .send(&ToRtr::Config(Box::new(config.clone())))?;
+        for (addr, fd) in &listeners {
+            children.to_rtr.send_with_fd(
+                &ToRtr::Listener {
+                    addr: addr.to_string(),
+                },
+                fd.as_fd(),
+            )?;
+        }
+        children.to_rtr.send(&ToRtr::ListenersDone)
+    })();
+    drop(listeners);
+    if let Err(e) = handed {
+        error!("cannot configure the children: {e}");
+        return stop(children, ExitCode::FAILURE);
+    }
+    info!("started");
+
+    let mut poll = match Poll::new() {
+        Ok(p) => p,
+        Err(e) => {
+            error!("event loop: {e}");
+            return stop(children, ExitCode::FAILURE);
+        }
+    };
+    let mut signals = signals;
+    if let Err(e) = poll
+        .registry()
+        .register(&mut signals, SIGNALS, Interest::READABLE)
+    {
+        error!("event loop: {e}");
+        return stop(children, ExitCode::FAILURE);
+    }
+    let mut events = Events::with_capacity(4);
+    loop {
+        if let Err(e) = poll.poll(&mut events, None) {
+            if e.kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            error!("poll: {e}");
+            return stop(children, ExitCode::FAILURE);
+        }
+        for signal in signals.drain() {
+            match signal {
+                Signal::SIGTERM | Signal::SIGINT => {
+                    info!("{signal}: shutting down");
+                    return stop(children, ExitCode::SUCCESS);
+                }
+                Signal::SIGHUP => reload(&config_path, &mut config, &mut children),
+                Signal::SIGCHLD => {
+                    if let Some(ended) = reap(&mut children) {
+                        error!("{ended}; shutting down");
+                        return stop(children, ExitCode::FAILURE);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Re-read the configuration; pass it on and have the validator re-read
+/// its sources. Listen addresses cannot change without a restart.
+fn reload(path: &Path, config: &mut Config, children: &mut Children) {
+    info!("SIGHUP: reloading {}", path.display());
+    let mut new = match Config::load(path) {
+        Ok(c) => c,
+        Err(e) => {
+            error!("{e}; keeping the running configuration");
+            return;
+        }
+    };
+    if new.rtr.listen != config.rtr.listen {
+        warn!("listen addresses changed: restart required; keeping the old ones until then");
+        new.rtr.listen = config.rtr.listen.clone();
+    }
+    *config = new;
+    let sent = children
+        .to_rtr
+        .send(&ToRtr::Config(Box::new(config.clone())))
+        .and_then(|_| {
+            children
+                .to_validator
+                .send(&ToValidator::Config(Box::new(config.clone())))
+        })
+        .and_then(|_| children.to_validator.send(&ToValidator::Reload));
+    if let Err(e) = sent {
+        error!("cannot pass on the reload: {e}");
+    }
+}
+
+/// A bound, listening, non-blocking TCP socket. IPv6 sockets are v6-only
+/// so that `[::]` and `0.0.0.0` can both be configured.
+fn bind_listener(addr: SocketAddr) -> nix::Result<OwnedFd> {
+    let family = if addr.is_ipv6() {
+        AddressFamily::Inet6
+    } else {
+        AddressFamily::Inet
+    };
+    let fd = socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+    setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+    if addr.is_ipv6() {
+        setsockopt(&fd, sockopt::Ipv6V6Only, &true)?;
+    }
+    let sa = match addr {
+        SocketAddr::V4(a) => SockaddrStorage::from(a),
+        SocketAddr::V6(a) => SockaddrStorage::from(a),
+    };
+    bind(fd.as_raw_fd(), &sa)?;
+    listen(&fd, Backlog::new(1024).unwrap_or(Backlog::MAXCONN))?;
+    Ok(fd)
+}
+
+/// Start validator and rtr with their channels: parent↔validator and
+/// parent↔rtr at fd 3, validator↔rtr at fd 4 of both.
+fn spawn_children(
+    exe: &privsep::Executable,
+    foreground: bool,
+    verbose: u8,
+) -> std::io::Result<Children> {
+    let (to_validator, validator_end) = privsep::Channel::pair(msg::MAX_BODY)?;
+    let (to_rtr, rtr_end) = privsep::Channel::pair(msg::MAX_BODY)?;
+    let (snap_v, snap_r) = privsep::Channel::pair(msg::MAX_BODY)?;
+    let mut args = Vec::new();
+    if foreground {
+        args.push("-d".to_string());
+    }
+    if verbose > 0 {
+        args.push(format!("-{}", "v".repeat(verbose.into())));
+    }
+    let spawn = |role: &str, title: &str, fd3: &privsep::Channel, fd4: &privsep::Channel| {
+        let mut a: Vec<&str> = vec!["--role", role];
+        a.extend(args.iter().map(String::as_str));
+        privsep::spawn(exe, title, &a, fd3.as_fd(), Some(fd4.as_fd()))
+    };
+    let validator = spawn("validator", "rovd: validator", &validator_end, &snap_v)?;
+    let rtr = match spawn("rtr", "rovd: rtr", &rtr_end, &snap_r) {
+        Ok(c) => c,
+        Err(e) => {
+            let mut validator = validator;
+            let _ = validator.kill();
+            let _ = validator.wait();
+            return Err(e);
+        }
+    };
+    Ok(Children {
+        validator,
+        rtr,
+        to_validator,
+        to_rtr,
+    })
+}
+
+/// If a child has ended, say which and how.
+fn reap(children: &mut Children) -> Option<String> {
+    for (name, child) in [
+        ("validator", &mut children.validator),
+        ("rtr", &mut children.rtr),
+    ] {
+        match child.try_wait() {
+            Ok(Some(status)) => return Some(format!("{name} {}", describe(status))),
+            Ok(None) => {}
+            Err(e) => return Some(format!("{name}: {e}")),
+        }
+    }
+    None
+}
+
+fn describe(status: std::process::ExitStatus) -> String {
+    use std::os::unix::process::ExitStatusExt;
+    if let Some(code) = status.code() {
+        format!("exited with status {code}")
+    } else if let Some(sig) = status.signal() {
+        match Signal::try_from(sig) {
+            Ok(s) => format!("killed by signal {s}"),
+            Err(_) => format!("killed by signal {sig}"),
+        }
+    } else {
+        format!("ended: {status}")
+    }
+}
+
+/// Orderly shutdown: close both channels (children exit on end-of-file),
+/// wait for them, and kill what does not go in time.
+fn stop(children: Children, code: ExitCode) -> ExitCode {
+    let Children {
+        mut validator,
+        mut rtr,
+        to_validator,
+        to_rtr,
+    } = children;
+    drop(to_validator);
+    drop(to_rtr);
+    let deadline = Instant::now() + GRACE;
+    for (name, child) in [("validator", &mut validator), ("rtr", &mut rtr)] {
+        loop {
+            match child.try_wait() {
+                Ok(Some(_)) | Err(_) => break,
+                Ok(None) if Instant::now() >= deadline => {
+                    warn!("{name} did not exit in time; killing it");
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    break;
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+            }
+        }
+    }
+    info!("exiting");
+    code
+}

@@ -1,0 +1,452 @@
+//! The cache state served to routers: session IDs, the serial, the current
+//! snapshot, a bounded history of net deltas, and the pre-encoded PDU
+//! buffers every session writes from.
+//!
+//! Runs in the rtr worker (unprivileged, sandboxed), single-threaded.
+//!
+//! For each serial the payload PDUs of the full table, and of the delta
+//! from each retained serial, are encoded at most once per protocol version
+//! (on first use) into an immutable buffer shared by reference count. A
+//! session answering a query queues a reference to that buffer; serving one
+//! more router costs a refcount and socket writes, never a re-encode or a
+//! copy of the table.
+
+use std::cell::OnceCell;
+use std::collections::VecDeque;
+use std::sync::Arc;
+
+use crate::payload::{Delta, Snapshot};
+
+use super::pdu::{self, Timers};
+
+/// Protocol versions rovd speaks: 0, 1 and 2.
+pub const VERSIONS: usize = 3;
+
+//------------ Encoded -------------------------------------------------------
+
+/// A run of encoded payload PDUs, shared by every session that sends it.
+#[derive(Clone, Debug)]
+pub struct Encoded {
+    pub bytes: Arc<[u8]>,
+    pub pdus: u32,
+}
+
+/// One encoding per protocol version, made on first use.
+#[derive(Debug, Default)]
+struct PerVersion([OnceCell<Encoded>; VERSIONS]);
+
+impl PerVersion {
+    fn get(&self, version: u8, encode: impl FnOnce(&mut Vec<u8>) -> u32) -> Encoded {
+        self.0[usize::from(version)]
+            .get_or_init(|| {
+                let mut buf = Vec::new();
+                let pdus = encode(&mut buf);
+                Encoded {
+                    bytes: buf.into(),
+                    pdus,
+                }
+            })
+            .clone()
+    }
+}
+
+//------------ Cache ---------------------------------------------------------
+
+/// What a new snapshot changed, for the log.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Update {
+    pub serial: u32,
+    pub vrps: usize,
+    pub router_keys: usize,
+    pub aspas: usize,
+    pub announced: usize,
+    pub withdrawn: usize,
+}
+
+#[derive(Debug)]
+struct Current {
+    serial: u32,
+    snapshot: Snapshot,
+    full: PerVersion,
+}
+
+/// The net change from a retained older serial to the current one.
+#[derive(Debug)]
+struct Retained {
+    serial: u32,
+    delta: Delta,
+    encoded: PerVersion,
+}
+
+/// Everything the sessions answer from.
+#[derive(Debug)]
+pub struct Cache {
+    session_ids: [u16; VERSIONS],
+    timers: Timers,
+    history_limit: usize,
+    next_serial: u32,
+    current: Option<Current>,
+    /// Oldest first.
+    history: VecDeque<Retained>,
+}
+
+impl Cache {
+    /// An empty cache: no data until the first snapshot arrives.
+    ///
+    /// The session IDs of the three versions derive from one random base
+    /// so that they differ from each other (§5.1: not the same ID across
+    /// versions).
+    pub fn new(session_base: u16, timers: Timers, history_limit: usize) -> Cache {
+        Self::with_first_serial(session_base, timers, history_limit, 0)
+    }
+
+    /// As [`Cache::new`], with the serial the first snapshot gets.
+    pub fn with_first_serial(
+        session_base: u16,
+        timers: Timers,
+        history_limit: usize,
+        first_serial: u32,
+    ) -> Cache {
+        let id = |v: u16| session_base.wrapping_add(v.wrapping_mul(0x5555));
+        Cache {
+            session_ids: [id(0), id(1), id(2)],
+            timers,
+            history_limit,
+            next_serial: first_serial,
+            current: None,
+            history: VecDeque::new(),
+        }
+    }
+
+    /// The session ID for a protocol version.
+    pub fn session_id(&self, version: u8) -> u16 {
+        self.session_ids[usize::from(version)]
+    }
+
+    /// The End of Data timers.
+    pub fn timers(&self) -> &Timers {
+        &self.timers
+    }
+
+    /// Change the End of Data timers and the history depth (reload).
+    pub fn reconfigure(&mut self, timers: Timers, history_limit: usize) {
+        self.timers = timers;
+        self.history_limit = history_limit;
+        self.trim_history();
+    }
+
+    /// The current serial, or `None` before the first snapshot.
+    pub fn serial(&self) -> Option<u32> {
+        self.current.as_ref().map(|c| c.serial)
+    }
+
+    /// The current snapshot, if any.
+    pub fn snapshot(&self) -> Option<&Snapshot> {
+        self.current.as_ref().map(|c| &c.snapshot)
+    }
+
+    /// Serials a Serial Query can be answered incrementally from, oldest
+    /// first, not counting the current one.
+    pub fn retained_serials(&self) -> impl Iterator<Item = u32> + '_ {
+        self.history.iter().map(|r| r.serial)
+    }
+
+    /// Install a new snapshot. Returns `None` and changes nothing if it
+    /// equals the current one: the serial only moves when the data does.
+    pub fn update(&mut self, snapshot: Snapshot) -> Option<Update> {
+        let (announced, withdrawn) = match self.current.take() {
+            None => (snapshot.len(), 0),
+            Some(old) => {
+                let delta = Delta::between(&old.snapshot, &snapshot);
+                if delta.is_empty() {
+                    self.current = Some(old);
+                    return None;
+                }
+                let counts = (delta.announce.len(), delta.withdraw.len());
+                for r in self.history.iter_mut() {
+                    r.delta = r.delta.then(&delta);
+                    r.encoded = PerVersion::default();
+                }
+                self.history.push_back(Retained {
+                    serial: old.serial,
+                    delta,
+                    encoded: PerVersion::default(),
+                });
+                counts
+            }
+        };
+        let serial = self.next_serial;
+        self.next_serial = serial.wrapping_add(1);
+        let update = Update {
+            serial,
+            vrps: snapshot.vrps.len(),
+            router_keys: snapshot.router_keys.len(),
+            aspas: snapshot.aspas.len(),
+            announced,
+            withdrawn,
+        };
+        self.current = Some(Current {
+            serial,
+            snapshot,
+            full: PerVersion::default(),
+        });
+        self.trim_history();
+        Some(update)
+    }
+
+    /// Keep at most `history_limit` serials.
+    fn trim_history(&mut self) {
+        while self.history.len() > self.history_limit {
+            self.history.pop_front();
+        }
+    }
+
+    /// The payload PDUs of the full table for `version`.
+    pub fn full(&self, version: u8) -> Option<Encoded> {
+        let cur = self.current.as_ref()?;
+        Some(
+            cur.full
+                .get(version, |buf| encode_full(buf, version, &cur.snapshot)),
+        )
+    }
+
+    /// The payload PDUs of the net change from `serial` to the current
+    /// serial for `version`, or `None` if `serial` is not retained. An
+    /// exact match of the serial value is required: anything else (older,
+    /// "newer", never issued) gets a Cache Reset, which keeps RFC 1982
+    /// wrap-around out of the picture.
+    pub fn delta(&self, version: u8, serial: u32) -> Option<Encoded> {
+        let r = self.history.iter().find(|r| r.serial == serial)?;
+        Some(
+            r.encoded
+                .get(version, |buf| encode_delta(buf, version, &r.delta)),
+        )
+    }
+}
+
+//------------ Encoding in §11.2 order ---------------------------------------
+
+/// Index of the first IPv6 VRP in a sorted VRP vector.
+fn v6_start(vrps: &[crate::payload::Vrp]) -> usize {
+    vrps.partition_point(|v| !v.prefix.is_v6())
+}
+
+/// The full table: announcements only (§5.5), IPv4, IPv6, router keys
+/// (v1+), ASPA (v2), each in the order of §11.2. Returns the PDU count.
+pub fn encode_full(buf: &mut Vec<u8>, version: u8, s: &Snapshot) -> u32 {
+    let mut n = 0u32;
+    buf.reserve(s.vrps.len() * 24);
+    let split = v6_start(&s.vrps);
+    // §11.2.1: announcements by address, max length, length, ASN, all
+    // descending — the reverse of the stored order.
+    for v in s.vrps[..split]
+        .iter()
+        .rev()
+        .chain(s.vrps[split..].iter().rev())
+    {
+        pdu::vrp(buf, version, true, v);
+        n += 1;
+    }
+    if version >= 1 {
+        for k in &s.router_keys {
+            pdu::router_key(buf, version, true, k);
+            n += 1;
+        }
+    }
+    if version >= 2 {
+        for a in &s.aspas {
+            pdu::aspa_announce(buf, version, a);
+            n += 1;
+        }
+    }
+    n
+}
+
+/// A delta: per type, announcements before withdrawals (§11.2), with the
+/// version's filtering. An ASPA customer whose provider set changed is sent
+/// as one replacing announcement without a withdrawal (§5.12).
+pub fn encode_delta(buf: &mut Vec<u8>, version: u8, d: &Delta) -> u32 {
+    let mut n = 0u32;
+    let (a, w) = (&d.announce, &d.withdraw);
+    let (sa, sw) = (v6_start(&a.vrps), v6_start(&w.vrps));
+    for (ann, wd) in [
+        (&a.vrps[..sa], &w.vrps[..sw]),
+        (&a.vrps[sa..], &w.vrps[sw..]),
+    ] {
+        for v in ann.iter().rev() {
+            pdu::vrp(buf, version, true, v);
+            n += 1;
+        }
+        for v in wd {
+            pdu::vrp(buf, version, false, v);
+            n += 1;
+        }
+    }
+    if version >= 1 {
+        for k in &a.router_keys {
+            pdu::router_key(buf, version, true, k);
+            n += 1;
+        }
+        for k in &w.router_keys {
+            pdu::router_key(buf, version, false, k);
+            n += 1;
+        }
+    }
+    if version >= 2 {
+        for x in &a.aspas {
+            pdu::aspa_announce(buf, version, x);
+            n += 1;
+        }
+        let mut replaced = a.aspas.iter().map(|x| x.customer).peekable();
+        for x in &w.aspas {
+            while replaced.next_if(|&c| c < x.customer).is_some() {}
+            if replaced.peek() == Some(&x.customer) {
+                continue;
+            }
+            pdu::aspa_withdraw(buf, version, x.customer);
+            n += 1;
+        }
+    }
+    n
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::{Aspa, Prefix, RouterKey, Vrp};
+
+    const TIMERS: Timers = Timers {
+        refresh: 3600,
+        retry: 600,
+        expire: 7200,
+    };
+
+    fn v4(s: &str, len: u8, max: u8, asn: u32) -> Vrp {
+        Vrp::new(Prefix::v4(s.parse().unwrap(), len).unwrap(), max, asn).unwrap()
+    }
+
+    fn snap(vrps: Vec<Vrp>, aspas: Vec<Aspa>) -> Snapshot {
+        Snapshot::build(vrps, vec![], aspas).0
+    }
+
+    #[test]
+    fn session_ids_differ_per_version() {
+        for base in [0u16, 1, 0x5555, 0xaaab, 0xffff] {
+            let c = Cache::new(base, TIMERS, 10);
+            let ids = [c.session_id(0), c.session_id(1), c.session_id(2)];
+            assert!(
+                ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2],
+                "{ids:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn serial_moves_only_on_change() {
+        let mut c = Cache::new(7, TIMERS, 10);
+        assert!(c.full(2).is_none());
+        let s = snap(vec![v4("10.0.0.0", 8, 8, 1)], vec![]);
+        assert_eq!(c.update(s.clone()).unwrap().serial, 0);
+        assert!(c.update(s).is_none());
+        assert_eq!(c.serial(), Some(0));
+        let u = c
+            .update(snap(vec![v4("10.0.0.0", 8, 9, 1)], vec![]))
+            .unwrap();
+        assert_eq!((u.serial, u.announced, u.withdrawn), (1, 1, 1));
+        assert_eq!(c.retained_serials().collect::<Vec<_>>(), [0]);
+    }
+
+    #[test]
+    fn history_is_bounded_and_wraps() {
+        let mut c = Cache::with_first_serial(1, TIMERS, 3, u32::MAX - 1);
+        let mut vrps = vec![v4("10.0.0.0", 8, 8, 1), v4("11.0.0.0", 8, 8, 1)];
+        for i in 0..6u32 {
+            vrps.push(v4(&format!("12.{i}.0.0"), 16, 16, i));
+            c.update(snap(vrps.clone(), vec![]));
+        }
+        // Serials: MAX-1, MAX, 0, 1, 2, 3 — current 3, three retained.
+        assert_eq!(c.serial(), Some(3));
+        assert_eq!(c.retained_serials().collect::<Vec<_>>(), [0, 1, 2]);
+        assert!(c.delta(2, u32::MAX).is_none());
+        assert_eq!(c.delta(2, 0).unwrap().pdus, 3);
+        assert_eq!(c.delta(0, 2).unwrap().pdus, 1);
+    }
+
+    #[test]
+    fn aspa_change_is_a_single_replacement() {
+        let d = Delta::between(
+            &snap(
+                vec![],
+                vec![
+                    Aspa {
+                        customer: 1,
+                        providers: vec![2],
+                    },
+                    Aspa {
+                        customer: 3,
+                        providers: vec![4],
+                    },
+                ],
+            ),
+            &snap(
+                vec![],
+                vec![
+                    Aspa {
+                        customer: 1,
+                        providers: vec![2, 5],
+                    },
+                    Aspa {
+                        customer: 6,
+                        providers: vec![0],
+                    },
+                ],
+            ),
+        );
+        let mut buf = Vec::new();
+        assert_eq!(encode_delta(&mut buf, 2, &d), 3);
+        assert_eq!(
+            buf,
+            [
+                // announce AS1 => [2, 5]
+                2, 11, 1, 0, 0, 0, 0, 20, 0, 0, 0, 1, 0, 0, 0, 2, 0, 0, 0, 5,
+                // announce AS6 => [0]
+                2, 11, 1, 0, 0, 0, 0, 16, 0, 0, 0, 6, 0, 0, 0, 0, // withdraw AS3
+                2, 11, 0, 0, 0, 0, 0, 12, 0, 0, 0, 3,
+            ]
+        );
+        let mut buf = Vec::new();
+        assert_eq!(encode_delta(&mut buf, 1, &d), 0);
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn full_table_filters_per_version() {
+        let key = RouterKey {
+            ski: [9; 20],
+            asn: 65000,
+            spki: vec![1, 2, 3].into(),
+        };
+        let s = Snapshot::build(
+            vec![v4("10.0.0.0", 8, 8, 1)],
+            vec![key],
+            vec![Aspa {
+                customer: 1,
+                providers: vec![2],
+            }],
+        )
+        .0;
+        let mut c = Cache::new(0, TIMERS, 10);
+        c.update(s);
+        assert_eq!(c.full(0).unwrap().pdus, 1);
+        assert_eq!(c.full(1).unwrap().pdus, 2);
+        assert_eq!(c.full(2).unwrap().pdus, 3);
+        assert_eq!(c.full(0).unwrap().bytes.len(), 20);
+        assert_eq!(c.full(1).unwrap().bytes.len(), 20 + 35);
+        assert_eq!(c.full(2).unwrap().bytes.len(), 20 + 35 + 16);
+        // Shared, not re-encoded.
+        assert!(Arc::ptr_eq(
+            &c.full(2).unwrap().bytes,
+            &c.full(2).unwrap().bytes
+        ));
+    }
+}
