@@ -96,6 +96,14 @@ impl ErrorCode {
         )
     }
 
+    /// Whether the code ends a session of `version`: as [`is_fatal`], but
+    /// Unsupported Protocol Version is fatal in RFC 6810 and RFC 8210.
+    ///
+    /// [`is_fatal`]: ErrorCode::is_fatal
+    pub fn is_fatal_in(self, version: u8) -> bool {
+        self.is_fatal() || (self == ErrorCode::UnsupportedVersion && version < 2)
+    }
+
     /// A short name for logs.
     pub fn name(self) -> &'static str {
         use ErrorCode::*;
@@ -225,7 +233,13 @@ pub fn aspa_withdraw(out: &mut Vec<u8>, version: u8, customer: u32) {
 /// Error Report (§5.8). The erroneous PDU is copied, truncated so that the
 /// report stays within [`MAX_LEN`]; the text is optional.
 pub fn error_report(out: &mut Vec<u8>, version: u8, code: ErrorCode, pdu: &[u8], text: &str) {
-    let text = &text.as_bytes()[..text.len().min(MAX_LEN - 16 - 8)];
+    // The text is UTF-8 (§5.8): cut it at a character boundary, leaving
+    // room for at least the first eight octets of the PDU.
+    let mut cut = text.len().min(MAX_LEN - 16 - 8);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    let text = &text.as_bytes()[..cut];
     let pdu = &pdu[..pdu.len().min(MAX_LEN - 16 - text.len())];
     header(
         out,
@@ -288,7 +302,7 @@ pub struct ErrorReport<'a> {
 
 impl<'a> ErrorReport<'a> {
     /// Parse a complete Error Report PDU; `None` if its inner lengths do
-    /// not add up to its Length field (§5.8).
+    /// not add up to its Length field or its text is not UTF-8 (§5.8).
     pub fn parse(pdu: &'a [u8]) -> Option<ErrorReport<'a>> {
         let h = Header::parse(pdu)?;
         if h.kind != kind::ERROR_REPORT || h.len as usize != pdu.len() || pdu.len() < 16 {
@@ -300,7 +314,7 @@ impl<'a> ErrorReport<'a> {
         let rest = &rest[n..];
         let m = u32::from_be_bytes(rest.get(..4)?.try_into().ok()?) as usize;
         let text = &rest[4..];
-        if text.len() != m {
+        if text.len() != m || std::str::from_utf8(text).is_err() {
             return None;
         }
         Some(ErrorReport {

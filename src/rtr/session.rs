@@ -326,7 +326,9 @@ impl Session {
         };
         match ErrorCode::for_version(report.code, v) {
             None => self.close(out, Reason::BadErrorReport),
-            Some(code) if code.is_fatal() => self.close(out, Reason::ReceivedError(report.code)),
+            Some(code) if code.is_fatal_in(v) => {
+                self.close(out, Reason::ReceivedError(report.code))
+            }
             Some(_) => notes.push(Note::ReceivedError(report.code)),
         }
     }

@@ -1,0 +1,334 @@
+//! The harness shared by the black-box and interop tests: it runs the built
+//! `rovd` binary in the foreground on a free loopback port with its
+//! configuration and data in a temporary directory, captures its log, and
+//! always stops and reaps it. The RTR client and the test data live in the
+//! submodules and share nothing with the daemon's own code.
+
+#![allow(dead_code)]
+
+pub mod data;
+pub mod rtr;
+
+use std::fs;
+use std::io::{BufRead, BufReader, Read};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+pub const ROVD: &str = env!("CARGO_BIN_EXE_rovd");
+
+/// The placeholder a configuration uses for the listening port.
+pub const PORT: &str = "@PORT@";
+
+/// Bound on start-up, data and log waits; generous for debug builds on a
+/// loaded CI machine, but every wait has one.
+pub const WAIT: Duration = Duration::from_secs(30);
+
+/// The standard test configuration: one source `vrps.json`, notifies
+/// without delay.
+pub fn config(max_version: u8) -> String {
+    format!(
+        "[rtr]\n\
+         listen = [\"127.0.0.1:{PORT}\"]\n\
+         max-version = {max_version}\n\
+         refresh = 3600\n\
+         retry = 600\n\
+         expire = 7200\n\
+         history = 10\n\
+         notify-interval = 0\n\
+         max-sessions = 100\n\
+         \n\
+         [[source]]\n\
+         path = \"vrps.json\"\n"
+    )
+}
+
+/// A port on 127.0.0.1 that was free a moment ago.
+pub fn free_port() -> u16 {
+    let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
+    l.local_addr().unwrap().port()
+}
+
+/// Shared, growing text of a child's output.
+#[derive(Clone, Default)]
+pub struct LogBuf(Arc<Mutex<String>>);
+
+impl LogBuf {
+    /// Copy lines from `from` into the buffer on a thread of its own.
+    pub fn capture(&self, from: impl Read + Send + 'static) -> thread::JoinHandle<()> {
+        let buf = self.0.clone();
+        thread::spawn(move || {
+            let mut r = BufReader::new(from);
+            let mut line = Vec::new();
+            while r.read_until(b'\n', &mut line).is_ok_and(|n| n > 0) {
+                buf.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&line));
+                line.clear();
+            }
+        })
+    }
+
+    pub fn text(&self) -> String {
+        self.0.lock().unwrap().clone()
+    }
+
+    /// Wait until `pred` holds for the text, for at most `timeout`.
+    pub fn wait(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> bool {
+        let deadline = Instant::now() + timeout;
+        loop {
+            if pred(&self.0.lock().unwrap()) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+//------------ Daemon ---------------------------------------------------------
+
+/// A running `rovd -d`; stopped and reaped on drop.
+pub struct Daemon {
+    pub dir: tempfile::TempDir,
+    pub port: u16,
+    pub config_path: PathBuf,
+    child: Option<Child>,
+    log: LogBuf,
+}
+
+impl Daemon {
+    /// Write `config` (with [`PORT`] replaced by a free port) and `files`
+    /// into a fresh directory, start the daemon on it and wait until the
+    /// port accepts connections.
+    pub fn start(config: &str, files: &[(&str, &[u8])]) -> Daemon {
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let port = free_port();
+        assert!(config.contains(PORT), "configuration without {PORT}");
+        let config_path = dir.path().join("rovd.conf");
+        fs::write(&config_path, config.replace(PORT, &port.to_string())).unwrap();
+        for (name, bytes) in files {
+            fs::write(dir.path().join(name), bytes).unwrap();
+        }
+        let mut child = Command::new(ROVD)
+            .arg("-d")
+            .arg("-f")
+            .arg(&config_path)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {ROVD}: {e}"));
+        let log = LogBuf::default();
+        log.capture(child.stdout.take().unwrap());
+        log.capture(child.stderr.take().unwrap());
+        let mut daemon = Daemon {
+            dir,
+            port,
+            config_path,
+            child: Some(child),
+            log,
+        };
+        daemon.wait_for_port();
+        daemon
+    }
+
+    fn wait_for_port(&mut self) {
+        let addr = SocketAddr::from(([127, 0, 0, 1], self.port));
+        let deadline = Instant::now() + WAIT;
+        loop {
+            if TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_ok() {
+                return;
+            }
+            if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+                panic!("rovd exited during start-up ({status})");
+            }
+            assert!(
+                Instant::now() < deadline,
+                "rovd did not accept on {addr} within {WAIT:?}"
+            );
+            thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    pub fn pid(&self) -> u32 {
+        self.child.as_ref().expect("daemon running").id()
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Everything the daemon logged so far.
+    pub fn log(&self) -> String {
+        self.log.text()
+    }
+
+    /// Wait until the log contains `needle`; panics after `timeout`.
+    pub fn wait_for_log(&self, needle: &str, timeout: Duration) {
+        if !self.log.wait(timeout, |t| t.contains(needle)) {
+            panic!("no log line with {needle:?} within {timeout:?}");
+        }
+    }
+
+    /// Wait until `pred` holds for the log, for at most `timeout`.
+    pub fn log_wait(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> bool {
+        self.log.wait(timeout, pred)
+    }
+
+    /// Number of log lines containing `needle`.
+    pub fn log_count(&self, needle: &str) -> usize {
+        self.log().lines().filter(|l| l.contains(needle)).count()
+    }
+
+    /// Replace a data file the way rpki-client does (write aside, rename),
+    /// with an mtime strictly later than the old one's so a poll by mtime
+    /// and size cannot miss the change.
+    pub fn replace_file(&self, name: &str, bytes: &[u8]) {
+        let path = self.path(name);
+        let tmp = self.path(&format!(".{name}.tmp"));
+        fs::write(&tmp, bytes).unwrap();
+        let now = SystemTime::now();
+        let mtime = match fs::metadata(&path).and_then(|m| m.modified()) {
+            Ok(old) if old + Duration::from_secs(1) > now => old + Duration::from_secs(1),
+            _ => now,
+        };
+        fs::File::options()
+            .write(true)
+            .open(&tmp)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        fs::rename(&tmp, &path).unwrap();
+    }
+
+    pub fn signal(&self, sig: Signal) {
+        kill(Pid::from_raw(self.pid() as i32), sig).expect("signal rovd");
+    }
+
+    /// Wait for the daemon to exit; panics after `timeout`.
+    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+        let child = self.child.as_mut().expect("daemon running");
+        let deadline = Instant::now() + timeout;
+        loop {
+            if let Some(status) = child.try_wait().unwrap() {
+                self.child = None;
+                return status;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "rovd did not exit within {timeout:?}"
+            );
+            thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// Panics if the daemon has exited.
+    pub fn assert_running(&mut self) {
+        if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
+            panic!("rovd exited unexpectedly ({status})");
+        }
+    }
+
+    /// Connect and sync fully at `version` as soon as the daemon has data.
+    pub fn wait_for_data(&self, version: u8) -> (rtr::RtrClient, rtr::Synced) {
+        rtr::wait_for_data(self.port, version, WAIT)
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = Pid::from_raw(child.id() as i32);
+            let _ = kill(pid, Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(20));
+            }
+            if child.try_wait().ok().flatten().is_none() {
+                let _ = kill(pid, Signal::SIGKILL);
+                let _ = child.wait();
+            }
+        }
+        if thread::panicking() {
+            // Let the capture threads take in the last lines.
+            thread::sleep(Duration::from_millis(200));
+            eprintln!(
+                "---- rovd log ----\n{}---- end of rovd log ----",
+                self.log()
+            );
+        }
+    }
+}
+
+//------------ /proc ----------------------------------------------------------
+
+/// A process as /proc shows it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proc {
+    pub pid: u32,
+    pub ppid: u32,
+    pub state: char,
+    pub start_time: u64,
+    pub argv0: String,
+}
+
+/// Read /proc/`pid`, or `None` if there is no such process.
+pub fn proc_info(pid: u32) -> Option<Proc> {
+    let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command name is in parentheses and may contain anything.
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split(' ').collect();
+    let cmdline = fs::read(format!("/proc/{pid}/cmdline")).unwrap_or_default();
+    let argv0 = cmdline.split(|&b| b == 0).next().unwrap_or_default();
+    Some(Proc {
+        pid,
+        state: fields[0].chars().next()?,
+        ppid: fields[1].parse().ok()?,
+        start_time: fields[19].parse().ok()?,
+        argv0: String::from_utf8_lossy(argv0).into_owned(),
+    })
+}
+
+/// The processes whose parent is `ppid`.
+pub fn children_of(ppid: u32) -> Vec<Proc> {
+    let mut out = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
+            continue;
+        };
+        if let Some(p) = proc_info(pid) {
+            if p.ppid == ppid {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Whether the process seen as `p` still exists (a zombie counts; a new
+/// process that reused the pid does not).
+pub fn still_exists(p: &Proc) -> bool {
+    proc_info(p.pid).is_some_and(|now| now.start_time == p.start_time)
+}
+
+/// `name` as found on PATH, if it is an executable there.
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| is_executable(p))
+}
+
+fn is_executable(p: &Path) -> bool {
+    use std::os::unix::fs::PermissionsExt;
+    fs::metadata(p).is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+}
