@@ -494,3 +494,35 @@ fn sigterm_stops_all_three_processes() {
         "children of {pid} left after SIGTERM"
     );
 }
+
+#[test]
+fn a_dying_child_ends_the_daemon_with_one_line_naming_it() {
+    for (victim, signal) in [
+        ("rovd: rtr", Signal::SIGKILL),
+        ("rovd: validator", Signal::SIGTERM),
+    ] {
+        let json = Data::generate(11, 100, 20).to_json();
+        let mut daemon = start(2, &json);
+        daemon.wait_for_data(2);
+        let pid = daemon.pid();
+        let kids = children_of(pid);
+        let child = kids
+            .iter()
+            .find(|p| p.argv0 == victim)
+            .unwrap_or_else(|| panic!("no {victim} among {kids:?}"));
+        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.pid as i32), signal).unwrap();
+        let status = daemon.wait_exit(Duration::from_secs(10));
+        assert!(
+            !status.success(),
+            "exit status after losing {victim}: {status}"
+        );
+        let role = victim.trim_start_matches("rovd: ");
+        let line = format!("{role} killed by signal {signal}; shutting down");
+        assert_eq!(daemon.log_count(&line), 1, "log:\n{}", daemon.log());
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while kids.iter().any(still_exists) && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(50));
+        }
+        assert!(!kids.iter().any(still_exists), "processes left: {kids:?}");
+    }
+}

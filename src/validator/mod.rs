@@ -253,7 +253,10 @@ pub fn main() -> ExitCode {
         }
         match parent.fill() {
             Ok(true) => {}
-            Ok(false) => return ExitCode::SUCCESS,
+            Ok(false) => {
+                info!("exiting");
+                return ExitCode::SUCCESS;
+            }
             Err(e) => {
                 error!("parent channel: {e}");
                 return ExitCode::FAILURE;
