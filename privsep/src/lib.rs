@@ -9,7 +9,11 @@
 //! - [`channel`]: framed messages and fd passing over socketpairs;
 //! - [`mod@spawn`]: starting a role by fork+exec of rovd's own executable with
 //!   its channels on fds 3 and 4;
-//! - [`signals`]: signal delivery into a mio loop through a self-pipe.
+//! - [`signals`]: signal delivery into a mio loop through a self-pipe;
+//! - [`privdrop`]: user switch, chroot and empty capability sets (as root);
+//! - [`sandbox`]: what each role may still do afterwards: rlimits, Landlock
+//!   and a seccomp allow-list on Linux, pledge and unveil on OpenBSD;
+//! - [`fs`]: reading files beneath directory fds the parent opened.
 
 #![deny(
     missing_docs,
@@ -19,13 +23,39 @@
 
 pub mod channel;
 pub mod frame;
+pub mod fs;
+pub mod privdrop;
+#[cfg(all(test, target_os = "linux"))]
+mod probe;
+pub mod sandbox;
 pub mod signals;
 pub mod spawn;
+
+use std::fmt;
 
 pub use channel::Channel;
 pub use frame::{Frame, FrameError};
 pub use signals::SignalPipe;
 pub use spawn::{inherit, spawn, Executable};
+
+/// A failure to drop privileges or to apply the sandbox. The message says
+/// what failed and with which path or user; the process cannot go on.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Error(String);
+
+impl Error {
+    pub(crate) fn new(msg: impl Into<String>) -> Error {
+        Error(msg.into())
+    }
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Error {}
 
 /// A message type that can travel over a channel.
 pub trait Message: serde::Serialize + serde::de::DeserializeOwned {
