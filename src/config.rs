@@ -16,10 +16,39 @@ pub const DEFAULT_PATH: &str = "/etc/rovd.conf";
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Config {
+    /// Every process runs as this user after start-up.
+    #[serde(default = "default_user")]
+    pub user: String,
+    /// The empty, root-owned directory the children chroot into.
+    #[serde(default = "default_chroot")]
+    pub chroot: PathBuf,
+    /// What a forbidden system call does: kill the process, or only be
+    /// logged by the kernel (a debug switch).
+    #[serde(default)]
+    pub seccomp: SeccompAction,
     #[serde(default)]
     pub rtr: Rtr,
     #[serde(default, rename = "source")]
     pub sources: Vec<Source>,
+}
+
+fn default_user() -> String {
+    "_rovd".into()
+}
+
+fn default_chroot() -> PathBuf {
+    "/var/empty".into()
+}
+
+/// The `seccomp` key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SeccompAction {
+    /// A forbidden system call kills the process.
+    #[default]
+    Kill,
+    /// A forbidden system call is logged by the kernel and allowed.
+    Log,
 }
 
 /// The `[rtr]` table: how routers are served.
@@ -86,6 +115,7 @@ impl fmt::Display for ConfigError {
 impl Config {
     /// Read, parse and check a configuration file.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        let path = &std::path::absolute(path).unwrap_or_else(|_| path.into());
         let text = std::fs::read_to_string(path).map_err(|e| ConfigError {
             file: path.into(),
             line: None,
@@ -106,10 +136,28 @@ impl Config {
             err(line, e.message().to_string())
         })?;
         let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).map(|n| n + 1);
+        if config.user.is_empty() || config.user == "root" {
+            return Err(err(
+                line_of("user"),
+                "user must name an unprivileged user".into(),
+            ));
+        }
+        if !config.chroot.is_absolute() {
+            return Err(err(
+                line_of("chroot"),
+                "chroot must be an absolute path".into(),
+            ));
+        }
         let base = path.parent().unwrap_or(Path::new("."));
         for source in &mut config.sources {
             if source.path.is_relative() {
                 source.path = base.join(&source.path);
+            }
+            if source.path.file_name().is_none() {
+                return Err(err(
+                    line_of("path"),
+                    format!("source path {} does not name a file", source.path.display()),
+                ));
             }
         }
         let r = &config.rtr;
@@ -164,6 +212,37 @@ impl Config {
         Ok(config)
     }
 
+    /// What cannot change without a restart: the listeners were bound and
+    /// the privileges dropped at start-up. `None` if a reload to `new` is
+    /// possible, else the name of the first key that differs.
+    pub fn restart_required(&self, new: &Config) -> Option<&'static str> {
+        if self.rtr.listen != new.rtr.listen {
+            Some("listen")
+        } else if self.user != new.user {
+            Some("user")
+        } else if self.chroot != new.chroot {
+            Some("chroot")
+        } else if self.seccomp != new.seccomp {
+            Some("seccomp")
+        } else {
+            None
+        }
+    }
+
+    /// The directories of the sources, each once, in configuration order,
+    /// with each source's file name. Source paths from [`Config::load`]
+    /// are absolute.
+    pub fn source_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for s in &self.sources {
+            let dir = s.path.parent().unwrap_or(Path::new("/")).to_path_buf();
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+        dirs
+    }
+
     /// The listen addresses, already checked by [`Config::parse`].
     pub fn listen_addrs(&self) -> Vec<SocketAddr> {
         self.rtr
@@ -184,6 +263,55 @@ mod tests {
         assert_eq!(c.rtr, Rtr::default());
         assert_eq!(c.rtr.listen, ["[::]:323", "0.0.0.0:323"]);
         assert!(c.sources.is_empty());
+        assert_eq!(c.user, "_rovd");
+        assert_eq!(c.chroot, Path::new("/var/empty"));
+        assert_eq!(c.seccomp, SeccompAction::Kill);
+    }
+
+    #[test]
+    fn sandbox_keys() {
+        let c = Config::parse(
+            Path::new("/etc/rovd.conf"),
+            "user = \"rovd\"\nchroot = \"/var/lib/rovd/empty\"\nseccomp = \"log\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.user, "rovd");
+        assert_eq!(c.chroot, Path::new("/var/lib/rovd/empty"));
+        assert_eq!(c.seccomp, SeccompAction::Log);
+        let e = Config::parse(Path::new("x.conf"), "\nseccomp = \"trap\"\n").unwrap_err();
+        assert_eq!(e.line, Some(2), "{e}");
+        let e = Config::parse(Path::new("x.conf"), "user = \"root\"\n").unwrap_err();
+        assert_eq!(e.line, Some(1), "{e}");
+        let e = Config::parse(Path::new("x.conf"), "chroot = \"empty\"\n").unwrap_err();
+        assert_eq!(e.line, Some(1), "{e}");
+    }
+
+    #[test]
+    fn what_needs_a_restart() {
+        let p = Path::new("/etc/rovd.conf");
+        let a = Config::parse(p, "[rtr]\nrefresh = 100\n").unwrap();
+        assert_eq!(
+            a.restart_required(&Config::parse(p, "[rtr]\nrefresh = 200\n").unwrap()),
+            None
+        );
+        let b = Config::parse(p, "[rtr]\nlisten = [\"127.0.0.1:323\"]\n").unwrap();
+        assert_eq!(a.restart_required(&b), Some("listen"));
+        let c = Config::parse(p, "user = \"x\"\n").unwrap();
+        assert_eq!(a.restart_required(&c), Some("user"));
+    }
+
+    #[test]
+    fn source_dirs_are_unique() {
+        let c = Config::parse(
+            Path::new("/etc/rovd/rovd.conf"),
+            "[[source]]\npath = \"a.json\"\n[[source]]\npath = \"b.json\"\n\
+             [[source]]\npath = \"/var/db/x.json\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            c.source_dirs(),
+            [Path::new("/etc/rovd"), Path::new("/var/db")]
+        );
     }
 
     #[test]

@@ -18,6 +18,7 @@ pub mod log;
 pub mod msg;
 pub mod parent;
 pub mod payload;
+pub mod privileges;
 pub mod rtr;
 pub mod testdata;
 pub mod validator;

@@ -54,6 +54,14 @@ struct Args {
     /// Internal: the role of a child process.
     #[arg(long = "role", hide = true, value_enum)]
     role: Option<Role>,
+
+    /// Internal: the user a child process drops to.
+    #[arg(long = "user", hide = true, default_value = "_rovd")]
+    user: String,
+
+    /// Internal: the directory a child process chroots to.
+    #[arg(long = "chroot", hide = true, default_value = "/var/empty")]
+    chroot: PathBuf,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -72,17 +80,23 @@ fn main() -> ExitCode {
 
     match args.role {
         Some(Role::Validator) => {
+            privsep::privdrop::close_from(5);
             rlog::init("validator", target, args.verbose);
             ignore_terminal_signals();
-            validator::main()
+            validator::main(&args.user, &args.chroot)
         }
         Some(Role::Rtr) => {
+            privsep::privdrop::close_from(5);
             rlog::init("rtr", target, args.verbose);
             ignore_terminal_signals();
-            rtr::main()
+            rtr::main(&args.user, &args.chroot)
         }
         None => {
-            let config = match Config::load(&args.file) {
+            privsep::privdrop::close_from(3);
+            // Absolute, so that a reload finds it after daemon(3) changed
+            // the working directory.
+            let file = std::path::absolute(&args.file).unwrap_or(args.file);
+            let config = match Config::load(&file) {
                 Ok(c) => c,
                 Err(e) => {
                     eprintln!("rovd: {e}");
@@ -95,7 +109,7 @@ fn main() -> ExitCode {
             }
             rlog::init("parent", target, args.verbose);
             parent::main(parent::Options {
-                config_path: args.file,
+                config_path: file,
                 config,
                 foreground: args.debug,
                 verbose: args.verbose,

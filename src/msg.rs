@@ -11,6 +11,8 @@
 //!
 //! A child treats end-of-file on fd 3 as the order to exit.
 
+use std::path::PathBuf;
+
 use serde::{Deserialize, Serialize};
 
 use crate::config::Config;
@@ -29,6 +31,11 @@ pub const BATCH_BYTES: usize = 64 * 1024;
 pub enum ToValidator {
     /// The configuration; the first message, and again on every reload.
     Config(Box<Config>),
+    /// An open directory holding sources, attached to the frame as an fd.
+    /// Only at start-up: the validator reads its sources through these.
+    SourceDir { path: PathBuf },
+    /// All source directories have been passed.
+    SourceDirsDone,
     /// Re-read every source now (SIGHUP).
     Reload,
 }
@@ -37,7 +44,9 @@ impl privsep::Message for ToValidator {
     fn kind(&self) -> u16 {
         match self {
             ToValidator::Config(_) => 1,
-            ToValidator::Reload => 2,
+            ToValidator::SourceDir { .. } => 2,
+            ToValidator::SourceDirsDone => 3,
+            ToValidator::Reload => 4,
         }
     }
 }
@@ -94,6 +103,16 @@ impl privsep::Message for Snapshot {
             Snapshot::End { .. } => 34,
         }
     }
+}
+
+/// A child's two channels: to the parent at fd 3, to its sibling at fd 4.
+pub fn child_channels() -> std::io::Result<(privsep::Channel, privsep::Channel)> {
+    let parent = privsep::inherit(3)?;
+    let sibling = privsep::inherit(4)?;
+    Ok((
+        privsep::Channel::new(parent, MAX_BODY),
+        privsep::Channel::new(sibling, MAX_BODY),
+    ))
 }
 
 /// Checksum over a snapshot stream: FNV-1a (64 bit) of the bincode bodies of

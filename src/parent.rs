@@ -1,9 +1,12 @@
 //! The parent process: binds the listeners, starts the validator and the
 //! rtr worker, and supervises them.
 //!
-//! Runs as the user that started rovd (root on a real system, to bind port
-//! 323). Start-up reads top to bottom: configuration → listeners → channels
-//! → spawn both children → hand rtr its listeners → event loop. Afterwards
+//! Starts as the user that started rovd (root on a real system, to bind
+//! port 323) and keeps that only through start-up, which reads top to
+//! bottom: listeners → source directories → spawn both children → hand
+//! rtr its listeners and the validator its directories → drop to the
+//! configured user (no chroot: the configuration is re-read on SIGHUP) →
+//! lock down to supervision and reload → event loop. Afterwards
 //! it only reacts to signals: SIGHUP reloads the configuration and has the
 //! validator re-read its sources, SIGTERM/SIGINT shut everything down in
 //! order, SIGCHLD means a child died — which ends the whole daemon with
@@ -23,8 +26,11 @@ use nix::sys::socket::{
     SockaddrStorage,
 };
 
+use privsep::sandbox::Policy;
+
 use crate::config::Config;
 use crate::msg::{self, ToRtr, ToValidator};
+use crate::privileges::{self, Role};
 
 const SIGNALS: Token = Token(0);
 
@@ -69,6 +75,21 @@ pub fn main(opts: Options) -> ExitCode {
             }
         }
     }
+    // The directories of the sources, opened while we may still read
+    // anything; the validator reads its sources through them.
+    let mut source_dirs = Vec::new();
+    for dir in config.source_dirs() {
+        match privsep::fs::open_dir(&dir) {
+            Ok(fd) => source_dirs.push((dir, fd)),
+            Err(e) => {
+                error!("source directory {}: {e}", dir.display());
+                if !foreground {
+                    eprintln!("rovd: source directory {}: {e}", dir.display());
+                }
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     if !foreground {
         if let Err(e) = nix::unistd::daemon(false, false) {
             error!("daemon: {e}");
@@ -95,7 +116,7 @@ pub fn main(opts: Options) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let mut children = match spawn_children(&exe, foreground, verbose) {
+    let mut children = match spawn_children(&exe, &config, foreground, verbose) {
         Ok(c) => c,
         Err(e) => {
             error!("cannot start the children: {e}");
@@ -103,31 +124,35 @@ pub fn main(opts: Options) -> ExitCode {
         }
     };
 
-    // Hand out the configuration and the listeners, then let go of them.
+    // Hand out the configuration, the listeners and the source
+    // directories, then let go of them.
     let handed = (|| {
-        children
-            .to_validator
-            .send(&ToValidator::Config(Box::new(config.clone())))?;
-        children
-            .to_rtr
-            .send(&ToRtr::Config(Box::new(config.clone())))?;
+        let v = &mut children.to_validator;
+        v.send(&ToValidator::Config(Box::new(config.clone())))?;
+        for (path, fd) in &source_dirs {
+            v.send_with_fd(&ToValidator::SourceDir { path: path.clone() }, fd.as_fd())?;
+        }
+        v.send(&ToValidator::SourceDirsDone)?;
+        let r = &mut children.to_rtr;
+        r.send(&ToRtr::Config(Box::new(config.clone())))?;
         for (addr, fd) in &listeners {
-            children.to_rtr.send_with_fd(
+            r.send_with_fd(
                 &ToRtr::Listener {
                     addr: addr.to_string(),
                 },
                 fd.as_fd(),
             )?;
         }
-        children.to_rtr.send(&ToRtr::ListenersDone)
+        r.send(&ToRtr::ListenersDone)
     })();
+    let known_dirs: Vec<PathBuf> = source_dirs.into_iter().map(|(path, _)| path).collect();
     drop(listeners);
     if let Err(e) = handed {
         error!("cannot configure the children: {e}");
         return stop(children, ExitCode::FAILURE);
     }
-    info!("started");
 
+    // The event loop's pieces, before the lock-down forbids making them.
     let mut poll = match Poll::new() {
         Ok(p) => p,
         Err(e) => {
@@ -143,6 +168,33 @@ pub fn main(opts: Options) -> ExitCode {
         error!("event loop: {e}");
         return stop(children, ExitCode::FAILURE);
     }
+    // Drop to the user, then lock down to what supervision and reload
+    // need: reading the configuration file's directory, signals, waiting
+    // for and signalling the children, writing to the channels.
+    if privileges::drop(&config.user, None).is_err() {
+        return stop(children, ExitCode::FAILURE);
+    }
+    let config_dir = config_path.parent().unwrap_or(Path::new("/"));
+    let config_dir_fd = match privsep::fs::open_dir(config_dir) {
+        Ok(fd) => fd,
+        Err(e) => {
+            error!("configuration directory {}: {e}", config_dir.display());
+            return stop(children, ExitCode::FAILURE);
+        }
+    };
+    let policy = Policy {
+        role: Role::Parent,
+        read_beneath: vec![config_dir_fd.as_fd()],
+        unveil: vec![(config_path.as_path(), "r")],
+        max_files: 32,
+        seccomp: privileges::seccomp_mode(config.seccomp),
+    };
+    if privileges::lock_down(&policy).is_err() {
+        return stop(children, ExitCode::FAILURE);
+    }
+    drop(policy);
+    info!("started");
+
     let mut events = Events::with_capacity(4);
     loop {
         if let Err(e) = poll.poll(&mut events, None) {
@@ -158,7 +210,7 @@ pub fn main(opts: Options) -> ExitCode {
                     info!("{signal}: shutting down");
                     return stop(children, ExitCode::SUCCESS);
                 }
-                Signal::SIGHUP => reload(&config_path, &mut config, &mut children),
+                Signal::SIGHUP => reload(&config_path, &known_dirs, &mut config, &mut children),
                 Signal::SIGCHLD => {
                     if let Some(ended) = reap(&mut children) {
                         error!("{ended}; shutting down");
@@ -172,19 +224,37 @@ pub fn main(opts: Options) -> ExitCode {
 }
 
 /// Re-read the configuration; pass it on and have the validator re-read
-/// its sources. Listen addresses cannot change without a restart.
-fn reload(path: &Path, config: &mut Config, children: &mut Children) {
+/// its sources. What was fixed at start-up — listeners, user, chroot,
+/// source directories — cannot change without a restart: such a reload is
+/// refused as a whole.
+fn reload(path: &Path, known_dirs: &[PathBuf], config: &mut Config, children: &mut Children) {
     info!("SIGHUP: reloading {}", path.display());
-    let mut new = match Config::load(path) {
+    let new = match Config::load(path) {
         Ok(c) => c,
         Err(e) => {
             error!("{e}; keeping the running configuration");
             return;
         }
     };
-    if new.rtr.listen != config.rtr.listen {
-        warn!("listen addresses changed: restart required; keeping the old ones until then");
-        new.rtr.listen = config.rtr.listen.clone();
+    if let Some(key) = config.restart_required(&new) {
+        error!(
+            "{}: {key} changed: restart required; keeping the running configuration",
+            path.display()
+        );
+        return;
+    }
+    if let Some(dir) = new
+        .source_dirs()
+        .into_iter()
+        .find(|d| !known_dirs.contains(d))
+    {
+        error!(
+            "{}: source directory {} was not open at start-up: restart required; \
+             keeping the running configuration",
+            path.display(),
+            dir.display()
+        );
+        return;
     }
     *config = new;
     let sent = children
@@ -227,13 +297,20 @@ fn bind_listener(addr: SocketAddr) -> nix::Result<OwnedFd> {
 /// parent↔rtr at fd 3, validator↔rtr at fd 4 of both.
 fn spawn_children(
     exe: &privsep::Executable,
+    config: &Config,
     foreground: bool,
     verbose: u8,
 ) -> std::io::Result<Children> {
     let (to_validator, validator_end) = privsep::Channel::pair(msg::MAX_BODY)?;
     let (to_rtr, rtr_end) = privsep::Channel::pair(msg::MAX_BODY)?;
     let (snap_v, snap_r) = privsep::Channel::pair(msg::MAX_BODY)?;
-    let mut args = Vec::new();
+    // What a child needs before it reads anything from its channel.
+    let mut args = vec![
+        "--user".to_string(),
+        config.user.clone(),
+        "--chroot".to_string(),
+        config.chroot.display().to_string(),
+    ];
     if foreground {
         args.push("-d".to_string());
     }

@@ -16,26 +16,32 @@ pub mod net;
 pub mod pdu;
 pub mod session;
 
+use std::path::Path;
 use std::process::ExitCode;
 
 use log::{error, info};
+use privsep::sandbox::Policy;
 
 use crate::msg::{self, ToRtr};
+use crate::privileges::{self, Role};
 
-/// The rtr worker's entry point.
-pub fn main() -> ExitCode {
-    let (mut parent, validator) = match (privsep::inherit(3), privsep::inherit(4)) {
-        (Ok(p), Ok(v)) => (
-            privsep::Channel::new(p, msg::MAX_BODY),
-            privsep::Channel::new(v, msg::MAX_BODY),
-        ),
-        (Err(e), _) | (_, Err(e)) => {
+/// The rtr worker's entry point: `user` and `chroot` come from the
+/// parent's command line, everything else over the channel on fd 3.
+pub fn main(user: &str, chroot: &Path) -> ExitCode {
+    // 1. Privileges: the user, the chroot, no capabilities.
+    if privileges::drop(user, Some(chroot)).is_err() {
+        return ExitCode::FAILURE;
+    }
+
+    // 2. What the parent hands over: the configuration, then every
+    //    listening socket.
+    let (mut parent, validator) = match msg::child_channels() {
+        Ok(channels) => channels,
+        Err(e) => {
             error!("channels: {e}");
             return ExitCode::FAILURE;
         }
     };
-
-    // The configuration first, then every listening socket.
     let mut config = None;
     let mut listeners = Vec::new();
     loop {
@@ -68,7 +74,6 @@ pub fn main() -> ExitCode {
         error!("parent channel: no configuration");
         return ExitCode::FAILURE;
     };
-
     let session_base = match random_u16() {
         Ok(r) => r,
         Err(e) => {
@@ -88,6 +93,23 @@ pub fn main() -> ExitCode {
         error!("event loop: {e}");
         return ExitCode::FAILURE;
     }
+
+    // 3. Lock down: no filesystem, no sockets but the ones accepted, a
+    //    descriptor for every session and a few more.
+    let policy = Policy {
+        role: Role::Rtr,
+        read_beneath: Vec::new(),
+        unveil: Vec::new(),
+        max_files: config.rtr.max_sessions as u64 + 64,
+        seccomp: privileges::seccomp_mode(config.seccomp),
+    };
+    if privileges::lock_down(&policy).is_err() {
+        return ExitCode::FAILURE;
+    }
+    #[cfg(feature = "sandbox-probe")]
+    probe::run();
+
+    // 4. Serve.
     match server.run() {
         net::Exit::Shutdown => {
             server.shut_down();
@@ -103,4 +125,36 @@ fn random_u16() -> Result<u16, getrandom::Error> {
     let mut b = [0u8; 2];
     getrandom::getrandom(&mut b)?;
     Ok(u16::from_be_bytes(b))
+}
+
+/// A test-only probe: with the `sandbox-probe` feature, the environment
+/// variable `ROVD_SANDBOX_PROBE` makes the rtr worker try something its
+/// sandbox forbids right after locking down, so that a test can see the
+/// kernel end it.
+#[cfg(feature = "sandbox-probe")]
+mod probe {
+    use log::warn;
+
+    pub fn run() {
+        let Ok(what) = std::env::var("ROVD_SANDBOX_PROBE") else {
+            return;
+        };
+        warn!("sandbox probe: trying to {what}");
+        match what.as_str() {
+            "open" => {
+                let r = std::fs::File::open("/etc/passwd");
+                warn!("sandbox probe: open returned {r:?}");
+            }
+            "socket" => {
+                let r = std::net::UdpSocket::bind("127.0.0.1:0");
+                warn!("sandbox probe: socket returned {r:?}");
+            }
+            "exec" => {
+                let prog = c"/bin/true";
+                let r = nix::unistd::execv(prog, &[prog]);
+                warn!("sandbox probe: exec returned {r:?}");
+            }
+            other => warn!("sandbox probe: unknown probe {other}"),
+        }
+    }
 }

@@ -3,15 +3,23 @@
 //!
 //! Started by the parent (fork+exec, `--role validator`) with its parent
 //! channel at fd 3 and the snapshot channel to rtr at fd 4. It is the only
-//! process that parses input files. It re-reads a source when the file
-//! changes (polled by modification time and size), and every source when
-//! the parent forwards a reload (SIGHUP). A source that fails to read or
-//! parse is logged with file, position and reason, and its last good data
-//! stays in the snapshot.
+//! process that parses input files, and it does so unprivileged: it drops
+//! to the configured user and chroots to an empty directory first, then
+//! receives from the parent the open directories that hold its sources,
+//! and locks itself down to reading beneath them. Sources are opened by
+//! name relative to those directories, so a file replaced by rename is
+//! picked up.
+//!
+//! It re-reads a source when the file changes (polled by modification
+//! time, size and inode), and every source when the parent forwards a
+//! reload (SIGHUP). A source that fails to read or parse is logged with
+//! file, position and reason, and its last good data stays in the
+//! snapshot.
 
 pub mod json;
 
-use std::os::unix::fs::MetadataExt;
+use std::io::Read;
+use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -22,6 +30,9 @@ use mio::{Events, Interest, Poll, Token};
 use crate::config::Config;
 use crate::msg::{self, StreamChecksum, ToValidator};
 use crate::payload::{Aspa, Payload, RouterKey, Snapshot, Vrp};
+use crate::privileges::{self, Role};
+use privsep::fs::FileStamp;
+use privsep::sandbox::Policy;
 
 /// How often source files are checked for changes.
 const POLL_INTERVAL: Duration = Duration::from_secs(1);
@@ -30,47 +41,54 @@ const PARENT: Token = Token(0);
 
 //------------ Sources -------------------------------------------------------
 
-/// What identifies a version of a file without reading it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Stamp {
-    mtime: i64,
-    mtime_nsec: i64,
-    size: u64,
-    inode: u64,
-}
+/// The directories the parent opened for us, by path.
+struct Dirs(Vec<(PathBuf, OwnedFd)>);
 
-fn stamp(path: &Path) -> Option<Stamp> {
-    let m = std::fs::metadata(path).ok()?;
-    Some(Stamp {
-        mtime: m.mtime(),
-        mtime_nsec: m.mtime_nsec(),
-        size: m.size(),
-        inode: m.ino(),
-    })
+impl Dirs {
+    fn find(&self, dir: &Path) -> Option<usize> {
+        self.0.iter().position(|(p, _)| p == dir)
+    }
 }
 
 /// One configured source and its last good data.
 struct Source {
     path: PathBuf,
-    stamp: Option<Stamp>,
+    dir: usize,
+    name: PathBuf,
+    stamp: Option<FileStamp>,
     data: Option<json::Payloads>,
 }
 
 impl Source {
-    fn new(path: PathBuf) -> Source {
-        Source {
-            path,
+    /// The source at `path`, if its directory is one of `dirs`.
+    fn new(path: &Path, dirs: &Dirs) -> Option<Source> {
+        let dir = dirs.find(path.parent()?)?;
+        Some(Source {
+            path: path.to_path_buf(),
+            dir,
+            name: PathBuf::from(path.file_name()?),
             stamp: None,
             data: None,
-        }
+        })
+    }
+
+    fn stamp(&self, dirs: &Dirs) -> Option<FileStamp> {
+        privsep::fs::stat_beneath(dirs.0[self.dir].1.as_fd(), &self.name).ok()
+    }
+
+    fn read(&self, dirs: &Dirs) -> std::io::Result<Vec<u8>> {
+        let mut file = privsep::fs::open_beneath(dirs.0[self.dir].1.as_fd(), &self.name)?;
+        let mut bytes = Vec::new();
+        file.read_to_end(&mut bytes)?;
+        Ok(bytes)
     }
 
     /// Read and parse the file; on failure log why and keep the old data.
     /// Returns whether the data changed.
-    fn load(&mut self) -> bool {
-        self.stamp = stamp(&self.path);
+    fn load(&mut self, dirs: &Dirs) -> bool {
+        self.stamp = self.stamp(dirs);
         let name = self.path.display();
-        let bytes = match std::fs::read(&self.path) {
+        let bytes = match self.read(dirs) {
             Ok(b) => b,
             Err(e) => {
                 error!("{name}: {e}; keeping the previous data");
@@ -177,35 +195,55 @@ fn send(rtr: &mut privsep::Channel, s: &Snapshot) -> Result<u64, privsep::FrameE
 
 //------------ main ----------------------------------------------------------
 
-/// The validator's entry point.
-pub fn main() -> ExitCode {
-    let (mut parent, mut rtr) = match (privsep::inherit(3), privsep::inherit(4)) {
-        (Ok(p), Ok(r)) => (
-            privsep::Channel::new(p, msg::MAX_BODY),
-            privsep::Channel::new(r, msg::MAX_BODY),
-        ),
-        (Err(e), _) | (_, Err(e)) => {
+/// The validator's entry point: `user` and `chroot` come from the
+/// parent's command line, everything else over the channel on fd 3.
+pub fn main(user: &str, chroot: &Path) -> ExitCode {
+    // 1. Privileges: the user, the chroot (where the platform confines the
+    //    validator that way), no capabilities.
+    let chroot = privsep::sandbox::CHROOTS_VALIDATOR.then_some(chroot);
+    if privileges::drop(user, chroot).is_err() {
+        return ExitCode::FAILURE;
+    }
+
+    // 2. What the parent hands over: the configuration, then the open
+    //    directories of the sources.
+    let (mut parent, mut rtr) = match msg::child_channels() {
+        Ok(channels) => channels,
+        Err(e) => {
             error!("channels: {e}");
             return ExitCode::FAILURE;
         }
     };
-    let config = match parent
-        .recv()
-        .map(|f| f.map(|f| f.decode::<ToValidator>(msg::MAX_BODY)))
-    {
-        Ok(Some(Ok(ToValidator::Config(c)))) => c,
-        Ok(None) => return ExitCode::SUCCESS,
-        other => {
-            error!("parent channel: expected the configuration, got {other:?}");
-            return ExitCode::FAILURE;
+    let mut config = None;
+    let mut dirs = Dirs(Vec::new());
+    loop {
+        let mut frame = match parent.recv() {
+            Ok(Some(frame)) => frame,
+            Ok(None) => return ExitCode::SUCCESS,
+            Err(e) => {
+                error!("parent channel: {e}");
+                return ExitCode::FAILURE;
+            }
+        };
+        let fd = frame.fd.take();
+        match (frame.decode::<ToValidator>(msg::MAX_BODY), fd) {
+            (Ok(ToValidator::Config(c)), None) => config = Some(c),
+            (Ok(ToValidator::SourceDir { path }), Some(fd)) => dirs.0.push((path, fd)),
+            (Ok(ToValidator::SourceDirsDone), None) => break,
+            (Ok(other), _) => {
+                error!("parent channel: unexpected {other:?} at start-up");
+                return ExitCode::FAILURE;
+            }
+            (Err(e), _) => {
+                error!("parent channel: {e}");
+                return ExitCode::FAILURE;
+            }
         }
+    }
+    let Some(config) = config else {
+        error!("parent channel: no configuration");
+        return ExitCode::FAILURE;
     };
-
-    let mut sources: Vec<Source> = Vec::new();
-    configure(&mut sources, &config);
-    let mut sent: Option<u64> = None;
-    let mut reload_all = true;
-
     let Ok(mut poll) = Poll::new() else {
         error!("cannot create the event loop");
         return ExitCode::FAILURE;
@@ -220,12 +258,32 @@ pub fn main() -> ExitCode {
         error!("parent channel: {e}");
         return ExitCode::FAILURE;
     }
+
+    // 3. Lock down: read files beneath the source directories, nothing
+    //    else.
+    let policy = Policy {
+        role: Role::Validator,
+        read_beneath: dirs.0.iter().map(|(_, fd)| fd.as_fd()).collect(),
+        unveil: dirs.0.iter().map(|(p, _)| (p.as_path(), "r")).collect(),
+        max_files: 64,
+        seccomp: privileges::seccomp_mode(config.seccomp),
+    };
+    if privileges::lock_down(&policy).is_err() {
+        return ExitCode::FAILURE;
+    }
+    drop(policy);
+
+    // 4. Read, build, stream; again whenever something changes.
+    let mut sources: Vec<Source> = Vec::new();
+    configure(&mut sources, &config, &dirs);
+    let mut sent: Option<u64> = None;
+    let mut reload_all = true;
     let mut events = Events::with_capacity(8);
     loop {
         let mut changed = false;
         for s in sources.iter_mut() {
-            if reload_all || stamp(&s.path) != s.stamp {
-                changed |= s.load();
+            if reload_all || s.stamp(&dirs) != s.stamp {
+                changed |= s.load(&dirs);
             }
         }
         if reload_all || changed {
@@ -268,10 +326,14 @@ pub fn main() -> ExitCode {
                 .map(|f| f.map(|f| f.decode::<ToValidator>(msg::MAX_BODY)))
             {
                 Ok(None) => break,
-                Ok(Some(Ok(ToValidator::Config(c)))) => configure(&mut sources, &c),
+                Ok(Some(Ok(ToValidator::Config(c)))) => configure(&mut sources, &c, &dirs),
                 Ok(Some(Ok(ToValidator::Reload))) => {
                     info!("reloading all sources");
                     reload_all = true;
+                }
+                Ok(Some(Ok(other))) => {
+                    error!("parent channel: unexpected {other:?}");
+                    return ExitCode::FAILURE;
                 }
                 Ok(Some(Err(e))) | Err(e) => {
                     error!("parent channel: {e}");
@@ -282,13 +344,18 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// Take a new source list, keeping the state of sources that stay.
-fn configure(sources: &mut Vec<Source>, config: &Config) {
+/// Take a new source list, keeping the state of sources that stay. A
+/// source whose directory was not opened at start-up cannot be read (the
+/// parent refuses such a reload; this is the second line of defence).
+fn configure(sources: &mut Vec<Source>, config: &Config, dirs: &Dirs) {
     let mut old = std::mem::take(sources);
     for s in &config.sources {
-        match old.iter().position(|o| o.path == s.path) {
-            Some(i) => sources.push(old.swap_remove(i)),
-            None => sources.push(Source::new(s.path.clone())),
+        if let Some(i) = old.iter().position(|o| o.path == s.path) {
+            sources.push(old.swap_remove(i));
+        } else if let Some(new) = Source::new(&s.path, dirs) {
+            sources.push(new);
+        } else {
+            error!("{}: directory not open: restart required", s.path.display());
         }
     }
     if config.sources.is_empty() {
