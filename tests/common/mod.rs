@@ -8,6 +8,7 @@
 
 pub mod data;
 pub mod rtr;
+pub mod rtrclient;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
@@ -47,6 +48,33 @@ pub fn config(max_version: u8) -> String {
          [[source]]\n\
          path = \"vrps.json\"\n"
     )
+}
+
+/// Whether the tests run as root, so that rovd drops to its user and
+/// chroots for real.
+pub fn is_root() -> bool {
+    nix::unistd::geteuid().is_root()
+}
+
+/// Prepare `dir` for a daemon started as root: the daemon's user must be
+/// able to read the data in it, and the children need an empty,
+/// root-owned directory to chroot into. Returns the configuration lines
+/// that point rovd at it.
+pub fn as_root(dir: &Path) -> String {
+    use std::os::unix::fs::PermissionsExt;
+    assert!(
+        nix::unistd::User::from_name("_rovd")
+            .ok()
+            .flatten()
+            .is_some(),
+        "as root, the tests need the system user _rovd \
+         (systemd-sysusers systemd/rovd.sysusers, or useradd --system _rovd)"
+    );
+    fs::set_permissions(dir, fs::Permissions::from_mode(0o755)).unwrap();
+    let empty = dir.join("empty");
+    fs::create_dir_all(&empty).unwrap();
+    fs::set_permissions(&empty, fs::Permissions::from_mode(0o755)).unwrap();
+    format!("chroot = \"{}\"\n", empty.display())
 }
 
 /// A port on 127.0.0.1 that was free a moment ago.
@@ -110,15 +138,44 @@ impl Daemon {
     /// into a fresh directory, start the daemon on it and wait until the
     /// port accepts connections.
     pub fn start(config: &str, files: &[(&str, &[u8])]) -> Daemon {
+        Self::start_with(config, files, None, &[])
+    }
+
+    /// As [`Daemon::start`], on `port` if given (else a free one; the
+    /// configuration must then use [`PORT`]) and with extra environment
+    /// variables.
+    pub fn start_with(
+        config: &str,
+        files: &[(&str, &[u8])],
+        port: Option<u16>,
+        env: &[(&str, &str)],
+    ) -> Daemon {
+        let mut daemon = Self::spawn_with(config, files, port, env);
+        daemon.wait_for_port();
+        daemon
+    }
+
+    /// As [`Daemon::start_with`], without waiting for the port.
+    pub fn spawn_with(
+        config: &str,
+        files: &[(&str, &[u8])],
+        port: Option<u16>,
+        env: &[(&str, &str)],
+    ) -> Daemon {
         let dir = tempfile::tempdir().expect("temporary directory");
-        let port = free_port();
+        let port = port.unwrap_or_else(free_port);
         assert!(config.contains(PORT), "configuration without {PORT}");
         let config_path = dir.path().join("rovd.conf");
-        fs::write(&config_path, config.replace(PORT, &port.to_string())).unwrap();
+        let mut config = config.replace(PORT, &port.to_string());
+        if is_root() {
+            config = format!("{}{config}", as_root(dir.path()));
+        }
+        fs::write(&config_path, config).unwrap();
         for (name, bytes) in files {
             fs::write(dir.path().join(name), bytes).unwrap();
         }
         let mut child = Command::new(ROVD)
+            .envs(env.iter().copied())
             .arg("-d")
             .arg("-f")
             .arg(&config_path)
@@ -130,15 +187,13 @@ impl Daemon {
         let log = LogBuf::default();
         log.capture(child.stdout.take().unwrap());
         log.capture(child.stderr.take().unwrap());
-        let mut daemon = Daemon {
+        Daemon {
             dir,
             port,
             config_path,
             child: Some(child),
             log,
-        };
-        daemon.wait_for_port();
-        daemon
+        }
     }
 
     fn wait_for_port(&mut self) {
