@@ -369,6 +369,44 @@ fn sighup_rereads_sources_and_keeps_sessions() {
 }
 
 #[test]
+fn reload_that_needs_a_restart_is_refused() {
+    let data = Data::generate(9, 200, 50);
+    let json = data.to_json();
+    let daemon = start(2, &json);
+    let (mut client, mut state) = daemon.wait_for_data(2);
+
+    // New listen addresses cannot be bound by the unprivileged parent.
+    let text = fs::read_to_string(&daemon.config_path).unwrap();
+    let other = common::free_port();
+    let moved = text.replace(
+        &format!("127.0.0.1:{}", daemon.port),
+        &format!("127.0.0.1:{other}"),
+    );
+    // And the timers change too, which alone would be applied.
+    let moved = moved.replace("refresh = 3600", "refresh = 1800");
+    fs::write(&daemon.config_path, moved).unwrap();
+    daemon.signal(Signal::SIGHUP);
+    daemon.wait_for_log("listen changed: restart required", WAIT);
+
+    // The session goes on, on the old port, with the old timers.
+    client.send(&serial_query(2, state.session, state.serial));
+    match client.read_answer(2) {
+        Answer::Data { timers, .. } => {
+            assert_eq!(
+                timers.map(|t| t.refresh),
+                Some(3600),
+                "refused reload applied"
+            )
+        }
+        other => panic!("answer after the refused reload: {other:?}"),
+    }
+    state
+        .table
+        .assert_eq(&expected(&json, 2), "data after the refused reload");
+    assert!(std::net::TcpStream::connect(("127.0.0.1", other)).is_err());
+}
+
+#[test]
 fn config_check() {
     let dir = tempfile::tempdir().unwrap();
     fs::write(

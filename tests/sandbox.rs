@@ -261,7 +261,7 @@ fn forbidden_system_calls_kill_the_rtr_worker() {
             "{probe}:\n{log}"
         );
         assert!(
-            !log.contains("sandbox probe: ") || !log.contains(" returned "),
+            !log.contains(&format!("sandbox probe: {probe} returned")),
             "{probe}: the forbidden call returned:\n{log}"
         );
         assert_eq!(
@@ -269,5 +269,41 @@ fn forbidden_system_calls_kill_the_rtr_worker() {
             1,
             "{probe}:\n{log}"
         );
+    }
+}
+
+/// With `seccomp = "log"` (the field debug switch) the same forbidden
+/// calls are let through to the kernel's log, and the daemon lives on.
+/// Landlock still refuses the file.
+#[test]
+fn seccomp_log_mode_lets_forbidden_calls_through() {
+    if !cfg!(feature = "sandbox-probe") {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CI must build with --features sandbox-probe"
+        );
+        println!("skipped: built without the sandbox-probe feature");
+        return;
+    }
+    for probe in ["open", "socket"] {
+        let data = Data::generate(42, 10, 10).to_json();
+        let config = format!("seccomp = \"log\"\n{}", common::config(2));
+        let mut daemon = Daemon::start_with(
+            &config,
+            &[("vrps.json", data.as_bytes())],
+            None,
+            &[("ROVD_SANDBOX_PROBE", probe)],
+        );
+        daemon.wait_for_log(&format!("sandbox probe: {probe} returned"), WAIT);
+        daemon.wait_for_data(2);
+        daemon.assert_running();
+        let log = daemon.log();
+        assert!(log.contains("others are logged (debug mode)"), "{log}");
+        if probe == "open" {
+            assert!(
+                log.contains("open returned Err"),
+                "Landlock let the open through:\n{log}"
+            );
+        }
     }
 }
