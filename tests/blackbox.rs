@@ -373,7 +373,7 @@ fn reload_that_needs_a_restart_is_refused() {
     let data = Data::generate(9, 200, 50);
     let json = data.to_json();
     let daemon = start(2, &json);
-    let (mut client, mut state) = daemon.wait_for_data(2);
+    let (mut client, state) = daemon.wait_for_data(2);
 
     // New listen addresses cannot be bound by the unprivileged parent.
     let text = fs::read_to_string(&daemon.config_path).unwrap();
