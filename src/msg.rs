@@ -34,6 +34,9 @@ pub enum ToValidator {
     /// An open directory holding sources, attached to the frame as an fd.
     /// Only at start-up: the validator reads its sources through these.
     SourceDir { path: PathBuf },
+    /// A descriptor that turns readable when something changes in the
+    /// source directories (inotify on Linux), attached as an fd.
+    Watch,
     /// All source directories have been passed.
     SourceDirsDone,
     /// Re-read every source now (SIGHUP).
@@ -47,6 +50,7 @@ impl privsep::Message for ToValidator {
             ToValidator::SourceDir { .. } => 2,
             ToValidator::SourceDirsDone => 3,
             ToValidator::Reload => 4,
+            ToValidator::Watch => 5,
         }
     }
 }
@@ -80,7 +84,7 @@ impl privsep::Message for ToRtr {
 ///
 /// `Begin`, any number of `Batch`es, `End`. The rtr worker builds the new
 /// set aside and swaps it in only after an `End` whose count and checksum
-/// match what it received.
+/// match what it received. `NoData` stands alone.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Snapshot {
     Begin {
@@ -93,6 +97,11 @@ pub enum Snapshot {
         count: u64,
         checksum: u64,
     },
+    /// Serve nothing until the next snapshot: a source is stale and its
+    /// policy is `stop`.
+    NoData {
+        reason: String,
+    },
 }
 
 impl privsep::Message for Snapshot {
@@ -101,6 +110,7 @@ impl privsep::Message for Snapshot {
             Snapshot::Begin { .. } => 32,
             Snapshot::Batch(_) => 33,
             Snapshot::End { .. } => 34,
+            Snapshot::NoData { .. } => 35,
         }
     }
 }

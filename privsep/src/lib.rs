@@ -30,6 +30,7 @@ mod probe;
 pub mod sandbox;
 pub mod signals;
 pub mod spawn;
+pub mod watch;
 
 use std::fmt;
 

@@ -194,6 +194,13 @@ impl Cache {
         Some(update)
     }
 
+    /// Drop the data and the history: every query gets No Data Available
+    /// until the next snapshot, which gets the next serial.
+    pub fn clear(&mut self) {
+        self.current = None;
+        self.history.clear();
+    }
+
     /// Keep at most `history_limit` serials.
     fn trim_history(&mut self) {
         while self.history.len() > self.history_limit {

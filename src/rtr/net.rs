@@ -323,6 +323,18 @@ impl Server {
         Some(update)
     }
 
+    /// Serve nothing: drop the data, close every session so that routers
+    /// turn to another cache, and answer new ones with No Data Available.
+    pub fn withdraw(&mut self, reason: &str) {
+        self.cache.clear();
+        warn!("no data to serve ({reason}): closing all sessions");
+        for slot in 0..self.conns.len() {
+            if self.conns[slot].is_some() {
+                self.close(slot, "no data to serve");
+            }
+        }
+    }
+
     /// Run until the parent closes its channel (never, without one).
     pub fn run(&mut self) -> Exit {
         let mut events = Events::with_capacity(1024);
@@ -434,6 +446,7 @@ impl Server {
             }
         };
         let mut complete = Vec::new();
+        let mut no_data = None;
         loop {
             let frame = match validator.next_frame() {
                 Ok(Some(frame)) => frame,
@@ -493,6 +506,12 @@ impl Server {
                         return false;
                     }
                     complete.push(inc.snapshot);
+                    no_data = None;
+                }
+                (msg::Snapshot::NoData { reason }, _) => {
+                    self.incoming = None;
+                    complete.clear();
+                    no_data = Some(reason);
                 }
                 (other, None) => {
                     error!(
@@ -503,8 +522,10 @@ impl Server {
                 }
             }
         }
-        // Only the newest complete snapshot matters.
-        if let Some(snapshot) = complete.pop() {
+        // Only the newest word counts: a complete snapshot, or no data.
+        if let Some(reason) = no_data {
+            self.withdraw(&reason);
+        } else if let Some(snapshot) = complete.pop() {
             self.install(snapshot);
         }
         if !open {
@@ -745,5 +766,6 @@ fn kind_name(m: &msg::Snapshot) -> &'static str {
         msg::Snapshot::Begin { .. } => "Begin",
         msg::Snapshot::Batch(_) => "Batch",
         msg::Snapshot::End { .. } => "End",
+        msg::Snapshot::NoData { .. } => "NoData",
     }
 }
