@@ -1,0 +1,1898 @@
+//! Local exceptions: SLURM files (RFC 8416), with the ASPA members of
+//! `slurmVersion` 2 (draft-ietf-sidrops-aspa-slurm). Runs in the validator
+//! process, unprivileged: it parses bytes already read into memory and
+//! touches no file, socket or privilege.
+//!
+//! Unlike a payload file, a SLURM file is the operator's own and counts as
+//! a whole: one bad entry rejects the file, and the caller keeps the last
+//! good version in force (RFC 8416 §4.1: the effect of SLURM is atomic).
+//! serde_json does all of the JSON; this file decides what it means and
+//! names the member at fault, e.g.
+//! `locallyAddedAssertions.prefixAssertions[3]: maxPrefixLength 23 is
+//! smaller than the prefix length 24`.
+//!
+//! The structure (top level, the two sections, their arrays) is checked
+//! strictly: a missing or unknown member there is an error. Inside an
+//! entry, members RFC 8416 does not define (dn42's `source` and `mnt-by`)
+//! are ignored and counted in [`Slurm::ignored`] so that the caller can
+//! log them.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
+use base64::Engine;
+use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use crate::payload::{Aspa, Prefix, PrefixError, RouterKey, Vrp, ASPA_MAX_PROVIDERS, SPKI_MAX_LEN};
+
+/// How many distinct unknown entry members [`Slurm::ignored`] names.
+const IGNORED_NAMES: usize = 32;
+
+/// How much of an offending string an error quotes.
+const QUOTE_MAX: usize = 60;
+
+/// RFC 8416 §3.3.2: "the Base64 encoding without trailing '=' (Section 5
+/// of [RFC4648])". Trailing padding is tolerated all the same.
+const BASE64URL: GeneralPurpose = GeneralPurpose::new(
+    &base64::alphabet::URL_SAFE,
+    GeneralPurposeConfig::new()
+        .with_encode_padding(false)
+        .with_decode_padding_mode(DecodePaddingMode::Indifferent),
+);
+
+//------------ Slurm ---------------------------------------------------------
+
+/// One parsed, validated SLURM file (RFC 8416 §3), or several combined
+/// with [`Slurm::combine`]. Entries keep their file order, so an index
+/// here is the index in the file's array.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Slurm {
+    pub prefix_filters: Vec<PrefixFilter>,
+    pub bgpsec_filters: Vec<BgpsecFilter>,
+    pub aspa_filters: Vec<AspaFilter>,
+    /// `maxPrefixLength` defaults to the prefix length (§3.4.1).
+    pub prefix_assertions: Vec<Vrp>,
+    pub bgpsec_assertions: Vec<RouterKey>,
+    /// Providers as written; merging with RPKI data and the AS0 rule happen
+    /// in [`crate::payload::Snapshot::build`].
+    pub aspa_assertions: Vec<Aspa>,
+    /// Unknown members inside entries, by where they sat, e.g.
+    /// `locallyAddedAssertions.prefixAssertions[].source` → 3312. At most
+    /// [`IGNORED_NAMES`] distinct names are kept.
+    pub ignored: BTreeMap<String, usize>,
+}
+
+/// A validated ROA prefix filter (§3.3.1): at least one of the two.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PrefixFilter {
+    pub prefix: Option<Prefix>,
+    pub asn: Option<u32>,
+    pub comment: Option<String>,
+}
+
+/// A BGPsec filter (§3.3.2): at least one of the two.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct BgpsecFilter {
+    pub asn: Option<u32>,
+    pub ski: Option<[u8; 20]>,
+    pub comment: Option<String>,
+}
+
+/// An ASPA filter: all ASPA payload of the customer goes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct AspaFilter {
+    pub customer: u32,
+    pub comment: Option<String>,
+}
+
+impl PrefixFilter {
+    /// §3.3.1: a VRP matches if its prefix is equal to or more specific
+    /// than the filter's, and/or its ASN is the filter's; with both
+    /// members, both must match.
+    pub fn matches(&self, v: &Vrp) -> bool {
+        (self.prefix.is_some() || self.asn.is_some())
+            && self.prefix.map_or(true, |p| covers(&p, &v.prefix))
+            && self.asn.map_or(true, |a| a == v.asn)
+    }
+}
+
+impl BgpsecFilter {
+    /// §3.3.2: by ASN and/or SKI; with both members, both must match.
+    pub fn matches(&self, k: &RouterKey) -> bool {
+        (self.asn.is_some() || self.ski.is_some())
+            && self.asn.map_or(true, |a| a == k.asn)
+            && self.ski.map_or(true, |s| s == k.ski)
+    }
+}
+
+impl Slurm {
+    /// Combine several files (RFC 8416 §4.2): the result is the union of
+    /// their filters and assertions, provided no two files overlap.
+    ///
+    /// §4.2 calls it a possible conflict if an address is covered by a
+    /// prefix in the `prefixFilters` or `prefixAssertions` of two distinct
+    /// files, or an ASN is used in the `bgpsecFilters` or
+    /// `bgpsecAssertions` of two distinct files; the RP must make sure
+    /// there is none. The same rule is applied to the customer ASN of
+    /// `aspaFilters` and `aspaAssertions`. On an overlap the error names
+    /// both entries and no file is used.
+    pub fn combine(files: Vec<(String, Slurm)>) -> Result<Slurm, String> {
+        check_overlaps(&files)?;
+        let mut out = Slurm::default();
+        for (_, s) in files {
+            out.prefix_filters.extend(s.prefix_filters);
+            out.bgpsec_filters.extend(s.bgpsec_filters);
+            out.aspa_filters.extend(s.aspa_filters);
+            out.prefix_assertions.extend(s.prefix_assertions);
+            out.bgpsec_assertions.extend(s.bgpsec_assertions);
+            out.aspa_assertions.extend(s.aspa_assertions);
+            for (name, n) in s.ignored {
+                note_ignored(&mut out.ignored, name, n);
+            }
+        }
+        Ok(out)
+    }
+
+    /// Whether a VRP is to be dropped (§3.3.1).
+    pub fn filters_vrp(&self, v: &Vrp) -> bool {
+        // XXX a linear scan per VRP: fine for the few filters operators
+        // write; index by prefix length if files with thousands appear.
+        self.prefix_filters.iter().any(|f| f.matches(v))
+    }
+
+    /// Whether a router key is to be dropped (§3.3.2).
+    pub fn filters_router_key(&self, k: &RouterKey) -> bool {
+        self.bgpsec_filters.iter().any(|f| f.matches(k))
+    }
+
+    /// Whether the ASPA payload of a customer is to be dropped.
+    pub fn filters_aspa(&self, customer: u32) -> bool {
+        self.aspa_filters.iter().any(|f| f.customer == customer)
+    }
+
+    /// Apply to the union of the sources (RFC 8416 §4): the filters remove
+    /// what they match from the validated data, then the assertions are
+    /// added, unfiltered. Duplicates and per-customer ASPA merging are left
+    /// to [`crate::payload::Snapshot::build`].
+    pub fn apply(&self, vrps: &mut Vec<Vrp>, keys: &mut Vec<RouterKey>, aspas: &mut Vec<Aspa>) {
+        if !self.prefix_filters.is_empty() {
+            vrps.retain(|v| !self.filters_vrp(v));
+        }
+        if !self.bgpsec_filters.is_empty() {
+            keys.retain(|k| !self.filters_router_key(k));
+        }
+        if !self.aspa_filters.is_empty() {
+            aspas.retain(|a| !self.filters_aspa(a.customer));
+        }
+        vrps.extend_from_slice(&self.prefix_assertions);
+        keys.extend_from_slice(&self.bgpsec_assertions);
+        aspas.extend_from_slice(&self.aspa_assertions);
+    }
+}
+
+/// Whether `outer` is equal to or less specific than `inner`.
+fn covers(outer: &Prefix, inner: &Prefix) -> bool {
+    if outer.is_v6() != inner.is_v6() || outer.len() > inner.len() {
+        return false;
+    }
+    let (a, b) = (outer.octets(), inner.octets());
+    let len = usize::from(outer.len());
+    let (whole, bits) = (len / 8, len % 8);
+    if a[..whole] != b[..whole] {
+        return false;
+    }
+    bits == 0 || {
+        let mask = 0xffu8 << (8 - bits);
+        a[whole] & mask == b[whole] & mask
+    }
+}
+
+fn note_ignored(ignored: &mut BTreeMap<String, usize>, name: String, n: usize) {
+    if let Some(count) = ignored.get_mut(&name) {
+        *count += n;
+    } else if ignored.len() < IGNORED_NAMES {
+        ignored.insert(name, n);
+    }
+}
+
+//------------ Overlaps between files (§4.2) ---------------------------------
+
+const PREFIX_FILTERS: &str = "validationOutputFilters.prefixFilters";
+const BGPSEC_FILTERS: &str = "validationOutputFilters.bgpsecFilters";
+const ASPA_FILTERS: &str = "validationOutputFilters.aspaFilters";
+const PREFIX_ASSERTIONS: &str = "locallyAddedAssertions.prefixAssertions";
+const BGPSEC_ASSERTIONS: &str = "locallyAddedAssertions.bgpsecAssertions";
+const ASPA_ASSERTIONS: &str = "locallyAddedAssertions.aspaAssertions";
+
+/// One entry that claims a prefix or an ASN: file, array, index.
+#[derive(Clone, Copy)]
+struct Claim {
+    file: usize,
+    array: &'static str,
+    index: usize,
+}
+
+fn check_overlaps(files: &[(String, Slurm)]) -> Result<(), String> {
+    let name = |c: Claim| format!("{} {}[{}]", files[c.file].0, c.array, c.index);
+
+    // Rule 1. Prefixes are nested or disjoint, so two overlap exactly when
+    // one covers the other. In sorted order every prefix covering the
+    // current one is still on the stack.
+    let mut prefixes: Vec<(Prefix, Claim)> = Vec::new();
+    for (file, (_, s)) in files.iter().enumerate() {
+        for (index, f) in s.prefix_filters.iter().enumerate() {
+            if let Some(p) = f.prefix {
+                let array = PREFIX_FILTERS;
+                prefixes.push((p, Claim { file, array, index }));
+            }
+        }
+        for (index, v) in s.prefix_assertions.iter().enumerate() {
+            let array = PREFIX_ASSERTIONS;
+            prefixes.push((v.prefix, Claim { file, array, index }));
+        }
+    }
+    prefixes.sort_by_key(|(p, c)| (*p, c.file));
+    let mut stack: Vec<(Prefix, Claim)> = Vec::new();
+    for &(p, c) in &prefixes {
+        while stack.last().is_some_and(|(outer, _)| !covers(outer, &p)) {
+            stack.pop();
+        }
+        if let Some(&(outer, o)) = stack.iter().find(|(_, o)| o.file != c.file) {
+            return Err(format!(
+                "RFC 8416 §4.2: {} ({outer}) overlaps {} ({p})",
+                name(o),
+                name(c)
+            ));
+        }
+        // Within one file an equal prefix adds nothing; keeping it out
+        // bounds the stack by the number of prefix lengths.
+        if stack.last().map(|(outer, _)| *outer) != Some(p) {
+            stack.push((p, c));
+        }
+    }
+
+    // Rule 2, and its analogue for the ASPA customer.
+    let mut bgpsec: HashMap<u32, Claim> = HashMap::new();
+    let mut aspa: HashMap<u32, Claim> = HashMap::new();
+    for (file, (_, s)) in files.iter().enumerate() {
+        let filters = s.bgpsec_filters.iter().map(|f| f.asn);
+        let assertions = s.bgpsec_assertions.iter().map(|k| Some(k.asn));
+        let bgpsec_asns = filters
+            .enumerate()
+            .map(|(i, a)| (a, BGPSEC_FILTERS, i))
+            .chain(
+                assertions
+                    .enumerate()
+                    .map(|(i, a)| (a, BGPSEC_ASSERTIONS, i)),
+            );
+        for (asn, array, index) in bgpsec_asns {
+            if let Some(asn) = asn {
+                claim(&mut bgpsec, asn, Claim { file, array, index }, "AS", &name)?;
+            }
+        }
+        let filters = s.aspa_filters.iter().map(|f| f.customer);
+        let assertions = s.aspa_assertions.iter().map(|a| a.customer);
+        let customers = filters
+            .enumerate()
+            .map(|(i, a)| (a, ASPA_FILTERS, i))
+            .chain(assertions.enumerate().map(|(i, a)| (a, ASPA_ASSERTIONS, i)));
+        for (asn, array, index) in customers {
+            let c = Claim { file, array, index };
+            claim(&mut aspa, asn, c, "customer AS", &name)?;
+        }
+    }
+    Ok(())
+}
+
+fn claim(
+    seen: &mut HashMap<u32, Claim>,
+    asn: u32,
+    c: Claim,
+    what: &str,
+    name: &dyn Fn(Claim) -> String,
+) -> Result<(), String> {
+    match seen.get(&asn) {
+        Some(&o) if o.file != c.file => Err(format!(
+            "RFC 8416 §4.2: {} and {} both use {what}{asn}",
+            name(o),
+            name(c)
+        )),
+        Some(_) => Ok(()),
+        None => {
+            seen.insert(asn, c);
+            Ok(())
+        }
+    }
+}
+
+//------------ SlurmError ----------------------------------------------------
+
+/// Why a SLURM file was rejected.
+///
+/// A file that is not JSON carries serde_json's `line` and `column` (both
+/// 1-based); a file that is JSON but not valid SLURM carries the `path` of
+/// the member at fault and line 0.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SlurmError {
+    pub line: usize,
+    pub column: usize,
+    pub path: String,
+    pub reason: String,
+}
+
+impl SlurmError {
+    fn at(path: &str, reason: impl Into<String>) -> Self {
+        SlurmError {
+            line: 0,
+            column: 0,
+            path: path.to_string(),
+            reason: reason.into(),
+        }
+    }
+}
+
+impl From<serde_json::Error> for SlurmError {
+    fn from(err: serde_json::Error) -> Self {
+        let (line, column) = (err.line(), err.column());
+        let text = err.to_string();
+        // serde_json appends the position to its message; it is kept apart.
+        let suffix = format!(" at line {line} column {column}");
+        let reason = text.strip_suffix(&suffix).unwrap_or(&text).to_string();
+        SlurmError {
+            line,
+            column,
+            path: String::new(),
+            reason,
+        }
+    }
+}
+
+impl fmt::Display for SlurmError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.line > 0 {
+            write!(f, "line {}, column {}: ", self.line, self.column)?;
+        }
+        if !self.path.is_empty() {
+            write!(f, "{}: ", self.path)?;
+        }
+        f.write_str(&self.reason)
+    }
+}
+
+impl std::error::Error for SlurmError {}
+
+/// A problem with the file as a whole.
+impl From<String> for SlurmError {
+    fn from(reason: String) -> Self {
+        SlurmError::at("SLURM file", reason)
+    }
+}
+
+//------------ parse ---------------------------------------------------------
+
+/// Read and validate a whole SLURM file (RFC 8416 §3; `slurmVersion` 2
+/// adds `aspaFilters` and `aspaAssertions`).
+pub fn parse(bytes: &[u8]) -> Result<Slurm, SlurmError> {
+    let doc: Json = serde_json::from_slice(bytes)?;
+    let mut top = Obj::new(doc, "")?;
+    let version = match top.required("slurmVersion")? {
+        Json::Uint(v @ (1 | 2)) => v,
+        Json::Uint(v) => {
+            let reason = format!("version {v} is not supported (1 or 2)");
+            return Err(SlurmError::at("slurmVersion", reason));
+        }
+        v => {
+            let reason = format!("must be a number, not {}", v.describe());
+            return Err(SlurmError::at("slurmVersion", reason));
+        }
+    };
+    let filters = top.required("validationOutputFilters")?;
+    let assertions = top.required("locallyAddedAssertions")?;
+    top.no_more()?;
+
+    let mut out = Slurm::default();
+    let mut filters = Obj::new(filters, "validationOutputFilters")?;
+    let list = filters.required_array("prefixFilters")?;
+    out.prefix_filters = entries(list, PREFIX_FILTERS, &mut out.ignored, prefix_filter)?;
+    let list = filters.required_array("bgpsecFilters")?;
+    out.bgpsec_filters = entries(list, BGPSEC_FILTERS, &mut out.ignored, bgpsec_filter)?;
+    if let Some(list) = filters.aspa_array("aspaFilters", version)? {
+        out.aspa_filters = entries(list, ASPA_FILTERS, &mut out.ignored, aspa_filter)?;
+    }
+    filters.no_more()?;
+
+    let mut assertions = Obj::new(assertions, "locallyAddedAssertions")?;
+    let list = assertions.required_array("prefixAssertions")?;
+    out.prefix_assertions = entries(list, PREFIX_ASSERTIONS, &mut out.ignored, prefix_assertion)?;
+    let list = assertions.required_array("bgpsecAssertions")?;
+    out.bgpsec_assertions = entries(list, BGPSEC_ASSERTIONS, &mut out.ignored, bgpsec_assertion)?;
+    if let Some(list) = assertions.aspa_array("aspaAssertions", version)? {
+        out.aspa_assertions = entries(list, ASPA_ASSERTIONS, &mut out.ignored, aspa_assertion)?;
+    }
+    assertions.no_more()?;
+    Ok(out)
+}
+
+/// Convert every element of an array, naming the first bad one.
+fn entries<T>(
+    list: Vec<Json>,
+    array: &str,
+    ignored: &mut BTreeMap<String, usize>,
+    convert: fn(&mut Obj) -> Result<T, String>,
+) -> Result<Vec<T>, SlurmError> {
+    let mut out = Vec::with_capacity(list.len());
+    for (i, item) in list.into_iter().enumerate() {
+        let path = format!("{array}[{i}]");
+        let mut obj = Obj::new(item, &path)?;
+        let value = convert(&mut obj).map_err(|reason| SlurmError::at(&path, reason))?;
+        for member in obj.members.into_keys() {
+            note_ignored(ignored, format!("{array}[].{member}"), 1);
+        }
+        out.push(value);
+    }
+    Ok(out)
+}
+
+//------------ Entries -------------------------------------------------------
+
+fn prefix_filter(o: &mut Obj) -> Result<PrefixFilter, String> {
+    let prefix = o.take("prefix").map(|v| prefix(v, "prefix")).transpose()?;
+    let asn = o.take("asn").map(|v| asn(v, "asn")).transpose()?;
+    let comment = comment(o)?;
+    if prefix.is_none() && asn.is_none() {
+        return Err("a prefix filter needs a prefix, an asn or both".to_string());
+    }
+    Ok(PrefixFilter {
+        prefix,
+        asn,
+        comment,
+    })
+}
+
+fn bgpsec_filter(o: &mut Obj) -> Result<BgpsecFilter, String> {
+    let asn = o.take("asn").map(|v| asn(v, "asn")).transpose()?;
+    let ski = o.take("SKI").map(ski).transpose()?;
+    let comment = comment(o)?;
+    if asn.is_none() && ski.is_none() {
+        return Err("a BGPsec filter needs an asn, a SKI or both".to_string());
+    }
+    Ok(BgpsecFilter { asn, ski, comment })
+}
+
+fn aspa_filter(o: &mut Obj) -> Result<AspaFilter, String> {
+    let customer = customer(o)?;
+    let comment = comment(o)?;
+    Ok(AspaFilter { customer, comment })
+}
+
+fn prefix_assertion(o: &mut Obj) -> Result<Vrp, String> {
+    let asn = asn(o.required("asn")?, "asn")?;
+    let prefix = prefix(o.required("prefix")?, "prefix")?;
+    let max_len = match o.take("maxPrefixLength") {
+        None => prefix.len(),
+        Some(Json::Uint(n)) => {
+            let limit = prefix.max_len_limit();
+            if n > u64::from(limit) {
+                return Err(format!(
+                    "maxPrefixLength {n} exceeds {limit}, the longest {} prefix",
+                    if prefix.is_v6() { "IPv6" } else { "IPv4" }
+                ));
+            }
+            if n < u64::from(prefix.len()) {
+                return Err(format!(
+                    "maxPrefixLength {n} is smaller than the prefix length {}",
+                    prefix.len()
+                ));
+            }
+            n as u8
+        }
+        Some(v) => {
+            return Err(format!(
+                "maxPrefixLength must be a number, not {}",
+                v.describe()
+            ))
+        }
+    };
+    comment(o)?;
+    Vrp::new(prefix, max_len, asn).map_err(str::to_string)
+}
+
+fn bgpsec_assertion(o: &mut Obj) -> Result<RouterKey, String> {
+    let asn = asn(o.required("asn")?, "asn")?;
+    let ski = ski(o.required("SKI")?)?;
+    let text = string(o.required("routerPublicKey")?, "routerPublicKey")?;
+    let spki = BASE64URL
+        .decode(&text)
+        .map_err(|e| format!("routerPublicKey is not base64url ({e}): {}", quote(&text)))?;
+    if spki.is_empty() {
+        return Err("routerPublicKey is empty".to_string());
+    }
+    if spki.len() > SPKI_MAX_LEN {
+        return Err(format!(
+            "routerPublicKey of {} octets is too long",
+            spki.len()
+        ));
+    }
+    comment(o)?;
+    Ok(RouterKey {
+        ski,
+        asn,
+        spki: spki.into_boxed_slice(),
+    })
+}
+
+fn aspa_assertion(o: &mut Obj) -> Result<Aspa, String> {
+    let customer = customer(o)?;
+    // rpki-rs writes providerAsns (earlier providerSet); StayRTR and
+    // rpki-client JSON say providers.
+    let (name, list) = one_of(o, &["providerAsns", "providers", "providerSet"])?
+        .ok_or_else(|| "missing member \"providerAsns\"".to_string())?;
+    let list = match list {
+        Json::Array(list) => list,
+        v => return Err(format!("{name} must be an array, not {}", v.describe())),
+    };
+    if list.is_empty() {
+        return Err(format!("{name} is empty"));
+    }
+    if list.len() > ASPA_MAX_PROVIDERS {
+        return Err(format!(
+            "{name} has {} providers, more than the {ASPA_MAX_PROVIDERS} an ASPA PDU can carry",
+            list.len()
+        ));
+    }
+    let mut providers = Vec::with_capacity(list.len());
+    for (i, v) in list.into_iter().enumerate() {
+        let p = asn(v, &format!("{name}[{i}]"))?;
+        if p == customer {
+            return Err(format!(
+                "{name}[{i}]: customer AS{customer} is listed as its own provider"
+            ));
+        }
+        providers.push(p);
+    }
+    comment(o)?;
+    Ok(Aspa {
+        customer,
+        providers,
+    })
+}
+
+/// The customer ASN: rpki-rs writes `customerAsid` in filters and
+/// `customerAsn` in assertions; either is taken in both.
+fn customer(o: &mut Obj) -> Result<u32, String> {
+    match one_of(o, &["customerAsn", "customerAsid"])? {
+        Some((name, v)) => asn(v, name),
+        None => Err("missing member \"customerAsn\"".to_string()),
+    }
+}
+
+/// The value of whichever of several spellings is present; two present is
+/// an error, as the file would be ambiguous.
+fn one_of(o: &mut Obj, names: &[&'static str]) -> Result<Option<(&'static str, Json)>, String> {
+    let mut found: Option<(&'static str, Json)> = None;
+    for &name in names {
+        if let Some(v) = o.take(name) {
+            if let Some((first, _)) = found {
+                return Err(format!("both {first} and {name} are given"));
+            }
+            found = Some((name, v));
+        }
+    }
+    Ok(found)
+}
+
+fn comment(o: &mut Obj) -> Result<Option<String>, String> {
+    o.take("comment").map(|v| string(v, "comment")).transpose()
+}
+
+fn string(v: Json, what: &str) -> Result<String, String> {
+    match v {
+        Json::Str(s) => Ok(s),
+        v => Err(format!("{what} must be a string, not {}", v.describe())),
+    }
+}
+
+/// An AS number: a JSON number from 0 to 4294967295 (§3.3.1).
+fn asn(v: Json, what: &str) -> Result<u32, String> {
+    match v {
+        Json::Uint(n) => u32::try_from(n).map_err(|_| format!("{what} {n} is out of range")),
+        Json::Int(n) => Err(format!("{what} {n} is out of range")),
+        v => Err(format!("{what} must be a number, not {}", v.describe())),
+    }
+}
+
+/// "a.b.c.d/len" or "v6::/len", host bits clear (the payload readers
+/// reject them too).
+fn prefix(v: Json, what: &str) -> Result<Prefix, String> {
+    let text = string(v, what)?;
+    let bad = || format!("{what} is not a prefix: {}", quote(&text));
+    let (addr, len) = text.split_once('/').ok_or_else(bad)?;
+    if len.is_empty() || len.len() > 3 || !len.bytes().all(|c| c.is_ascii_digit()) {
+        return Err(bad());
+    }
+    let len: u8 = len.parse().map_err(|_| bad())?;
+    let prefix = if addr.contains(':') {
+        Prefix::v6(addr.parse::<Ipv6Addr>().map_err(|_| bad())?, len)
+    } else {
+        Prefix::v4(addr.parse::<Ipv4Addr>().map_err(|_| bad())?, len)
+    };
+    prefix.map_err(|e| match e {
+        PrefixError::HostBits => format!("host bits set in {what} {text}"),
+        PrefixError::Length => format!("{what} length out of range in {text}"),
+    })
+}
+
+/// A Subject Key Identifier: base64url of exactly 20 octets (§3.3.2).
+fn ski(v: Json) -> Result<[u8; 20], String> {
+    let text = string(v, "SKI")?;
+    let octets = BASE64URL
+        .decode(&text)
+        .map_err(|e| format!("SKI is not base64url ({e}): {}", quote(&text)))?;
+    <[u8; 20]>::try_from(octets.as_slice())
+        .map_err(|_| format!("SKI decodes to {} octets, not 20", octets.len()))
+}
+
+/// A string for an error, cut short so a hostile file cannot flood the log.
+fn quote(s: &str) -> String {
+    match s.char_indices().nth(QUOTE_MAX) {
+        Some((cut, _)) => format!("{:?}...", &s[..cut]),
+        None => format!("{s:?}"),
+    }
+}
+
+//------------ Json and Obj --------------------------------------------------
+
+/// A JSON value as serde_json reads it, except that an object with a
+/// member given twice is an error (with its position) rather than the
+/// last one silently winning.
+enum Json {
+    Null,
+    Bool,
+    Uint(u64),
+    Int(i64),
+    Float,
+    Str(String),
+    Array(Vec<Json>),
+    Object(BTreeMap<String, Json>),
+}
+
+impl Json {
+    fn describe(&self) -> &'static str {
+        match self {
+            Json::Null => "null",
+            Json::Bool => "a boolean",
+            Json::Uint(_) | Json::Int(_) => "an integer",
+            Json::Float => "a fraction",
+            Json::Str(_) => "a string",
+            Json::Array(_) => "an array",
+            Json::Object(_) => "an object",
+        }
+    }
+}
+
+impl<'de> Deserialize<'de> for Json {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Json;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_unit<E>(self) -> Result<Json, E> {
+                Ok(Json::Null)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Json, E> {
+                Ok(Json::Bool)
+            }
+            fn visit_u64<E>(self, n: u64) -> Result<Json, E> {
+                Ok(Json::Uint(n))
+            }
+            fn visit_i64<E>(self, n: i64) -> Result<Json, E> {
+                Ok(u64::try_from(n).map_or(Json::Int(n), Json::Uint))
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Json, E> {
+                Ok(Json::Float)
+            }
+            fn visit_str<E>(self, s: &str) -> Result<Json, E> {
+                Ok(Json::Str(s.to_string()))
+            }
+            fn visit_string<E>(self, s: String) -> Result<Json, E> {
+                Ok(Json::Str(s))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Json, A::Error> {
+                let mut v = Vec::new();
+                while let Some(x) = seq.next_element()? {
+                    v.push(x);
+                }
+                Ok(Json::Array(v))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Json, A::Error> {
+                let mut members = BTreeMap::new();
+                while let Some(key) = map.next_key::<String>()? {
+                    let value = map.next_value()?;
+                    if members.contains_key(&key) {
+                        let reason = format!("member {} given twice", quote(&key));
+                        return Err(de::Error::custom(reason));
+                    }
+                    members.insert(key, value);
+                }
+                Ok(Json::Object(members))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+/// An object being taken apart: members are removed as they are read, so
+/// what is left at the end is unknown.
+struct Obj {
+    path: String,
+    members: BTreeMap<String, Json>,
+}
+
+impl Obj {
+    fn new(v: Json, path: &str) -> Result<Obj, SlurmError> {
+        match v {
+            Json::Object(members) => Ok(Obj {
+                path: path.to_string(),
+                members,
+            }),
+            v => {
+                let reason = format!("must be an object, not {}", v.describe());
+                let path = if path.is_empty() { "SLURM file" } else { path };
+                Err(SlurmError::at(path, reason))
+            }
+        }
+    }
+
+    fn take(&mut self, name: &str) -> Option<Json> {
+        self.members.remove(name)
+    }
+
+    fn member_path(&self, name: &str) -> String {
+        if self.path.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}.{name}", self.path)
+        }
+    }
+
+    /// A member that must be there. For entries the caller adds the path.
+    fn required(&mut self, name: &str) -> Result<Json, String> {
+        self.take(name)
+            .ok_or_else(|| format!("missing member {}", quote(name)))
+    }
+
+    fn required_array(&mut self, name: &str) -> Result<Vec<Json>, SlurmError> {
+        match self.take(name) {
+            Some(Json::Array(list)) => Ok(list),
+            Some(v) => Err(SlurmError::at(
+                &self.member_path(name),
+                format!("must be an array, not {}", v.describe()),
+            )),
+            None => Err(SlurmError::at(
+                &self.path_or_top(),
+                format!("missing member {}", quote(name)),
+            )),
+        }
+    }
+
+    /// `aspaFilters` or `aspaAssertions`: optional, and only in version 2.
+    fn aspa_array(&mut self, name: &str, version: u64) -> Result<Option<Vec<Json>>, SlurmError> {
+        if !self.members.contains_key(name) {
+            return Ok(None);
+        }
+        if version < 2 {
+            return Err(SlurmError::at(
+                &self.member_path(name),
+                format!("not allowed with slurmVersion {version}: ASPA members need version 2"),
+            ));
+        }
+        self.required_array(name).map(Some)
+    }
+
+    /// At the structural levels nothing else may be there.
+    fn no_more(self) -> Result<(), SlurmError> {
+        match self.members.keys().next() {
+            None => Ok(()),
+            Some(name) => Err(SlurmError::at(
+                &self.path_or_top(),
+                format!("unknown member {}", quote(name)),
+            )),
+        }
+    }
+
+    fn path_or_top(&self) -> String {
+        if self.path.is_empty() {
+            "SLURM file".to_string()
+        } else {
+            self.path.clone()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::Snapshot;
+
+    const RFC8416_EXAMPLE: &[u8] =
+        include_bytes!("../../tests/fixtures/slurm/rfc8416-example.json");
+    const V2_ASPA: &[u8] = include_bytes!("../../tests/fixtures/slurm/v2-aspa.json");
+    const DN42_EXTRA: &[u8] = include_bytes!("../../tests/fixtures/slurm/dn42-extra-members.json");
+    const DN42_NULL: &[u8] = include_bytes!("../../tests/fixtures/slurm/dn42-null-prefix.json");
+
+    /// base64url of the SKIs 1..=20, "12345678901234567890" and
+    /// "deadbeatdeadbeatdead".
+    const SKI_A: &str = "AQIDBAUGBwgJCgsMDQ4PEBESExQ";
+    const SKI_B: &str = "MTIzNDU2Nzg5MDEyMzQ1Njc4OTA";
+    const SKI_C: &str = "ZGVhZGJlYXRkZWFkYmVhdGRlYWQ";
+    const SPKI: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEAQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4_QA";
+
+    fn ski_a() -> [u8; 20] {
+        core::array::from_fn(|i| i as u8 + 1)
+    }
+
+    fn ski_b() -> [u8; 20] {
+        *b"12345678901234567890"
+    }
+
+    fn v4(s: &str, len: u8, max: u8, asn: u32) -> Vrp {
+        Vrp::new(Prefix::v4(s.parse().unwrap(), len).unwrap(), max, asn).unwrap()
+    }
+
+    fn v6(s: &str, len: u8, max: u8, asn: u32) -> Vrp {
+        Vrp::new(Prefix::v6(s.parse().unwrap(), len).unwrap(), max, asn).unwrap()
+    }
+
+    fn key(ski: [u8; 20], asn: u32) -> RouterKey {
+        RouterKey {
+            ski,
+            asn,
+            spki: vec![0x30, 0x00].into_boxed_slice(),
+        }
+    }
+
+    /// A version 2 file with the given arrays; the rest empty.
+    fn file(version: u32, members: &[(&str, &str)]) -> String {
+        let get = |name: &str| {
+            members
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map_or("[]", |(_, v)| *v)
+                .to_string()
+        };
+        let mut aspa_f = String::new();
+        let mut aspa_a = String::new();
+        if let Some((_, v)) = members.iter().find(|(n, _)| *n == "aspaFilters") {
+            aspa_f = format!(", \"aspaFilters\": {v}");
+        }
+        if let Some((_, v)) = members.iter().find(|(n, _)| *n == "aspaAssertions") {
+            aspa_a = format!(", \"aspaAssertions\": {v}");
+        }
+        format!(
+            r#"{{ "slurmVersion": {version},
+  "validationOutputFilters": {{ "prefixFilters": {}, "bgpsecFilters": {}{aspa_f} }},
+  "locallyAddedAssertions": {{ "prefixAssertions": {}, "bgpsecAssertions": {}{aspa_a} }} }}"#,
+            get("prefixFilters"),
+            get("bgpsecFilters"),
+            get("prefixAssertions"),
+            get("bgpsecAssertions"),
+        )
+    }
+
+    fn ok(text: &str) -> Slurm {
+        parse(text.as_bytes()).unwrap_or_else(|e| panic!("{e}\n{text}"))
+    }
+
+    fn err(text: &str) -> String {
+        match parse(text.as_bytes()) {
+            Ok(s) => panic!("accepted: {s:?}\n{text}"),
+            Err(e) => e.to_string(),
+        }
+    }
+
+    /// The VRPs left after applying `s` to `vrps`, through Snapshot::build.
+    fn served(s: &Slurm, mut vrps: Vec<Vrp>) -> Vec<Vrp> {
+        s.apply(&mut vrps, &mut Vec::new(), &mut Vec::new());
+        Snapshot::build(vrps, Vec::new(), Vec::new()).0.vrps
+    }
+
+    //--- Good files
+
+    #[test]
+    fn rfc8416_example() {
+        let s = parse(RFC8416_EXAMPLE).unwrap();
+        assert_eq!(
+            s.prefix_filters,
+            vec![
+                PrefixFilter {
+                    prefix: Some(Prefix::v4("192.0.2.0".parse().unwrap(), 24).unwrap()),
+                    asn: None,
+                    comment: Some("All VRPs encompassed by prefix".to_string()),
+                },
+                PrefixFilter {
+                    prefix: None,
+                    asn: Some(64496),
+                    comment: Some("All VRPs matching ASN".to_string()),
+                },
+                PrefixFilter {
+                    prefix: Some(Prefix::v4("198.51.100.0".parse().unwrap(), 24).unwrap()),
+                    asn: Some(64497),
+                    comment: Some("All VRPs encompassed by prefix, matching ASN".to_string()),
+                },
+            ]
+        );
+        assert_eq!(
+            s.bgpsec_filters,
+            vec![
+                BgpsecFilter {
+                    asn: Some(64496),
+                    ski: None,
+                    comment: Some("All keys for ASN".to_string()),
+                },
+                BgpsecFilter {
+                    asn: None,
+                    ski: Some(ski_b()),
+                    comment: Some("Key matching Router SKI".to_string()),
+                },
+                BgpsecFilter {
+                    asn: Some(64497),
+                    ski: Some(*b"deadbeatdeadbeatdead"),
+                    comment: Some("Key for ASN 64497 matching Router SKI".to_string()),
+                },
+            ]
+        );
+        assert_eq!(
+            s.prefix_assertions,
+            vec![
+                v4("198.51.100.0", 24, 24, 64496),
+                v6("2001:db8::", 32, 48, 64496)
+            ]
+        );
+        assert_eq!(s.bgpsec_assertions.len(), 1);
+        assert_eq!(s.bgpsec_assertions[0].asn, 64496);
+        assert_eq!(s.bgpsec_assertions[0].ski, ski_a());
+        assert_eq!(s.bgpsec_assertions[0].spki.len(), 91);
+        assert_eq!(s.bgpsec_assertions[0].spki[0], 0x30);
+        assert!(s.aspa_filters.is_empty() && s.aspa_assertions.is_empty());
+        assert!(s.ignored.is_empty());
+    }
+
+    #[test]
+    fn dn42_extra_members_are_ignored_and_counted() {
+        let s = parse(DN42_EXTRA).unwrap();
+        assert_eq!(
+            s.prefix_assertions,
+            vec![
+                v6("fd00:114:514::", 48, 64, 4242420916),
+                v4("172.20.0.0", 24, 28, 4242422601),
+                v4("10.100.0.0", 14, 24, 64654),
+            ]
+        );
+        let ignored: Vec<(&str, usize)> = s.ignored.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+        assert_eq!(
+            ignored,
+            vec![
+                ("locallyAddedAssertions.prefixAssertions[].mnt-by", 3),
+                ("locallyAddedAssertions.prefixAssertions[].source", 3),
+            ]
+        );
+    }
+
+    //--- C101: required members
+
+    #[test]
+    fn c101_missing_member_rejected() {
+        let full = file(1, &[]);
+        assert_eq!(ok(&full), Slurm::default());
+        for (member, place) in [
+            ("\"slurmVersion\": 1,", "SLURM file"),
+            (
+                "\"validationOutputFilters\": { \"prefixFilters\": [], \"bgpsecFilters\": [] },",
+                "SLURM file",
+            ),
+            (
+                ",\n  \"locallyAddedAssertions\": { \"prefixAssertions\": [], \"bgpsecAssertions\": [] }",
+                "SLURM file",
+            ),
+            ("\"prefixFilters\": [], ", "validationOutputFilters"),
+            (", \"bgpsecFilters\": []", "validationOutputFilters"),
+            ("\"prefixAssertions\": [], ", "locallyAddedAssertions"),
+            (", \"bgpsecAssertions\": []", "locallyAddedAssertions"),
+        ] {
+            let text = full.replacen(member, "", 1);
+            assert_ne!(text, full, "{member}");
+            let name = member.split('"').nth(1).unwrap();
+            assert_eq!(
+                err(&text),
+                format!("{place}: missing member \"{name}\""),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn structure_is_strict_entries_are_not() {
+        let text = file(1, &[]).replacen(
+            "{ \"slurmVersion\"",
+            "{ \"slurmversion\": 1, \"slurmVersion\"",
+            1,
+        );
+        assert_eq!(err(&text), "SLURM file: unknown member \"slurmversion\"");
+        let text = file(1, &[]).replacen(
+            "\"bgpsecFilters\": []",
+            "\"bgpsecFilters\": [], \"bgpsecFilter\": []",
+            1,
+        );
+        assert_eq!(
+            err(&text),
+            "validationOutputFilters: unknown member \"bgpsecFilter\""
+        );
+        let s = ok(&file(
+            1,
+            &[(
+                "prefixFilters",
+                r#"[{ "asn": 1, "note": "x", "ticket": 42 }]"#,
+            )],
+        ));
+        assert_eq!(s.prefix_filters.len(), 1);
+        assert_eq!(s.ignored.len(), 2);
+    }
+
+    //--- C102..C104: prefix filters
+
+    #[test]
+    fn c102_prefix_only_filter_removes_equal_or_more_specific() {
+        let s = ok(&file(
+            1,
+            &[("prefixFilters", r#"[{ "prefix": "192.0.2.0/24" }]"#)],
+        ));
+        let kept = served(
+            &s,
+            vec![
+                v4("192.0.2.0", 24, 24, 64496),
+                v4("192.0.2.0", 24, 32, 0),
+                v4("192.0.2.128", 25, 25, 1),
+                v4("192.0.2.255", 32, 32, 4294967295),
+                v4("192.0.0.0", 16, 24, 64496),
+                v4("192.0.3.0", 24, 24, 64496),
+                v6("2001:db8::", 32, 48, 64496),
+            ],
+        );
+        assert_eq!(
+            kept,
+            vec![
+                v4("192.0.0.0", 16, 24, 64496),
+                v4("192.0.3.0", 24, 24, 64496),
+                v6("2001:db8::", 32, 48, 64496),
+            ]
+        );
+        // IPv6, and an odd length.
+        let s = ok(&file(
+            1,
+            &[("prefixFilters", r#"[{ "prefix": "2001:db8::/31" }]"#)],
+        ));
+        assert!(s.filters_vrp(&v6("2001:db9:1::", 48, 48, 1)));
+        assert!(!s.filters_vrp(&v6("2001:dba::", 32, 32, 1)));
+        assert!(!s.filters_vrp(&v6("2001:db8::", 30, 32, 1)));
+        assert!(!s.filters_vrp(&v4("32.1.13.184", 32, 32, 1)));
+        // The default route covers its whole family.
+        let s = ok(&file(
+            1,
+            &[("prefixFilters", r#"[{ "prefix": "0.0.0.0/0" }]"#)],
+        ));
+        assert!(s.filters_vrp(&v4("10.0.0.0", 8, 8, 1)));
+        assert!(!s.filters_vrp(&v6("::", 0, 0, 1)));
+    }
+
+    #[test]
+    fn c103_asn_only_filter_removes_every_vrp_of_the_origin() {
+        let s = ok(&file(1, &[("prefixFilters", r#"[{ "asn": 64496 }]"#)]));
+        let kept = served(
+            &s,
+            vec![
+                v4("192.0.2.0", 24, 24, 64496),
+                v6("2001:db8::", 32, 48, 64496),
+                v4("192.0.2.0", 24, 24, 64497),
+            ],
+        );
+        assert_eq!(kept, vec![v4("192.0.2.0", 24, 24, 64497)]);
+    }
+
+    #[test]
+    fn c104_prefix_and_asn_filter_needs_both() {
+        let s = ok(&file(
+            1,
+            &[(
+                "prefixFilters",
+                r#"[{ "prefix": "198.51.100.0/24", "asn": 64497 }]"#,
+            )],
+        ));
+        let kept = served(
+            &s,
+            vec![
+                v4("198.51.100.0", 24, 24, 64497),
+                v4("198.51.100.64", 26, 26, 64497),
+                v4("198.51.100.0", 24, 24, 64496),
+                v4("198.51.0.0", 16, 24, 64497),
+            ],
+        );
+        assert_eq!(
+            kept,
+            vec![
+                v4("198.51.0.0", 16, 24, 64497),
+                v4("198.51.100.0", 24, 24, 64496),
+            ]
+        );
+    }
+
+    #[test]
+    fn prefix_filter_needs_prefix_or_asn() {
+        assert_eq!(
+            err(&file(1, &[("prefixFilters", r#"[{ "comment": "everything?" }]"#)])),
+            "validationOutputFilters.prefixFilters[0]: a prefix filter needs a prefix, an asn or both"
+        );
+        assert_eq!(
+            err(&file(
+                1,
+                &[(
+                    "prefixFilters",
+                    r#"[{ "asn": 1 }, { "prefix": "10.0.0.1/8" }]"#
+                )]
+            )),
+            "validationOutputFilters.prefixFilters[1]: host bits set in prefix 10.0.0.1/8"
+        );
+    }
+
+    //--- C105: prefix assertions
+
+    #[test]
+    fn c105_assertion_max_length_defaults_to_prefix_length() {
+        let s = ok(&file(
+            1,
+            &[(
+                "prefixAssertions",
+                r#"[{ "asn": 64496, "prefix": "198.51.100.0/24" },
+                    { "asn": 0, "prefix": "2001:DB8::/32", "maxPrefixLength": 48 },
+                    { "asn": 4294967295, "prefix": "203.0.113.0/24", "maxPrefixLength": 32 }]"#,
+            )],
+        ));
+        assert_eq!(
+            s.prefix_assertions,
+            vec![
+                v4("198.51.100.0", 24, 24, 64496),
+                v6("2001:db8::", 32, 48, 0),
+                v4("203.0.113.0", 24, 32, 4294967295),
+            ]
+        );
+        assert_eq!(served(&s, Vec::new()).len(), 3);
+    }
+
+    #[test]
+    fn c105_assertion_max_length_below_prefix_length_rejected() {
+        let list = r#"[{ "asn": 1, "prefix": "10.0.0.0/8" },
+            { "asn": 1, "prefix": "10.0.0.0/8" },
+            { "asn": 1, "prefix": "10.0.0.0/8" },
+            { "asn": 64496, "prefix": "192.0.2.0/24", "maxPrefixLength": 23 }]"#;
+        assert_eq!(
+            err(&file(1, &[("prefixAssertions", list)])),
+            "locallyAddedAssertions.prefixAssertions[3]: maxPrefixLength 23 is smaller than the prefix length 24"
+        );
+        for (entry, reason) in [
+            (
+                r#"{ "asn": 1, "prefix": "192.0.2.0/24", "maxPrefixLength": 33 }"#,
+                "maxPrefixLength 33 exceeds 32, the longest IPv4 prefix",
+            ),
+            (
+                r#"{ "asn": 1, "prefix": "2001:db8::/32", "maxPrefixLength": 129 }"#,
+                "maxPrefixLength 129 exceeds 128, the longest IPv6 prefix",
+            ),
+            (
+                r#"{ "asn": 1, "prefix": "192.0.2.0/24", "maxPrefixLength": "24" }"#,
+                "maxPrefixLength must be a number, not a string",
+            ),
+            (
+                r#"{ "asn": 1, "prefix": "192.0.2.0/24", "maxPrefixLength": 24.5 }"#,
+                "maxPrefixLength must be a number, not a fraction",
+            ),
+            (
+                r#"{ "asn": 1, "prefix": "192.0.2.0/33" }"#,
+                "prefix length out of range in 192.0.2.0/33",
+            ),
+            (
+                r#"{ "asn": 1, "prefix": "192.0.2.1/24" }"#,
+                "host bits set in prefix 192.0.2.1/24",
+            ),
+            (
+                r#"{ "asn": 1, "prefix": "192.0.2.0" }"#,
+                "prefix is not a prefix: \"192.0.2.0\"",
+            ),
+            (
+                r#"{ "asn": 1, "prefix": "192.0.2/24" }"#,
+                "prefix is not a prefix: \"192.0.2/24\"",
+            ),
+            (
+                r#"{ "asn": 1, "prefix": "2001:db8::/-1" }"#,
+                "prefix is not a prefix: \"2001:db8::/-1\"",
+            ),
+            (r#"{ "asn": 1 }"#, "missing member \"prefix\""),
+            (r#"{ "prefix": "192.0.2.0/24" }"#, "missing member \"asn\""),
+            (
+                r#"{ "asn": 4294967296, "prefix": "192.0.2.0/24" }"#,
+                "asn 4294967296 is out of range",
+            ),
+            (
+                r#"{ "asn": -1, "prefix": "192.0.2.0/24" }"#,
+                "asn -1 is out of range",
+            ),
+            (
+                r#"{ "asn": "AS1", "prefix": "192.0.2.0/24" }"#,
+                "asn must be a number, not a string",
+            ),
+            (
+                r#"{ "asn": 1, "prefix": 3221225984 }"#,
+                "prefix must be a string, not an integer",
+            ),
+            (
+                r#"{ "asn": 1, "prefix": "192.0.2.0/24", "comment": 7 }"#,
+                "comment must be a string, not an integer",
+            ),
+        ] {
+            assert_eq!(
+                err(&file(1, &[("prefixAssertions", &format!("[{entry}]"))])),
+                format!("locallyAddedAssertions.prefixAssertions[0]: {reason}"),
+            );
+        }
+    }
+
+    //--- C106: BGPsec filters and assertions
+
+    #[test]
+    fn c106_bgpsec_filters_by_asn_ski_and_both() {
+        let keys = || {
+            vec![
+                key(ski_a(), 64496),
+                key(ski_a(), 64497),
+                key(ski_b(), 64496),
+                key(ski_b(), 64498),
+            ]
+        };
+        let run = |filters: &str| {
+            let s = ok(&file(1, &[("bgpsecFilters", filters)]));
+            let mut k = keys();
+            s.apply(&mut Vec::new(), &mut k, &mut Vec::new());
+            k
+        };
+        assert_eq!(
+            run(r#"[{ "asn": 64496 }]"#),
+            vec![key(ski_a(), 64497), key(ski_b(), 64498)]
+        );
+        assert_eq!(
+            run(&format!(r#"[{{ "SKI": "{SKI_A}" }}]"#)),
+            vec![key(ski_b(), 64496), key(ski_b(), 64498)]
+        );
+        assert_eq!(
+            run(&format!(r#"[{{ "asn": 64496, "SKI": "{SKI_B}" }}]"#)),
+            vec![
+                key(ski_a(), 64496),
+                key(ski_a(), 64497),
+                key(ski_b(), 64498)
+            ]
+        );
+        // Padding is tolerated, and so is the URL-safe alphabet in full;
+        // a lower-case "ski" is an unknown member, ignored.
+        assert_eq!(run(&format!(r#"[{{ "SKI": "{SKI_A}=" }}]"#)).len(), 2);
+        let s = ok(&file(
+            1,
+            &[(
+                "bgpsecFilters",
+                r#"[{ "SKI": "-_v7-_v7-_v7-_v7-_v7-_v7-_s" }, { "ski": "x", "asn": 1 }]"#,
+            )],
+        ));
+        assert_eq!(s.bgpsec_filters[0].ski, Some([0xfb; 20]));
+        assert_eq!(s.bgpsec_filters[1].ski, None);
+        for (filter, reason) in [
+            (
+                r#"{ "comment": "x" }"#,
+                "a BGPsec filter needs an asn, a SKI or both",
+            ),
+            (r#"{ "SKI": "Zm9v" }"#, "SKI decodes to 3 octets, not 20"),
+            (
+                r#"{ "SKI": "+/v7+/v7+/v7+/v7+/v7+/v7+/s" }"#,
+                "SKI is not base64url (Invalid symbol 43, offset 0.): \"+/v7+/v7+/v7+/v7+/v7+/v7+/s\"",
+            ),
+            (r#"{ "SKI": 5 }"#, "SKI must be a string, not an integer"),
+        ] {
+            assert_eq!(
+                err(&file(1, &[("bgpsecFilters", &format!("[{filter}]"))])),
+                format!("validationOutputFilters.bgpsecFilters[0]: {reason}"),
+            );
+        }
+    }
+
+    #[test]
+    fn c106_bgpsec_assertion_added() {
+        let s = ok(&file(
+            1,
+            &[(
+                "bgpsecAssertions",
+                &format!(r#"[{{ "asn": 64496, "SKI": "{SKI_C}", "routerPublicKey": "{SPKI}" }}]"#),
+            )],
+        ));
+        let mut keys = vec![key(ski_a(), 1)];
+        s.apply(&mut Vec::new(), &mut keys, &mut Vec::new());
+        let (snap, _) = Snapshot::build(Vec::new(), keys, Vec::new());
+        assert_eq!(snap.router_keys.len(), 2);
+        let added = snap
+            .router_keys
+            .iter()
+            .find(|k| k.asn == 64496)
+            .expect("asserted key");
+        assert_eq!(&added.ski, b"deadbeatdeadbeatdead");
+        assert_eq!(added.spki.len(), 91);
+        for (entry, reason) in [
+            (
+                format!(r#"{{ "asn": 1, "SKI": "{SKI_C}" }}"#),
+                "missing member \"routerPublicKey\"",
+            ),
+            (
+                format!(r#"{{ "asn": 1, "routerPublicKey": "{SPKI}" }}"#),
+                "missing member \"SKI\"",
+            ),
+            (
+                format!(r#"{{ "SKI": "{SKI_C}", "routerPublicKey": "{SPKI}" }}"#),
+                "missing member \"asn\"",
+            ),
+            (
+                format!(r#"{{ "asn": 1, "SKI": "{SKI_C}", "routerPublicKey": "" }}"#),
+                "routerPublicKey is empty",
+            ),
+            (
+                format!(r#"{{ "asn": 1, "SKI": "{SKI_C}", "routerPublicKey": "a b" }}"#),
+                "routerPublicKey is not base64url",
+            ),
+        ] {
+            let e = err(&file(1, &[("bgpsecAssertions", &format!("[{entry}]"))]));
+            assert!(
+                e.starts_with(&format!(
+                    "locallyAddedAssertions.bgpsecAssertions[0]: {reason}"
+                )),
+                "{entry}: {e}"
+            );
+        }
+    }
+
+    //--- C107, C108: application
+
+    #[test]
+    fn c107_filters_first_assertions_survive_them() {
+        let s = ok(&file(
+            1,
+            &[
+                (
+                    "prefixFilters",
+                    r#"[{ "prefix": "192.0.2.0/24" }, { "asn": 64496 }]"#,
+                ),
+                ("bgpsecFilters", r#"[{ "asn": 64496 }]"#),
+                (
+                    "prefixAssertions",
+                    r#"[{ "asn": 64496, "prefix": "192.0.2.0/24" }, { "asn": 7, "prefix": "192.0.2.128/25" }]"#,
+                ),
+                (
+                    "bgpsecAssertions",
+                    &format!(
+                        r#"[{{ "asn": 64496, "SKI": "{SKI_C}", "routerPublicKey": "{SPKI}" }}]"#
+                    ),
+                ),
+            ],
+        ));
+        let mut vrps = vec![v4("192.0.2.0", 24, 24, 64496), v4("192.0.2.0", 24, 24, 1)];
+        let mut keys = vec![key(ski_a(), 64496)];
+        s.apply(&mut vrps, &mut keys, &mut Vec::new());
+        let (snap, _) = Snapshot::build(vrps, keys, Vec::new());
+        assert_eq!(
+            snap.vrps,
+            vec![v4("192.0.2.0", 24, 24, 64496), v4("192.0.2.128", 25, 25, 7)]
+        );
+        assert_eq!(snap.router_keys, s.bgpsec_assertions);
+        // The filters would match both assertions.
+        assert!(s.prefix_assertions.iter().all(|v| s.filters_vrp(v)));
+        assert!(s.bgpsec_assertions.iter().all(|k| s.filters_router_key(k)));
+    }
+
+    #[test]
+    fn c108_assertion_duplicating_a_vrp_yields_one() {
+        let s = ok(&file(
+            1,
+            &[(
+                "prefixAssertions",
+                r#"[{ "asn": 64496, "prefix": "198.51.100.0/24" }, { "asn": 64496, "prefix": "198.51.100.0/24", "maxPrefixLength": 24 }]"#,
+            )],
+        ));
+        assert_eq!(
+            served(&s, vec![v4("198.51.100.0", 24, 24, 64496)]),
+            vec![v4("198.51.100.0", 24, 24, 64496)]
+        );
+    }
+
+    //--- C110, C111: ASPA
+
+    #[test]
+    fn c110_aspa_filter_removes_the_customer_entirely() {
+        let s = parse(V2_ASPA).unwrap();
+        assert_eq!(
+            s.aspa_filters,
+            vec![AspaFilter {
+                customer: 64496,
+                comment: Some("ASPAs matching Customer ASID 64496".to_string()),
+            }]
+        );
+        let mut aspas = vec![
+            Aspa {
+                customer: 64496,
+                providers: vec![1, 2],
+            },
+            Aspa {
+                customer: 64496,
+                providers: vec![3],
+            },
+            Aspa {
+                customer: 64499,
+                providers: vec![1],
+            },
+        ];
+        let s = Slurm {
+            aspa_assertions: Vec::new(),
+            ..s
+        };
+        s.apply(&mut Vec::new(), &mut Vec::new(), &mut aspas);
+        assert_eq!(
+            aspas,
+            vec![Aspa {
+                customer: 64499,
+                providers: vec![1]
+            }]
+        );
+    }
+
+    #[test]
+    fn c110_aspa_assertion_unioned_with_the_as0_rule() {
+        let s = parse(V2_ASPA).unwrap();
+        assert_eq!(
+            s.aspa_assertions,
+            vec![
+                Aspa {
+                    customer: 64496,
+                    providers: vec![64497, 64498]
+                },
+                Aspa {
+                    customer: 64500,
+                    providers: vec![0]
+                },
+            ]
+        );
+        // Without the filter, the asserted providers join the RPKI ones.
+        let s = Slurm {
+            aspa_filters: Vec::new(),
+            ..s
+        };
+        let mut aspas = vec![
+            Aspa {
+                customer: 64496,
+                providers: vec![64499, 0],
+            },
+            Aspa {
+                customer: 64500,
+                providers: vec![0],
+            },
+            Aspa {
+                customer: 64501,
+                providers: vec![0],
+            },
+        ];
+        s.apply(&mut Vec::new(), &mut Vec::new(), &mut aspas);
+        let (snap, oversized) = Snapshot::build(Vec::new(), Vec::new(), aspas);
+        assert!(oversized.is_empty());
+        assert_eq!(
+            snap.aspas,
+            vec![
+                Aspa {
+                    customer: 64496,
+                    providers: vec![64497, 64498, 64499]
+                },
+                Aspa {
+                    customer: 64500,
+                    providers: vec![0]
+                },
+                Aspa {
+                    customer: 64501,
+                    providers: vec![0]
+                },
+            ]
+        );
+        // An assertion of real providers displaces an RPKI AS0.
+        let s = ok(&file(
+            2,
+            &[(
+                "aspaAssertions",
+                r#"[{ "customerAsn": 64501, "providerAsns": [7] }]"#,
+            )],
+        ));
+        let mut aspas = vec![Aspa {
+            customer: 64501,
+            providers: vec![0],
+        }];
+        s.apply(&mut Vec::new(), &mut Vec::new(), &mut aspas);
+        let (snap, _) = Snapshot::build(Vec::new(), Vec::new(), aspas);
+        assert_eq!(
+            snap.aspas,
+            vec![Aspa {
+                customer: 64501,
+                providers: vec![7]
+            }]
+        );
+    }
+
+    #[test]
+    fn c110_both_spellings() {
+        let s = ok(&file(
+            2,
+            &[
+                (
+                    "aspaFilters",
+                    r#"[{ "customerAsid": 1 }, { "customerAsn": 2 }]"#,
+                ),
+                (
+                    "aspaAssertions",
+                    r#"[{ "customerAsn": 3, "providerAsns": [4] },
+                        { "customerAsid": 5, "providers": [6, 7] },
+                        { "customerAsid": 8, "providerSet": [9] }]"#,
+                ),
+            ],
+        ));
+        assert_eq!(
+            s.aspa_filters
+                .iter()
+                .map(|f| f.customer)
+                .collect::<Vec<_>>(),
+            vec![1, 2]
+        );
+        assert_eq!(
+            s.aspa_assertions,
+            vec![
+                Aspa {
+                    customer: 3,
+                    providers: vec![4]
+                },
+                Aspa {
+                    customer: 5,
+                    providers: vec![6, 7]
+                },
+                Aspa {
+                    customer: 8,
+                    providers: vec![9]
+                },
+            ]
+        );
+        for (entry, reason) in [
+            (
+                r#"{ "providerAsns": [4] }"#,
+                "missing member \"customerAsn\"",
+            ),
+            (r#"{ "customerAsn": 3 }"#, "missing member \"providerAsns\""),
+            (
+                r#"{ "customerAsn": 3, "customerAsid": 3, "providerAsns": [4] }"#,
+                "both customerAsn and customerAsid are given",
+            ),
+            (
+                r#"{ "customerAsn": 3, "providerAsns": [4], "providers": [4] }"#,
+                "both providerAsns and providers are given",
+            ),
+            (
+                r#"{ "customerAsn": 3, "providerAsns": [] }"#,
+                "providerAsns is empty",
+            ),
+            (
+                r#"{ "customerAsn": 3, "providerAsns": 4 }"#,
+                "providerAsns must be an array, not an integer",
+            ),
+            (
+                r#"{ "customerAsn": 3, "providerAsns": [4, "AS5"] }"#,
+                "providerAsns[1] must be a number, not a string",
+            ),
+            (
+                r#"{ "customerAsn": 3, "providerAsns": [4, 4294967296] }"#,
+                "providerAsns[1] 4294967296 is out of range",
+            ),
+            (
+                r#"{ "customerAsn": 3, "providerAsns": [4, 3] }"#,
+                "providerAsns[1]: customer AS3 is listed as its own provider",
+            ),
+            (
+                r#"{ "customerAsn": -3, "providerAsns": [4] }"#,
+                "customerAsn -3 is out of range",
+            ),
+        ] {
+            assert_eq!(
+                err(&file(2, &[("aspaAssertions", &format!("[{entry}]"))])),
+                format!("locallyAddedAssertions.aspaAssertions[0]: {reason}"),
+            );
+        }
+        assert_eq!(
+            err(&file(2, &[("aspaFilters", r#"[{ "comment": "who?" }]"#)])),
+            "validationOutputFilters.aspaFilters[0]: missing member \"customerAsn\""
+        );
+    }
+
+    #[test]
+    fn c111_v1_with_aspa_rejected() {
+        assert_eq!(
+            err(&file(1, &[("aspaFilters", "[]")])),
+            "validationOutputFilters.aspaFilters: not allowed with slurmVersion 1: ASPA members need version 2"
+        );
+        assert_eq!(
+            err(&file(1, &[("aspaAssertions", r#"[{ "customerAsn": 1, "providerAsns": [2] }]"#)])),
+            "locallyAddedAssertions.aspaAssertions: not allowed with slurmVersion 1: ASPA members need version 2"
+        );
+        // Version 2 without ASPA members is fine.
+        assert_eq!(ok(&file(2, &[])), Slurm::default());
+        let text = String::from_utf8(V2_ASPA.to_vec())
+            .unwrap()
+            .replace("\"slurmVersion\": 2", "\"slurmVersion\": 1");
+        assert!(err(&text).contains("ASPA members need version 2"));
+    }
+
+    #[test]
+    fn c111_unknown_version_rejected() {
+        for (v, reason) in [
+            ("0", "version 0 is not supported (1 or 2)"),
+            ("3", "version 3 is not supported (1 or 2)"),
+            ("\"1\"", "must be a number, not a string"),
+            ("1.0", "must be a number, not a fraction"),
+            ("-1", "must be a number, not an integer"),
+            ("null", "must be a number, not null"),
+        ] {
+            let text =
+                file(1, &[]).replacen("\"slurmVersion\": 1", &format!("\"slurmVersion\": {v}"), 1);
+            assert_eq!(err(&text), format!("slurmVersion: {reason}"), "{v}");
+        }
+    }
+
+    //--- Broken files
+
+    #[test]
+    fn dn42_null_prefix_rejects_the_whole_file() {
+        let e = parse(DN42_NULL).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "locallyAddedAssertions.prefixAssertions[1]: prefix must be a string, not null"
+        );
+        assert_eq!(e.path, "locallyAddedAssertions.prefixAssertions[1]");
+    }
+
+    #[test]
+    fn broken_files() {
+        let good = String::from_utf8(RFC8416_EXAMPLE.to_vec()).unwrap();
+        // Truncated anywhere: never accepted, always with a position.
+        for cut in [0, 1, good.len() / 3, good.len() / 2, good.len() - 2] {
+            let e = parse(&good.as_bytes()[..cut]).unwrap_err();
+            assert!(e.line > 0, "cut at {cut}: {e}");
+        }
+        let e = parse(&good.as_bytes()[..good.len() / 2]).unwrap_err();
+        assert!(e.reason.contains("EOF"), "{e}");
+        // Empty, garbage, trailing garbage, not an object.
+        assert!(parse(b"").unwrap_err().reason.contains("EOF"));
+        assert!(parse(b"   \n").unwrap_err().line > 0);
+        let e = parse(b"\x00\xff\xfe{\"slurmVersion\": 1}").unwrap_err();
+        assert_eq!((e.line, e.column), (1, 1), "{e}");
+        assert!(parse(&[0x89, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a]).is_err());
+        assert!(parse(format!("{good} x").as_bytes()).unwrap_err().line > 0);
+        assert_eq!(err("[]"), "SLURM file: must be an object, not an array");
+        assert_eq!(err("null"), "SLURM file: must be an object, not null");
+        assert_eq!(err("{}"), "SLURM file: missing member \"slurmVersion\"");
+        // Wrong types at every level.
+        assert_eq!(
+            err(&file(1, &[]).replacen(
+                "{ \"prefixFilters\": [], \"bgpsecFilters\": [] }",
+                "[]",
+                1
+            )),
+            "validationOutputFilters: must be an object, not an array"
+        );
+        assert_eq!(
+            err(&file(1, &[("prefixFilters", "{}")])),
+            "validationOutputFilters.prefixFilters: must be an array, not an object"
+        );
+        assert_eq!(
+            err(&file(1, &[("bgpsecAssertions", "null")])),
+            "locallyAddedAssertions.bgpsecAssertions: must be an array, not null"
+        );
+        assert_eq!(
+            err(&file(
+                1,
+                &[(
+                    "prefixAssertions",
+                    r#"[{ "asn": 1, "prefix": "10.0.0.0/8" }, "10.0.0.0/8"]"#
+                )]
+            )),
+            "locallyAddedAssertions.prefixAssertions[1]: must be an object, not a string"
+        );
+        // A member given twice is an error with its position.
+        let e = parse(file(1, &[("prefixFilters", r#"[{ "asn": 1, "asn": 2 }]"#)]).as_bytes())
+            .unwrap_err();
+        assert_eq!(e.reason, "member \"asn\" given twice");
+        assert_eq!(e.line, 2);
+        // Valid UTF-8 is required of strings (serde_json checks).
+        let mut bytes = file(
+            1,
+            &[("prefixFilters", r#"[{ "asn": 1, "comment": "XX" }]"#)],
+        )
+        .into_bytes();
+        let at = bytes.windows(2).position(|w| w == b"XX").unwrap();
+        bytes[at] = 0xff;
+        assert!(parse(&bytes).unwrap_err().line > 0);
+    }
+
+    //--- combine (§4.2)
+
+    fn named(files: &[(&str, &str)]) -> Vec<(String, Slurm)> {
+        files.iter().map(|(n, t)| (n.to_string(), ok(t))).collect()
+    }
+
+    #[test]
+    fn combine_non_overlapping_files_merge() {
+        let a = file(
+            2,
+            &[
+                (
+                    "prefixFilters",
+                    r#"[{ "prefix": "10.0.0.0/16" }, { "asn": 64496 }]"#,
+                ),
+                (
+                    "prefixAssertions",
+                    r#"[{ "asn": 1, "prefix": "10.1.0.0/16" }, { "asn": 1, "prefix": "10.1.0.0/16" }]"#,
+                ),
+                ("bgpsecFilters", r#"[{ "asn": 5 }]"#),
+                ("aspaFilters", r#"[{ "customerAsid": 9 }]"#),
+            ],
+        );
+        let b = file(
+            2,
+            &[
+                // Same ASN as a's asn-only prefix filter: §4.2 only looks
+                // at prefixes for prefix entries.
+                ("prefixFilters", r#"[{ "asn": 64496 }, { "prefix": "10.2.0.0/16", "asn": 2 }]"#),
+                ("prefixAssertions", r#"[{ "asn": 64496, "prefix": "2001:db8::/32" }, { "asn": 1, "prefix": "10.0.0.0/15", "comment": "x" }]"#),
+                ("bgpsecFilters", &format!(r#"[{{ "SKI": "{SKI_A}" }}]"#)),
+                ("bgpsecAssertions", &format!(r#"[{{ "asn": 6, "SKI": "{SKI_A}", "routerPublicKey": "{SPKI}" }}]"#)),
+                ("aspaAssertions", r#"[{ "customerAsn": 10, "providerAsns": [9] }]"#),
+            ],
+        )
+        .replace("10.0.0.0/15", "10.4.0.0/15");
+        let c = String::from_utf8(DN42_EXTRA.to_vec()).unwrap();
+        let combined =
+            Slurm::combine(named(&[("a.json", &a), ("b.json", &b), ("c.json", &c)])).unwrap();
+        assert_eq!(combined.prefix_filters.len(), 4);
+        assert_eq!(combined.prefix_assertions.len(), 7);
+        assert_eq!(combined.bgpsec_filters.len(), 2);
+        assert_eq!(combined.bgpsec_assertions.len(), 1);
+        assert_eq!(combined.aspa_filters.len(), 1);
+        assert_eq!(combined.aspa_assertions.len(), 1);
+        assert_eq!(combined.ignored.values().sum::<usize>(), 6);
+        assert!(combined.filters_vrp(&v4("10.0.5.0", 24, 24, 3)));
+        assert!(combined.filters_vrp(&v4("10.2.0.0", 16, 16, 2)));
+        assert!(!combined.filters_vrp(&v4("10.2.0.0", 16, 16, 3)));
+        assert!(combined.filters_aspa(9));
+        assert_eq!(Slurm::combine(Vec::new()).unwrap(), Slurm::default());
+        let one = Slurm::combine(named(&[("a.json", &a)])).unwrap();
+        assert_eq!(one, ok(&a));
+    }
+
+    #[test]
+    fn combine_overlapping_files_rejected() {
+        let a = file(
+            1,
+            &[
+                (
+                    "prefixFilters",
+                    r#"[{ "asn": 1 }, { "prefix": "192.0.2.0/24" }]"#,
+                ),
+                ("bgpsecFilters", r#"[{ "asn": 64496 }]"#),
+            ],
+        );
+        // A more specific prefix in another file's assertion.
+        let b = file(
+            1,
+            &[(
+                "prefixAssertions",
+                r#"[{ "asn": 7, "prefix": "10.0.0.0/8" }, { "asn": 7, "prefix": "192.0.2.128/25" }]"#,
+            )],
+        );
+        assert_eq!(
+            Slurm::combine(named(&[("a.json", &a), ("b.json", &b)])).unwrap_err(),
+            "RFC 8416 §4.2: a.json validationOutputFilters.prefixFilters[1] (192.0.2.0/24) overlaps \
+             b.json locallyAddedAssertions.prefixAssertions[1] (192.0.2.128/25)"
+        );
+        // A less specific one, and the same one, either way round.
+        let c = file(
+            1,
+            &[(
+                "prefixFilters",
+                r#"[{ "prefix": "192.0.0.0/16", "asn": 3 }]"#,
+            )],
+        );
+        assert_eq!(
+            Slurm::combine(named(&[("a.json", &a), ("c.json", &c)])).unwrap_err(),
+            "RFC 8416 §4.2: c.json validationOutputFilters.prefixFilters[0] (192.0.0.0/16) overlaps \
+             a.json validationOutputFilters.prefixFilters[1] (192.0.2.0/24)"
+        );
+        assert!(Slurm::combine(named(&[("a.json", &a), ("a2.json", &a)])).is_err());
+        // Nested prefixes within one file are that file's business, and an
+        // unrelated prefix in between does not hide an overlap.
+        let d = file(
+            1,
+            &[(
+                "prefixAssertions",
+                r#"[{ "asn": 1, "prefix": "172.16.0.0/12" }, { "asn": 1, "prefix": "172.16.0.0/16" }, { "asn": 1, "prefix": "172.16.0.0/16" }, { "asn": 2, "prefix": "172.17.0.0/16" }]"#,
+            )],
+        );
+        let e = file(
+            1,
+            &[(
+                "prefixFilters",
+                r#"[{ "prefix": "172.16.4.0/24" }, { "prefix": "172.31.255.0/24" }]"#,
+            )],
+        );
+        assert_eq!(
+            Slurm::combine(named(&[("d.json", &d), ("e.json", &e)])).unwrap_err(),
+            "RFC 8416 §4.2: d.json locallyAddedAssertions.prefixAssertions[0] (172.16.0.0/12) overlaps \
+             e.json validationOutputFilters.prefixFilters[0] (172.16.4.0/24)"
+        );
+        // BGPsec: the same ASN in two files.
+        let f = file(
+            1,
+            &[(
+                "bgpsecAssertions",
+                &format!(r#"[{{ "asn": 64496, "SKI": "{SKI_A}", "routerPublicKey": "{SPKI}" }}]"#),
+            )],
+        );
+        assert_eq!(
+            Slurm::combine(named(&[("a.json", &a), ("f.json", &f)])).unwrap_err(),
+            "RFC 8416 §4.2: a.json validationOutputFilters.bgpsecFilters[0] and \
+             f.json locallyAddedAssertions.bgpsecAssertions[0] both use AS64496"
+        );
+        // ASPA: the same customer in two files.
+        let g = file(2, &[("aspaFilters", r#"[{ "customerAsid": 5 }]"#)]);
+        let h = file(
+            2,
+            &[(
+                "aspaAssertions",
+                r#"[{ "customerAsn": 5, "providerAsns": [6] }]"#,
+            )],
+        );
+        assert_eq!(
+            Slurm::combine(named(&[("g.json", &g), ("h.json", &h)])).unwrap_err(),
+            "RFC 8416 §4.2: g.json validationOutputFilters.aspaFilters[0] and \
+             h.json locallyAddedAssertions.aspaAssertions[0] both use customer AS5"
+        );
+    }
+
+    #[test]
+    fn covers_is_prefix_containment() {
+        let p4 = |s: &str, l| Prefix::v4(s.parse().unwrap(), l).unwrap();
+        let p6 = |s: &str, l| Prefix::v6(s.parse().unwrap(), l).unwrap();
+        assert!(covers(&p4("10.0.0.0", 8), &p4("10.255.0.0", 16)));
+        assert!(covers(&p4("10.0.0.0", 8), &p4("10.0.0.0", 8)));
+        assert!(!covers(&p4("10.0.0.0", 16), &p4("10.0.0.0", 8)));
+        assert!(!covers(&p4("10.0.0.0", 9), &p4("10.128.0.0", 16)));
+        assert!(covers(&p4("10.128.0.0", 9), &p4("10.128.0.0", 16)));
+        assert!(covers(&p4("0.0.0.0", 0), &p4("255.255.255.255", 32)));
+        assert!(!covers(&p4("0.0.0.0", 0), &p6("::", 0)));
+        assert!(covers(&p6("2001:db8::", 32), &p6("2001:db8:ffff::", 48)));
+        assert!(!covers(&p6("2001:db8::", 33), &p6("2001:db8:8000::", 48)));
+        assert!(covers(&p6("::1", 128), &p6("::1", 128)));
+    }
+}
