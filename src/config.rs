@@ -9,6 +9,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::validator::input::Format;
+
 /// The default configuration file.
 pub const DEFAULT_PATH: &str = "/etc/rovd.conf";
 
@@ -30,6 +32,8 @@ pub struct Config {
     pub rtr: Rtr,
     #[serde(default, rename = "source")]
     pub sources: Vec<Source>,
+    #[serde(default)]
+    pub slurm: Vec<Slurm>,
 }
 
 fn default_user() -> String {
@@ -93,6 +97,58 @@ pub struct Source {
     /// The file; a relative path is taken relative to the configuration
     /// file's directory.
     pub path: PathBuf,
+    /// The file's format, or `auto` to recognise it.
+    #[serde(default = "default_format")]
+    pub format: Format,
+    /// Seconds after which the data counts as stale (from the time the
+    /// producer wrote into the file, else the file's modification time);
+    /// 0 turns the check off.
+    #[serde(default = "default_max_age")]
+    pub max_age: u64,
+    /// What stale data leads to.
+    #[serde(default)]
+    pub stale: StalePolicy,
+    /// Percent of the source's payloads one update may remove before it is
+    /// held back until confirmed by SIGHUP; 100 turns the guard off.
+    #[serde(default = "default_max_drop")]
+    pub max_drop: u8,
+}
+
+/// One `[[slurm]]` table: local exceptions (RFC 8416).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Slurm {
+    /// A SLURM file, or a directory whose `*.json` files are all used; a
+    /// relative path is taken relative to the configuration file's
+    /// directory.
+    pub path: PathBuf,
+}
+
+/// The `stale` key: what happens to a source whose data is older than
+/// `max-age`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StalePolicy {
+    /// Keep serving it, with a warning.
+    #[default]
+    Keep,
+    /// Serve the other sources without it.
+    Drop,
+    /// Serve nothing: routers get No Data Available and turn to another
+    /// cache.
+    Stop,
+}
+
+fn default_format() -> Format {
+    Format::Auto
+}
+
+fn default_max_age() -> u64 {
+    86_400
+}
+
+fn default_max_drop() -> u8 {
+    50
 }
 
 /// A configuration that cannot be used, with where and why.
@@ -149,7 +205,15 @@ impl Config {
             ));
         }
         let base = path.parent().unwrap_or(Path::new("."));
+        for slurm in &mut config.slurm {
+            if slurm.path.is_relative() {
+                slurm.path = base.join(&slurm.path);
+            }
+        }
         for source in &mut config.sources {
+            if source.max_drop > 100 {
+                return Err(err(line_of("max-drop"), "max-drop must be 0 to 100".into()));
+            }
             if source.path.is_relative() {
                 source.path = base.join(&source.path);
             }
@@ -232,10 +296,21 @@ impl Config {
     /// The directories of the sources, each once, in configuration order,
     /// with each source's file name. Source paths from [`Config::load`]
     /// are absolute.
-    pub fn source_dirs(&self) -> Vec<PathBuf> {
+    ///
+    /// SLURM paths count too: a SLURM directory itself, a SLURM file's
+    /// directory. Whether a SLURM path is a directory is decided by
+    /// `is_dir`, which the parent answers from the filesystem.
+    pub fn source_dirs(&self, is_dir: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
         let mut dirs: Vec<PathBuf> = Vec::new();
-        for s in &self.sources {
-            let dir = s.path.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let parent = |p: &Path| p.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let slurm = self.slurm.iter().map(|s| {
+            if is_dir(&s.path) {
+                s.path.clone()
+            } else {
+                parent(&s.path)
+            }
+        });
+        for dir in self.sources.iter().map(|s| parent(&s.path)).chain(slurm) {
             if !dirs.contains(&dir) {
                 dirs.push(dir);
             }
@@ -309,7 +384,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(
-            c.source_dirs(),
+            c.source_dirs(|_| false),
             [Path::new("/etc/rovd"), Path::new("/var/db")]
         );
     }

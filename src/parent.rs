@@ -78,7 +78,7 @@ pub fn main(opts: Options) -> ExitCode {
     // The directories of the sources, opened while we may still read
     // anything; the validator reads its sources through them.
     let mut source_dirs = Vec::new();
-    for dir in config.source_dirs() {
+    for dir in config.source_dirs(Path::is_dir) {
         match privsep::fs::open_dir(&dir) {
             Ok(fd) => source_dirs.push((dir, fd)),
             Err(e) => {
@@ -90,6 +90,16 @@ pub fn main(opts: Options) -> ExitCode {
             }
         }
     }
+    // A change notification on those directories, where there is one.
+    let dir_paths: Vec<&Path> = source_dirs.iter().map(|(p, _)| p.as_path()).collect();
+    let watch = match privsep::watch::watch_dirs(&dir_paths) {
+        Ok(w) => w,
+        Err(e) => {
+            warn!("cannot watch the source directories ({e}); polling them");
+            None
+        }
+    };
+    drop(dir_paths);
     if !foreground {
         if let Err(e) = nix::unistd::daemon(false, false) {
             error!("daemon: {e}");
@@ -132,6 +142,9 @@ pub fn main(opts: Options) -> ExitCode {
         for (path, fd) in &source_dirs {
             v.send_with_fd(&ToValidator::SourceDir { path: path.clone() }, fd.as_fd())?;
         }
+        if let Some(fd) = &watch {
+            v.send_with_fd(&ToValidator::Watch, fd.as_fd())?;
+        }
         v.send(&ToValidator::SourceDirsDone)?;
         let r = &mut children.to_rtr;
         r.send(&ToRtr::Config(Box::new(config.clone())))?;
@@ -146,6 +159,7 @@ pub fn main(opts: Options) -> ExitCode {
         r.send(&ToRtr::ListenersDone)
     })();
     let known_dirs: Vec<PathBuf> = source_dirs.into_iter().map(|(path, _)| path).collect();
+    drop(watch);
     drop(listeners);
     if let Err(e) = handed {
         error!("cannot configure the children: {e}");
@@ -244,7 +258,7 @@ fn reload(path: &Path, known_dirs: &[PathBuf], config: &mut Config, children: &m
         return;
     }
     if let Some(dir) = new
-        .source_dirs()
+        .source_dirs(Path::is_dir)
         .into_iter()
         .find(|d| !known_dirs.contains(d))
     {

@@ -1,145 +1,161 @@
-//! The validator process: reads the configured sources, builds the
-//! payload snapshot and streams it to the rtr worker.
+//! The validator process: reads the configured sources and local
+//! exceptions, builds the payload snapshot and streams it to the rtr
+//! worker.
 //!
 //! Started by the parent (fork+exec, `--role validator`) with its parent
 //! channel at fd 3 and the snapshot channel to rtr at fd 4. It is the only
 //! process that parses input files, and it does so unprivileged: it drops
 //! to the configured user and chroots to an empty directory first, then
-//! receives from the parent the open directories that hold its sources,
-//! and locks itself down to reading beneath them. Sources are opened by
-//! name relative to those directories, so a file replaced by rename is
-//! picked up.
+//! receives from the parent the open directories that hold its sources
+//! (and, on Linux, an inotify descriptor watching them), and locks itself
+//! down to reading beneath them. Files are opened by name relative to
+//! those directories, so a file replaced by rename is picked up.
 //!
-//! It re-reads a source when the file changes (polled by modification
-//! time, size and inode), and every source when the parent forwards a
-//! reload (SIGHUP). A source that fails to read or parse is logged with
-//! file, position and reason, and its last good data stays in the
-//! snapshot.
+//! A new snapshot is built when a source or SLURM file changes (inotify,
+//! or polling where there is none), on a reload (SIGHUP, which also lets
+//! held-back updates through), when an item's `expires` time passes, and
+//! when a source turns stale. A source that fails to read or parse is
+//! logged with file, position and reason, and its last good data stays in
+//! the snapshot.
+//!
+//! - `input`, `json`, `csv` — the payload file formats
+//! - `slurm` — local exceptions (RFC 8416)
+//! - `sources` — per-file state: last good data, staleness, guard
 
+pub mod csv;
+pub mod input;
 pub mod json;
+pub mod slurm;
+pub mod sources;
 
-use std::io::Read;
-use std::os::fd::{AsFd, OwnedFd};
-use std::path::{Path, PathBuf};
+use std::fs::File;
+use std::os::fd::AsFd;
+use std::path::Path;
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use log::{error, info, warn};
 use mio::{Events, Interest, Poll, Token};
 
-use crate::config::Config;
+use crate::config::{Config, StalePolicy};
 use crate::msg::{self, StreamChecksum, ToValidator};
-use crate::payload::{Aspa, Payload, RouterKey, Snapshot, Vrp};
+use crate::payload::{Payload, Snapshot};
 use crate::privileges::{self, Role};
-use privsep::fs::FileStamp;
 use privsep::sandbox::Policy;
 
-/// How often source files are checked for changes.
-const POLL_INTERVAL: Duration = Duration::from_secs(1);
+use self::slurm::Slurm;
+use self::sources::{unix_now, Dirs, Outcome, SlurmSource, Source};
+
+/// How often files are looked at without a change notification: often
+/// where polling is all there is, rarely as a safety net next to inotify.
+const POLL_PLAIN: Duration = Duration::from_secs(1);
+const POLL_WATCHED: Duration = Duration::from_secs(30);
 
 const PARENT: Token = Token(0);
+const WATCH: Token = Token(1);
 
-//------------ Sources -------------------------------------------------------
+//------------ Building ------------------------------------------------------
 
-/// The directories the parent opened for us, by path.
-struct Dirs(Vec<(PathBuf, OwnedFd)>);
-
-impl Dirs {
-    fn find(&self, dir: &Path) -> Option<usize> {
-        self.0.iter().position(|(p, _)| p == dir)
-    }
+/// What the sources amount to right now.
+enum Build {
+    /// Nothing has loaded yet: routers hear No Data.
+    Nothing,
+    /// A stale source with the `stop` policy: serve nothing.
+    Stop(String),
+    Serve(Snapshot),
 }
 
-/// One configured source and its last good data.
-struct Source {
-    path: PathBuf,
-    dir: usize,
-    name: PathBuf,
-    stamp: Option<FileStamp>,
-    data: Option<json::Payloads>,
-}
-
-impl Source {
-    /// The source at `path`, if its directory is one of `dirs`.
-    fn new(path: &Path, dirs: &Dirs) -> Option<Source> {
-        let dir = dirs.find(path.parent()?)?;
-        Some(Source {
-            path: path.to_path_buf(),
-            dir,
-            name: PathBuf::from(path.file_name()?),
-            stamp: None,
-            data: None,
-        })
-    }
-
-    fn stamp(&self, dirs: &Dirs) -> Option<FileStamp> {
-        privsep::fs::stat_beneath(dirs.0[self.dir].1.as_fd(), &self.name).ok()
-    }
-
-    fn read(&self, dirs: &Dirs) -> std::io::Result<Vec<u8>> {
-        let mut file = privsep::fs::open_beneath(dirs.0[self.dir].1.as_fd(), &self.name)?;
-        let mut bytes = Vec::new();
-        file.read_to_end(&mut bytes)?;
-        Ok(bytes)
-    }
-
-    /// Read and parse the file; on failure log why and keep the old data.
-    /// Returns whether the data changed.
-    fn load(&mut self, dirs: &Dirs) -> bool {
-        self.stamp = self.stamp(dirs);
-        let name = self.path.display();
-        let bytes = match self.read(dirs) {
-            Ok(b) => b,
-            Err(e) => {
-                error!("{name}: {e}; keeping the previous data");
-                return false;
-            }
-        };
-        match json::parse(&bytes) {
-            Ok((data, rejected)) => {
-                if rejected.count > 0 {
-                    warn!("{name}: {} invalid entries skipped", rejected.count);
-                    for reason in &rejected.first {
-                        warn!("{name}: {reason}");
+/// The union of every source's last good data, without expired items and
+/// without stale sources whose policy drops them, with the local
+/// exceptions applied. Also returns the first second at which another
+/// item has expired.
+fn build(sources: &mut [Source], slurm: &Slurm, now: u64) -> (Build, Option<u64>) {
+    let mut vrps = Vec::new();
+    let mut keys = Vec::new();
+    let mut aspas = Vec::new();
+    let mut next_expiry: Option<u64> = None;
+    let mut loaded = sources.is_empty();
+    for s in sources.iter_mut() {
+        if s.data().is_none() {
+            continue;
+        }
+        loaded = true;
+        if s.is_stale(now) {
+            let age = s.age(now).unwrap_or(0);
+            let name = s.file.path.display().to_string();
+            let first = !s.stale_reported;
+            s.stale_reported = true;
+            match s.stale_policy {
+                StalePolicy::Stop => {
+                    return (Build::Stop(format!("{name} is stale ({age} s old)")), None);
+                }
+                StalePolicy::Drop => {
+                    if first {
+                        warn!("{name}: data is {age} s old, more than max-age: not served");
+                    }
+                    continue;
+                }
+                StalePolicy::Keep => {
+                    if first {
+                        warn!("{name}: data is {age} s old, more than max-age: served anyway");
                     }
                 }
-                info!(
-                    "{name}: {} VRPs, {} router keys, {} ASPAs",
-                    data.vrps.len(),
-                    data.router_keys.len(),
-                    data.aspas.len()
-                );
-                self.data = Some(data);
-                true
-            }
-            Err(e) => {
-                error!("{name}: {e}; keeping the previous data");
-                false
             }
         }
+        let data = s.data().expect("checked above");
+        // Valid up to and including its expiry second; gone the next.
+        let mut take = |expires: Option<u64>| match expires {
+            Some(t) if now > t => false,
+            Some(t) => {
+                next_expiry = Some(next_expiry.map_or(t + 1, |n| n.min(t + 1)));
+                true
+            }
+            None => true,
+        };
+        vrps.extend(
+            data.vrps
+                .iter()
+                .filter(|t| take(t.expires()))
+                .map(|t| t.item),
+        );
+        keys.extend(
+            data.router_keys
+                .iter()
+                .filter(|t| take(t.expires()))
+                .map(|t| t.item.clone()),
+        );
+        aspas.extend(
+            data.aspas
+                .iter()
+                .filter(|t| take(t.expires()))
+                .map(|t| t.item.clone()),
+        );
     }
-}
-
-/// The union of every source's last good data, or `None` if no source has
-/// ever loaded (so that routers hear No Data rather than an empty table).
-fn build(sources: &[Source]) -> Option<Snapshot> {
-    let loaded: Vec<&json::Payloads> = sources.iter().filter_map(|s| s.data.as_ref()).collect();
-    if loaded.is_empty() && !sources.is_empty() {
-        return None;
+    if !loaded {
+        return (Build::Nothing, next_expiry);
     }
-    let mut vrps: Vec<Vrp> = Vec::new();
-    let mut keys: Vec<RouterKey> = Vec::new();
-    let mut aspas: Vec<Aspa> = Vec::new();
-    for d in loaded {
-        vrps.extend_from_slice(&d.vrps);
-        keys.extend_from_slice(&d.router_keys);
-        aspas.extend_from_slice(&d.aspas);
-    }
+    slurm.apply(&mut vrps, &mut keys, &mut aspas);
     let (snapshot, oversized) = Snapshot::build(vrps, keys, aspas);
     for customer in oversized {
         warn!("ASPA of AS{customer}: more than 16380 providers, not served");
     }
-    Some(snapshot)
+    (Build::Serve(snapshot), next_expiry)
+}
+
+/// The SLURM files in force, combined; the previous combination if the
+/// files in force cannot be combined.
+fn combine(slurms: &[SlurmSource], previous: &Slurm) -> Slurm {
+    let files: Vec<(String, Slurm)> = slurms
+        .iter()
+        .flat_map(|s| s.in_force().map(|(name, slurm)| (name, slurm.clone())))
+        .collect();
+    match Slurm::combine(files) {
+        Ok(s) => s,
+        Err(e) => {
+            error!("SLURM files cannot be used together: {e}; keeping the previous set");
+            previous.clone()
+        }
+    }
 }
 
 //------------ Streaming -----------------------------------------------------
@@ -205,8 +221,8 @@ pub fn main(user: &str, chroot: &Path) -> ExitCode {
         return ExitCode::FAILURE;
     }
 
-    // 2. What the parent hands over: the configuration, then the open
-    //    directories of the sources.
+    // 2. What the parent hands over: the configuration, the open
+    //    directories of the sources, and a change notification on them.
     let (mut parent, mut rtr) = match msg::child_channels() {
         Ok(channels) => channels,
         Err(e) => {
@@ -216,6 +232,7 @@ pub fn main(user: &str, chroot: &Path) -> ExitCode {
     };
     let mut config = None;
     let mut dirs = Dirs(Vec::new());
+    let mut watch = None;
     loop {
         let mut frame = match parent.recv() {
             Ok(Some(frame)) => frame,
@@ -229,6 +246,7 @@ pub fn main(user: &str, chroot: &Path) -> ExitCode {
         match (frame.decode::<ToValidator>(msg::MAX_BODY), fd) {
             (Ok(ToValidator::Config(c)), None) => config = Some(c),
             (Ok(ToValidator::SourceDir { path }), Some(fd)) => dirs.0.push((path, fd)),
+            (Ok(ToValidator::Watch), Some(fd)) => watch = Some(File::from(fd)),
             (Ok(ToValidator::SourceDirsDone), None) => break,
             (Ok(other), _) => {
                 error!("parent channel: unexpected {other:?} at start-up");
@@ -240,7 +258,7 @@ pub fn main(user: &str, chroot: &Path) -> ExitCode {
             }
         }
     }
-    let Some(config) = config else {
+    let Some(mut config) = config else {
         error!("parent channel: no configuration");
         return ExitCode::FAILURE;
     };
@@ -248,14 +266,24 @@ pub fn main(user: &str, chroot: &Path) -> ExitCode {
         error!("cannot create the event loop");
         return ExitCode::FAILURE;
     };
-    if let Err(e) = parent.set_nonblocking(true).and_then(|_| {
+    let registered = parent.set_nonblocking(true).and_then(|_| {
         poll.registry().register(
             &mut mio::unix::SourceFd(&parent.as_raw_fd()),
             PARENT,
             Interest::READABLE,
-        )
-    }) {
-        error!("parent channel: {e}");
+        )?;
+        if let Some(w) = &watch {
+            use std::os::fd::AsRawFd;
+            poll.registry().register(
+                &mut mio::unix::SourceFd(&w.as_raw_fd()),
+                WATCH,
+                Interest::READABLE,
+            )?;
+        }
+        Ok(())
+    });
+    if let Err(e) = registered {
+        error!("event loop: {e}");
         return ExitCode::FAILURE;
     }
 
@@ -275,38 +303,126 @@ pub fn main(user: &str, chroot: &Path) -> ExitCode {
 
     // 4. Read, build, stream; again whenever something changes.
     let mut sources: Vec<Source> = Vec::new();
-    configure(&mut sources, &config, &dirs);
+    let mut slurms: Vec<SlurmSource> = Vec::new();
+    configure(&mut sources, &mut slurms, &config, &dirs);
+    let mut slurm = Slurm::default();
     let mut sent: Option<u64> = None;
-    let mut reload_all = true;
+    let mut stopped = false;
+    let mut force = true;
+    let mut look = true;
+    let mut wake: Option<Instant> = None;
+    let mut next_expiry: Option<u64> = None;
+    let safety = if watch.is_some() {
+        POLL_WATCHED
+    } else {
+        POLL_PLAIN
+    };
+    let mut last_look = Instant::now();
     let mut events = Events::with_capacity(8);
     loop {
-        let mut changed = false;
-        for s in sources.iter_mut() {
-            if reload_all || s.stamp(&dirs) != s.stamp {
-                changed |= s.load(&dirs);
-            }
-        }
-        if reload_all || changed {
-            if let Some(snapshot) = build(&sources) {
-                let digest = content_digest(&snapshot);
-                if sent != Some(digest) {
-                    if let Err(e) = send(&mut rtr, &snapshot) {
-                        error!("snapshot channel: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                    sent = Some(digest);
+        // Look at the files, if something says they may have changed.
+        let now_i = Instant::now();
+        let mut changed = force;
+        if look || force || wake.is_some_and(|t| now_i >= t) || now_i >= last_look + safety {
+            wake = None;
+            last_look = now_i;
+            let mut note = |t: Option<Instant>| {
+                if let Some(t) = t {
+                    wake = Some(wake.map_or(t, |w: Instant| w.min(t)));
                 }
+            };
+            for s in sources.iter_mut() {
+                let (outcome, retry) = s.poll(&dirs, force);
+                changed |= outcome == Outcome::Changed;
+                note(retry);
+            }
+            let mut slurm_changed = false;
+            for s in slurms.iter_mut() {
+                let (c, retry) = s.poll(&dirs, force);
+                slurm_changed |= c;
+                note(retry);
+            }
+            if slurm_changed || force {
+                slurm = combine(&slurms, &slurm);
+                changed = true;
             }
         }
-        reload_all = false;
+        let now = unix_now();
+        let stale_turn = sources.iter().any(|s| s.is_stale(now) && !s.stale_reported);
+        let expired = next_expiry.is_some_and(|t| now >= t);
+        if changed || expired || stale_turn {
+            let (built, expiry) = build(&mut sources, &slurm, now);
+            next_expiry = expiry;
+            let result = match built {
+                Build::Nothing => Ok(()),
+                Build::Stop(reason) => {
+                    if !stopped {
+                        error!("{reason}: serving no data until it is fresh again");
+                        stopped = true;
+                        sent = None;
+                        rtr.send(&msg::Snapshot::NoData { reason })
+                    } else {
+                        Ok(())
+                    }
+                }
+                Build::Serve(snapshot) => {
+                    if stopped {
+                        info!("all sources fresh again: serving data");
+                        stopped = false;
+                    }
+                    let digest = content_digest(&snapshot);
+                    if sent == Some(digest) {
+                        Ok(())
+                    } else {
+                        sent = Some(digest);
+                        send(&mut rtr, &snapshot).map(|_| ())
+                    }
+                }
+            };
+            if let Err(e) = result {
+                error!("snapshot channel: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+        force = false;
+        look = false;
 
-        if let Err(e) = poll.poll(&mut events, Some(POLL_INTERVAL)) {
+        // Sleep until a file may have changed, a retry or an expiry is
+        // due, or a source turns stale.
+        let now = unix_now();
+        let mut until = last_look + safety;
+        if let Some(w) = wake {
+            until = until.min(w);
+        }
+        let mut seconds = |t: u64| {
+            let at = UNIX_EPOCH + Duration::from_secs(t);
+            let wait = at
+                .duration_since(SystemTime::now())
+                .unwrap_or(Duration::ZERO);
+            until = until.min(Instant::now() + wait);
+        };
+        if let Some(t) = next_expiry {
+            seconds(t);
+        }
+        for t in sources.iter().filter_map(|s| s.stale_at(now)) {
+            seconds(t);
+        }
+        let timeout = until.saturating_duration_since(Instant::now());
+        if let Err(e) = poll.poll(&mut events, Some(timeout)) {
             if e.kind() != std::io::ErrorKind::Interrupted {
                 error!("poll: {e}");
                 return ExitCode::FAILURE;
             }
         }
-        if events.is_empty() {
+        for event in events.iter() {
+            if event.token() == WATCH {
+                if let Some(w) = watch.as_mut() {
+                    drain(w);
+                }
+                look = true;
+            }
+        }
+        if !events.iter().any(|e| e.token() == PARENT) {
             continue;
         }
         match parent.fill() {
@@ -326,10 +442,13 @@ pub fn main(user: &str, chroot: &Path) -> ExitCode {
                 .map(|f| f.map(|f| f.decode::<ToValidator>(msg::MAX_BODY)))
             {
                 Ok(None) => break,
-                Ok(Some(Ok(ToValidator::Config(c)))) => configure(&mut sources, &c, &dirs),
+                Ok(Some(Ok(ToValidator::Config(c)))) => {
+                    config = c;
+                    configure(&mut sources, &mut slurms, &config, &dirs);
+                }
                 Ok(Some(Ok(ToValidator::Reload))) => {
-                    info!("reloading all sources");
-                    reload_all = true;
+                    info!("reloading all sources; held-back updates are accepted");
+                    force = true;
                 }
                 Ok(Some(Ok(other))) => {
                     error!("parent channel: unexpected {other:?}");
@@ -344,18 +463,46 @@ pub fn main(user: &str, chroot: &Path) -> ExitCode {
     }
 }
 
+/// Read everything pending on the change notification: its content does
+/// not matter, only that something changed.
+fn drain(watch: &mut File) {
+    let mut buf = [0u8; 4096];
+    while let Ok(n) = std::io::Read::read(watch, &mut buf) {
+        if n == 0 {
+            break;
+        }
+    }
+}
+
 /// Take a new source list, keeping the state of sources that stay. A
 /// source whose directory was not opened at start-up cannot be read (the
 /// parent refuses such a reload; this is the second line of defence).
-fn configure(sources: &mut Vec<Source>, config: &Config, dirs: &Dirs) {
+fn configure(
+    sources: &mut Vec<Source>,
+    slurms: &mut Vec<SlurmSource>,
+    config: &Config,
+    dirs: &Dirs,
+) {
     let mut old = std::mem::take(sources);
-    for s in &config.sources {
-        if let Some(i) = old.iter().position(|o| o.path == s.path) {
-            sources.push(old.swap_remove(i));
-        } else if let Some(new) = Source::new(&s.path, dirs) {
+    for c in &config.sources {
+        if let Some(i) = old.iter().position(|o| o.file.path == c.path) {
+            let mut s = old.swap_remove(i);
+            s.reconfigure(c);
+            sources.push(s);
+        } else if let Some(new) = Source::new(c, dirs) {
             sources.push(new);
         } else {
-            error!("{}: directory not open: restart required", s.path.display());
+            error!("{}: directory not open: restart required", c.path.display());
+        }
+    }
+    let mut old = std::mem::take(slurms);
+    for c in &config.slurm {
+        if let Some(i) = old.iter().position(|o| o.path == c.path) {
+            slurms.push(old.swap_remove(i));
+        } else if let Some(new) = SlurmSource::new(&c.path, dirs) {
+            slurms.push(new);
+        } else {
+            error!("{}: directory not open: restart required", c.path.display());
         }
     }
     if config.sources.is_empty() {

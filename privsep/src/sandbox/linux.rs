@@ -258,8 +258,9 @@ const RTR: &[Allow] = &[
 
 /// The validator: reads sources beneath its directory fds.
 const VALIDATOR: &[Allow] = &[
-    // Opening source files read-only.
+    // Opening source files read-only, listing SLURM directories.
     sys!(SYS_openat, ReadOnly(2)),
+    sys!(SYS_getdents64),
 ];
 
 /// The parent: supervises the children, re-reads the configuration.
@@ -410,6 +411,7 @@ mod tests {
                 );
             };
             only("openat", &[Role::Parent, Role::Validator]);
+            only("getdents64", &[Role::Validator]);
             for name in ["kill", "wait4", "waitid", "nanosleep"] {
                 only(name, &[Role::Parent]);
             }

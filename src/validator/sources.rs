@@ -1,0 +1,556 @@
+//! The state of each input file of the validator: where it is, its last
+//! good data, and the rules it is held to — staleness, the guard against
+//! sudden large drops, and files caught half-written.
+//!
+//! Runs in the validator (unprivileged, chrooted, sandboxed). Files are
+//! opened by name beneath directory descriptors the parent opened.
+
+use std::cmp::Ordering;
+use std::fs::File;
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use log::{debug, error, info, warn};
+use privsep::fs::FileStamp;
+
+use crate::config::{self, StalePolicy};
+
+use super::input::{self, Format, Payloads, Timed};
+use super::slurm::{self, Slurm};
+
+/// How long a file changed in place must sit still before it is read: a
+/// writer that does not rename may still be writing.
+pub const SETTLE: Duration = Duration::from_secs(1);
+
+/// How soon a file that changed while it was read, or did not parse while
+/// fresh, is looked at again.
+const RETRY: Duration = Duration::from_millis(500);
+
+//------------ Dirs ----------------------------------------------------------
+
+/// The directories the parent opened for us, by path.
+pub struct Dirs(pub Vec<(PathBuf, OwnedFd)>);
+
+impl Dirs {
+    pub fn find(&self, dir: &Path) -> Option<usize> {
+        self.0.iter().position(|(p, _)| p == dir)
+    }
+
+    pub fn stat(&self, dir: usize, name: &Path) -> Option<FileStamp> {
+        privsep::fs::stat_beneath(self.0[dir].1.as_fd(), name).ok()
+    }
+
+    pub fn open(&self, dir: usize, name: &Path) -> std::io::Result<File> {
+        privsep::fs::open_beneath(self.0[dir].1.as_fd(), name)
+    }
+}
+
+/// The current time as Unix seconds.
+pub fn unix_now() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
+}
+
+//------------ Reading a file safely -----------------------------------------
+
+/// What became of an attempt to read a file.
+pub enum Read<T> {
+    /// Nothing new to read.
+    Unchanged,
+    /// The file is in flux; look again at the given time.
+    Later(Instant),
+    /// Read and parsed.
+    Data(T),
+    /// Unreadable or unparseable; already logged.
+    Failed,
+}
+
+/// A file named `name` beneath directory `dir`, watched for changes.
+pub struct Watched {
+    pub path: PathBuf,
+    dir: usize,
+    name: PathBuf,
+    /// The version last read (or failed, or held back).
+    stamp: Option<FileStamp>,
+    retry_at: Option<Instant>,
+}
+
+impl Watched {
+    pub fn new(path: &Path, dirs: &Dirs) -> Option<Watched> {
+        Some(Watched {
+            path: path.to_path_buf(),
+            dir: dirs.find(path.parent()?)?,
+            name: PathBuf::from(path.file_name()?),
+            stamp: None,
+            retry_at: None,
+        })
+    }
+
+    /// The file's current stamp.
+    pub fn stamp(&self, dirs: &Dirs) -> Option<FileStamp> {
+        dirs.stat(self.dir, &self.name)
+    }
+
+    /// Its modification time, if it exists.
+    pub fn mtime(&self, dirs: &Dirs) -> Option<SystemTime> {
+        let s = self.stamp(dirs)?;
+        let t = Duration::new(
+            s.mtime.max(0) as u64,
+            s.mtime_nsec.clamp(0, 999_999_999) as u32,
+        );
+        Some(UNIX_EPOCH + t)
+    }
+
+    /// When a retry is due, if one is.
+    pub fn retry_at(&self) -> Option<Instant> {
+        self.retry_at
+    }
+
+    /// Read and parse the file with `parse` if it changed since the last
+    /// time (or `force`). A file changed in place is only read once it has
+    /// sat still for [`SETTLE`]; one that changes while it is read, or that
+    /// fails to parse while it is fresh, is tried again shortly — so a
+    /// half-written file is never taken for a complete shorter one and a
+    /// writer caught mid-way is not reported as broken.
+    pub fn read<T>(
+        &mut self,
+        dirs: &Dirs,
+        force: bool,
+        parse: impl FnOnce(File) -> Result<T, String>,
+    ) -> Read<T> {
+        let now = Instant::now();
+        let due = self.retry_at.is_some_and(|t| now >= t);
+        let before = self.stamp(dirs);
+        if !force && !due && before == self.stamp {
+            return match self.retry_at {
+                Some(t) => Read::Later(t),
+                None => Read::Unchanged,
+            };
+        }
+        self.retry_at = None;
+        let name = self.path.display();
+        let Some(before) = before else {
+            self.stamp = None;
+            error!("{name}: cannot be found; keeping the previous data");
+            return Read::Failed;
+        };
+        // Replaced by rename (a new inode): complete. Changed in place:
+        // wait until it has been still for a moment.
+        let in_place = self.stamp.is_some_and(|s| s.inode == before.inode);
+        let age = SystemTime::now()
+            .duration_since(stamp_time(&before))
+            .unwrap_or(Duration::ZERO);
+        if in_place && age < SETTLE {
+            debug!("{name}: changing, reading it once it has settled");
+            return self.later(SETTLE - age);
+        }
+        let file = match dirs.open(self.dir, &self.name) {
+            Ok(f) => f,
+            Err(e) => {
+                self.stamp = Some(before);
+                error!("{name}: {e}; keeping the previous data");
+                return Read::Failed;
+            }
+        };
+        let parsed = parse(file);
+        let after = self.stamp(dirs);
+        if after != Some(before) {
+            debug!("{name}: changed while being read, reading it again");
+            return self.later(RETRY);
+        }
+        self.stamp = Some(before);
+        match parsed {
+            Ok(data) => Read::Data(data),
+            Err(reason) if age < SETTLE + RETRY * 4 => {
+                debug!("{name}: {reason}; fresh, trying again shortly");
+                self.stamp = None;
+                self.later(RETRY)
+            }
+            Err(reason) => {
+                error!("{name}: {reason}; keeping the previous data");
+                Read::Failed
+            }
+        }
+    }
+
+    fn later<T>(&mut self, wait: Duration) -> Read<T> {
+        let t = Instant::now() + wait;
+        self.retry_at = Some(t);
+        Read::Later(t)
+    }
+}
+
+fn stamp_time(s: &FileStamp) -> SystemTime {
+    UNIX_EPOCH
+        + Duration::new(
+            s.mtime.max(0) as u64,
+            s.mtime_nsec.clamp(0, 999_999_999) as u32,
+        )
+}
+
+//------------ Source --------------------------------------------------------
+
+/// What one look at a source amounted to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Unchanged,
+    Changed,
+}
+
+/// One configured payload source and its last good data.
+pub struct Source {
+    pub file: Watched,
+    format: Format,
+    max_age: u64,
+    pub stale_policy: StalePolicy,
+    max_drop: u8,
+    /// The last good data, each vector sorted by item without duplicates.
+    data: Option<Payloads>,
+    /// When that data was read, and when the file was written.
+    pub last_success: Option<SystemTime>,
+    mtime: Option<SystemTime>,
+    pub last_error: Option<String>,
+    /// Whether the staleness warning was given for the current data.
+    pub stale_reported: bool,
+}
+
+impl Source {
+    pub fn new(c: &config::Source, dirs: &Dirs) -> Option<Source> {
+        Some(Source {
+            file: Watched::new(&c.path, dirs)?,
+            format: c.format,
+            max_age: c.max_age,
+            stale_policy: c.stale,
+            max_drop: c.max_drop,
+            data: None,
+            last_success: None,
+            mtime: None,
+            last_error: None,
+            stale_reported: false,
+        })
+    }
+
+    /// Take the settings of `c` for a source that stays across a reload.
+    pub fn reconfigure(&mut self, c: &config::Source) {
+        self.format = c.format;
+        self.max_age = c.max_age;
+        self.stale_policy = c.stale;
+        self.max_drop = c.max_drop;
+    }
+
+    pub fn data(&self) -> Option<&Payloads> {
+        self.data.as_ref()
+    }
+
+    /// Look at the file and take in a new version if there is one.
+    /// `confirm` (SIGHUP) re-reads it even if unchanged and lets an update
+    /// through the guard.
+    pub fn poll(&mut self, dirs: &Dirs, confirm: bool) -> (Outcome, Option<Instant>) {
+        let format = self.format;
+        let read = self.file.read(dirs, confirm, |f| {
+            input::read(f, format).map_err(|e| e.to_string())
+        });
+        let name = self.file.path.display().to_string();
+        let (mut new, rejected) = match read {
+            Read::Unchanged => return (Outcome::Unchanged, None),
+            Read::Later(t) => return (Outcome::Unchanged, Some(t)),
+            Read::Failed => {
+                self.last_error = Some("unreadable or unparseable".into());
+                self.log_state();
+                return (Outcome::Unchanged, None);
+            }
+            Read::Data(d) => d,
+        };
+        if rejected.count > 0 {
+            warn!("{name}: {} invalid entries skipped", rejected.count);
+            for reason in &rejected.first {
+                warn!("{name}: {reason}");
+            }
+        }
+        canonicalise(&mut new);
+        if let (Some(old), false) = (&self.data, confirm) {
+            if let Some(why) = guard(old, &new, self.max_drop) {
+                warn!(
+                    "{name}: update held back: it would {why}; send SIGHUP to accept it, \
+                     or raise max-drop"
+                );
+                self.last_error = Some(format!("update held back: it would {why}"));
+                return (Outcome::Unchanged, None);
+            }
+        }
+        self.mtime = self.file.mtime(dirs);
+        self.data = Some(new);
+        self.last_success = Some(SystemTime::now());
+        self.last_error = None;
+        self.stale_reported = false;
+        self.log_state();
+        (Outcome::Changed, None)
+    }
+
+    fn log_state(&self) {
+        let name = self.file.path.display();
+        let last = |t: Option<SystemTime>| {
+            t.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map_or("never".to_string(), |d| format!("@{}", d.as_secs()))
+        };
+        match (&self.data, &self.last_error) {
+            (Some(d), None) => info!(
+                "{name}: {} VRPs, {} router keys, {} ASPAs",
+                d.vrps.len(),
+                d.router_keys.len(),
+                d.aspas.len()
+            ),
+            (Some(d), Some(e)) => warn!(
+                "{name}: {e}; serving the data read at {} ({} VRPs, {} router keys, {} ASPAs)",
+                last(self.last_success),
+                d.vrps.len(),
+                d.router_keys.len(),
+                d.aspas.len()
+            ),
+            (None, Some(e)) => warn!("{name}: {e}; no data from it yet"),
+            (None, None) => {}
+        }
+    }
+
+    /// The age of the data: from the time its producer says it was made,
+    /// else from the file's modification time.
+    pub fn age(&self, now: u64) -> Option<u64> {
+        let made = self.data.as_ref()?.generated.or_else(|| {
+            self.mtime?
+                .duration_since(UNIX_EPOCH)
+                .ok()
+                .map(|d| d.as_secs())
+        })?;
+        Some(now.saturating_sub(made))
+    }
+
+    /// Whether the data is older than `max-age` allows.
+    pub fn is_stale(&self, now: u64) -> bool {
+        self.max_age > 0 && self.age(now).is_some_and(|a| a > self.max_age)
+    }
+
+    /// When the data turns stale, if it is not yet and can.
+    pub fn stale_at(&self, now: u64) -> Option<u64> {
+        if self.max_age == 0 || self.is_stale(now) {
+            return None;
+        }
+        Some(now + self.max_age - self.age(now)? + 1)
+    }
+}
+
+/// Sort each vector by item and drop duplicates, keeping the latest
+/// expiry of identical items (the payload is valid while any object
+/// behind it is).
+pub fn canonicalise(p: &mut Payloads) {
+    fn one<T: Ord>(v: &mut Vec<Timed<T>>) {
+        v.sort_unstable_by(|a, b| {
+            a.item
+                .cmp(&b.item)
+                .then_with(|| later_first(a.expires(), b.expires()))
+        });
+        v.dedup_by(|next, kept| next.item == kept.item);
+    }
+    one(&mut p.vrps);
+    one(&mut p.router_keys);
+    one(&mut p.aspas);
+}
+
+/// Orders expiry times latest first, "never" before any time.
+fn later_first(a: Option<u64>, b: Option<u64>) -> Ordering {
+    match (a, b) {
+        (None, None) => Ordering::Equal,
+        (None, Some(_)) => Ordering::Less,
+        (Some(_), None) => Ordering::Greater,
+        (Some(x), Some(y)) => y.cmp(&x),
+    }
+}
+
+/// Why an update from `old` to `new` must be held back, if it must: it
+/// empties the source, or removes more than `max_drop` percent of it.
+fn guard(old: &Payloads, new: &Payloads, max_drop: u8) -> Option<String> {
+    if max_drop >= 100 {
+        return None;
+    }
+    let total = old.vrps.len() + old.router_keys.len() + old.aspas.len();
+    if total == 0 {
+        return None;
+    }
+    let now = new.vrps.len() + new.router_keys.len() + new.aspas.len();
+    if now == 0 {
+        return Some(format!("remove all {total} payloads"));
+    }
+    let removed = removed(&old.vrps, &new.vrps)
+        + removed(&old.router_keys, &new.router_keys)
+        + removed(&old.aspas, &new.aspas);
+    (removed * 100 > usize::from(max_drop) * total).then(|| {
+        format!(
+            "remove {removed} of {total} payloads ({}%, max-drop is {max_drop}%)",
+            removed * 100 / total
+        )
+    })
+}
+
+/// How many items of sorted `old` are not in sorted `new`.
+fn removed<T: Ord>(old: &[Timed<T>], new: &[Timed<T>]) -> usize {
+    let (mut i, mut j, mut n) = (0, 0, 0);
+    while i < old.len() {
+        if j >= new.len() {
+            return n + old.len() - i;
+        }
+        match old[i].item.cmp(&new[j].item) {
+            Ordering::Less => {
+                n += 1;
+                i += 1;
+            }
+            Ordering::Greater => j += 1,
+            Ordering::Equal => {
+                i += 1;
+                j += 1;
+            }
+        }
+    }
+    n
+}
+
+//------------ SLURM ---------------------------------------------------------
+
+/// One `[[slurm]]` entry: a file, or a directory of `*.json` files, each
+/// with the last version of it that validated.
+pub struct SlurmSource {
+    pub path: PathBuf,
+    /// The directory's index when the entry is a directory.
+    dir: Option<usize>,
+    files: Vec<(Watched, Option<Slurm>)>,
+}
+
+impl SlurmSource {
+    pub fn new(path: &Path, dirs: &Dirs) -> Option<SlurmSource> {
+        if let Some(dir) = dirs.find(path) {
+            return Some(SlurmSource {
+                path: path.into(),
+                dir: Some(dir),
+                files: Vec::new(),
+            });
+        }
+        let file = Watched::new(path, dirs)?;
+        Some(SlurmSource {
+            path: path.into(),
+            dir: None,
+            files: vec![(file, None)],
+        })
+    }
+
+    /// Look at every file (and, for a directory, which files there are).
+    /// Returns whether anything in force changed, and when to look again.
+    pub fn poll(&mut self, dirs: &Dirs, force: bool) -> (bool, Option<Instant>) {
+        let mut changed = false;
+        if let Some(dir) = self.dir {
+            match privsep::fs::list_beneath(dirs.0[dir].1.as_fd()) {
+                Ok(names) => {
+                    let wanted: Vec<PathBuf> = names
+                        .iter()
+                        .map(Path::new)
+                        .filter(|n| n.extension().is_some_and(|e| e == "json"))
+                        .map(|n| self.path.join(n))
+                        .collect();
+                    let before = self.files.len();
+                    self.files.retain(|(f, _)| wanted.contains(&f.path));
+                    changed |= self.files.len() != before;
+                    for path in wanted {
+                        if !self.files.iter().any(|(f, _)| f.path == path) {
+                            if let Some(f) = Watched::new(&path, dirs) {
+                                self.files.push((f, None));
+                            }
+                        }
+                    }
+                    self.files.sort_by(|a, b| a.0.path.cmp(&b.0.path));
+                }
+                Err(e) => error!(
+                    "{}: {e}; keeping the SLURM files in force",
+                    self.path.display()
+                ),
+            }
+        }
+        let mut next: Option<Instant> = None;
+        for (file, good) in self.files.iter_mut() {
+            let read = file.read(dirs, force, |mut f| {
+                let mut bytes = Vec::new();
+                std::io::Read::read_to_end(&mut f, &mut bytes).map_err(|e| e.to_string())?;
+                slurm::parse(&bytes).map_err(|e| e.to_string())
+            });
+            match read {
+                Read::Data(s) => {
+                    info!("{}: SLURM file in force", file.path.display());
+                    *good = Some(s);
+                    changed = true;
+                }
+                Read::Later(t) => next = Some(next.map_or(t, |n| n.min(t))),
+                Read::Failed => {
+                    if good.is_some() {
+                        warn!(
+                            "{}: the last good version stays in force",
+                            file.path.display()
+                        );
+                    }
+                }
+                Read::Unchanged => {}
+            }
+        }
+        (changed, next)
+    }
+
+    /// The files in force, named.
+    pub fn in_force(&self) -> impl Iterator<Item = (String, &Slurm)> {
+        self.files
+            .iter()
+            .filter_map(|(f, s)| Some((f.path.display().to_string(), s.as_ref()?)))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::payload::{Prefix, Vrp};
+
+    fn vrp(i: u32, expires: Option<u64>) -> Timed<Vrp> {
+        let p = Prefix::v4(std::net::Ipv4Addr::from(i << 8), 24).unwrap();
+        Timed::new(Vrp::new(p, 24, 64496).unwrap(), expires)
+    }
+
+    fn payloads(vrps: Vec<Timed<Vrp>>) -> Payloads {
+        Payloads {
+            vrps,
+            router_keys: vec![],
+            aspas: vec![],
+            generated: None,
+        }
+    }
+
+    #[test]
+    fn duplicates_keep_the_latest_expiry() {
+        let mut p = payloads(vec![
+            vrp(2, Some(5)),
+            vrp(1, None),
+            vrp(2, Some(9)),
+            vrp(1, Some(3)),
+        ]);
+        canonicalise(&mut p);
+        let got: Vec<_> = p.vrps.iter().map(|t| t.expires()).collect();
+        assert_eq!(got, [None, Some(9)]);
+    }
+
+    #[test]
+    fn the_guard_counts_removed_items() {
+        let old = payloads((0..10).map(|i| vrp(i, None)).collect());
+        // Same size, but 6 of 10 replaced.
+        let new = payloads((6..16).map(|i| vrp(i, None)).collect());
+        assert!(guard(&old, &new, 50).unwrap().contains("remove 6 of 10"));
+        assert!(guard(&old, &new, 60).is_none());
+        assert!(guard(&old, &new, 100).is_none());
+        let empty = payloads(vec![]);
+        assert!(guard(&old, &empty, 99).unwrap().contains("remove all 10"));
+        assert!(guard(&empty, &new, 0).is_none());
+    }
+}
