@@ -436,8 +436,10 @@ fn change_providers(rng: &mut Rng, a: &Aspa, transit: &[u32]) -> Aspa {
 
 const TAS: [&str; 5] = ["afrinic", "apnic", "arin", "lacnic", "ripe"];
 
-/// Fixed build time of the generated files: 2025-01-01T00:00:00Z.
-const BUILDTIME: u64 = 1_735_689_600;
+/// The generated files have a fixed build time, 2025-01-01T00:00:00Z;
+/// expiry times are spread after 2100-01-01T00:00:00Z, so that generated
+/// data is served whenever it is used.
+const EXPIRES: u64 = 4_102_444_800;
 
 /// The snapshot as `rpki-client -j` writes it: a metadata block, one
 /// compact line per ROA and ASPA, multi-line router keys, ASNs as numbers.
@@ -511,7 +513,7 @@ pub fn to_rpki_client_json(snapshot: &Snapshot) -> String {
             v.prefix,
             v.max_len,
             TAS[(h % 5) as usize],
-            BUILDTIME + 3600 * 8 + (h >> 8) % 86_400,
+            EXPIRES + 3600 * 8 + (h >> 8) % 86_400,
         );
     }
     s.push_str("\n\t],\n\t\"bgpsec_keys\": [\n");
@@ -528,7 +530,7 @@ pub fn to_rpki_client_json(snapshot: &Snapshot) -> String {
             k.asn,
             b64.encode(&k.spki),
             TAS[k.asn as usize % 5],
-            BUILDTIME + 86_400,
+            EXPIRES + 86_400,
         );
     }
     s.push_str("\n\t],\n\t\"nonfunc_cas\": [\n\t],\n\t\"aspas\": [\n");
@@ -538,7 +540,7 @@ pub fn to_rpki_client_json(snapshot: &Snapshot) -> String {
             "{}\t\t{{ \"customer_asid\": {}, \"expires\": {}, \"providers\": [ ",
             if i == 0 { "" } else { ",\n" },
             a.customer,
-            BUILDTIME + 7200 + u64::from(a.customer) % 86_400,
+            EXPIRES + 7200 + u64::from(a.customer) % 86_400,
         );
         for (j, p) in a.providers.iter().enumerate() {
             let _ = write!(s, "{}{p}", if j == 0 { "" } else { ", " });

@@ -357,3 +357,212 @@ fn slurm_filters_and_assertions_apply() {
     want.vrps.extend(expected(&extra, 2).vrps);
     converge(&mut client, &mut state, &want, "SLURM without the filter");
 }
+
+/// The same payloads written in every shape rovd reads — four JSON
+/// dialects and four CSV ones — each served exactly, at every version.
+#[test]
+fn every_format_is_read_end_to_end() {
+    use common::data::base64;
+    use common::rtr::hex;
+    let key = Data::generate(60, 1, 1).keys.remove(0);
+    let (ski, spki) = (hex(&key.ski), key.spki.clone());
+    let b64 = base64(&spki);
+    let b64url = b64
+        .replace('+', "-")
+        .replace('/', "_")
+        .trim_end_matches('=')
+        .to_string();
+    let t = now();
+    let later = t + 86_400;
+    let roas = [
+        ("192.0.2.0/24", 24, 64496u32),
+        ("2001:db8::/32", 48, 64497),
+        ("198.51.100.0/24", 24, 0),
+    ];
+    let json_roas = |asn: &dyn Fn(u32) -> Value| -> Value {
+        roas.iter()
+            .map(|(p, m, a)| json!({"prefix": p, "maxLength": m, "asn": asn(*a), "ta": "ripe"}))
+            .collect()
+    };
+    let num = |a: u32| json!(a);
+    let text = |a: u32| json!(format!("AS{a}"));
+    let formats: Vec<(&str, String, bool)> = vec![
+        (
+            "rpki-client",
+            json!({
+                "metadata": {"buildtime": time_iso(t)},
+                "roas": json_roas(&num),
+                "bgpsec_keys": [{"asn": key.asn, "ski": ski, "pubkey": b64, "ta": "ripe", "expires": later}],
+                "aspas": [{"customer_asid": 64496, "expires": later, "providers": [64497, 64498]}],
+            })
+            .to_string(),
+            true,
+        ),
+        (
+            "stayrtr",
+            json!({
+                "metadata": {"generated": t, "valid": later},
+                "roas": json_roas(&text),
+                "bgpsec_keys": [{"asn": key.asn, "ski": ski, "pubkey": b64}],
+                "aspas": [{"customer_asid": 64496, "providers": [64497, 64498]}],
+            })
+            .to_string(),
+            true,
+        ),
+        (
+            "routinator",
+            json!({
+                "metadata": {"generated": t, "generatedTime": time_iso(t)},
+                "roas": json_roas(&text),
+                "routerKeys": [{"asn": format!("AS{}", key.asn), "SKI": ski.to_uppercase(), "routerPublicKey": b64url, "ta": "ripe"}],
+                "aspas": [{"customer": "AS64496", "providers": ["AS64497", "AS64498"], "ta": "ripe"}],
+            })
+            .to_string(),
+            true,
+        ),
+        (
+            "rtrtr",
+            json!({
+                "roas": json_roas(&text),
+                "routerKeys": [{"asn": format!("AS{}", key.asn), "SKI": ski, "routerPublicKey": b64url}],
+                "aspas": [{"customer": 64496, "providers": [64497, 64498]}],
+            })
+            .to_string(),
+            true,
+        ),
+        (
+            "rpki-client csv",
+            format!(
+                "ASN,IP Prefix,Max Length,Trust Anchor,Expires\n{}",
+                roas.iter()
+                    .map(|(p, m, a)| format!("AS{a},{p},{m},ripe,{later}\n"))
+                    .collect::<String>()
+            ),
+            false,
+        ),
+        (
+            "routinator csv",
+            format!(
+                "ASN,IP Prefix,Max Length,Trust Anchor\n{}",
+                roas.iter().map(|(p, m, a)| format!("AS{a},{p},{m},ripe\n")).collect::<String>()
+            ),
+            false,
+        ),
+        (
+            "routinator csvcompat",
+            format!(
+                "\"ASN\",\"IP Prefix\",\"Max Length\",\"Trust Anchor\"\n{}",
+                roas.iter()
+                    .map(|(p, m, a)| format!("\"{a}\",\"{p}\",\"{m}\",\"ripe\"\n"))
+                    .collect::<String>()
+            ),
+            false,
+        ),
+        (
+            "ripe validator csv",
+            format!(
+                "URI,ASN,IP Prefix,Max Length,Not Before,Not After\n{}",
+                roas.iter()
+                    .map(|(p, m, a)| {
+                        format!("rsync://rpki.example.net/repo/{a}.roa,AS{a},{p},{m},2020-01-01 00:00:00,2099-01-01 00:00:00\n")
+                    })
+                    .collect::<String>()
+            ),
+            false,
+        ),
+    ];
+    let mut want_json = json!({
+        "roas": json_roas(&num),
+        "bgpsec_keys": [{"asn": key.asn, "ski": ski, "pubkey": b64}],
+        "aspas": [{"customer_asid": 64496, "providers": [64497, 64498]}],
+    });
+    let daemon = Daemon::start(
+        &config("[[source]]\npath = \"vrps.data\"\nmax-age = 0\n"),
+        &[("vrps.data", formats[0].1.as_bytes())],
+    );
+    daemon.wait_for_data(2);
+    for (name, file, full) in &formats {
+        daemon.replace_file("vrps.data", file.as_bytes());
+        if !full {
+            want_json["bgpsec_keys"] = json!([]);
+            want_json["aspas"] = json!([]);
+        }
+        for v in 0..=2 {
+            let want = expected(&want_json.to_string(), v);
+            let deadline = Instant::now() + WAIT;
+            loop {
+                let mut c = RtrClient::connect(daemon.port);
+                let got = c.sync_full(v).table;
+                if got == want {
+                    break;
+                }
+                assert!(
+                    Instant::now() < deadline,
+                    "{name} v{v}: {}",
+                    got.diff(&want)
+                );
+                std::thread::sleep(Duration::from_millis(100));
+            }
+        }
+    }
+    assert!(
+        !daemon.log().contains("invalid entries"),
+        "{}",
+        daemon.log()
+    );
+}
+
+/// A file written in place in two steps is not read half-way: routers get
+/// the complete new table as one change, never the shorter one.
+#[test]
+fn a_file_written_in_place_is_not_read_half_way() {
+    use std::io::Write;
+    let rows = |n: usize| -> String {
+        let mut s = String::from("ASN,IP Prefix,Max Length,Trust Anchor\n");
+        for i in 0..n {
+            s += &format!(
+                "AS{},10.{}.{}.0/24,24,ripe\n",
+                64_496 + i % 7,
+                i / 256,
+                i % 256
+            );
+        }
+        s
+    };
+    let (before, after) = (rows(10), rows(500));
+    let daemon = Daemon::start(
+        &config("[[source]]\npath = \"vrps.csv\"\nmax-age = 0\nmax-drop = 100\n"),
+        &[("vrps.csv", before.as_bytes())],
+    );
+    let (mut client, mut state) = daemon.wait_for_data(1);
+    let path = daemon.path("vrps.csv");
+    let mut f = std::fs::File::options()
+        .write(true)
+        .truncate(true)
+        .open(&path)
+        .unwrap();
+    let cut = after.len() / 2;
+    let cut = after[..cut].rfind('\n').unwrap() + 1; // a clean line boundary
+    f.write_all(&after.as_bytes()[..cut]).unwrap();
+    f.flush().unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    f.write_all(&after.as_bytes()[cut..]).unwrap();
+    drop(f);
+    client.expect_notify(WAIT);
+    client.sync_serial(&mut state);
+    let want_text = {
+        let roas: Vec<Value> = after
+            .lines()
+            .skip(1)
+            .map(|l| {
+                let f: Vec<&str> = l.split(',').collect();
+                json!({"asn": f[0][2..].parse::<u32>().unwrap(), "prefix": f[1], "maxLength": 24})
+            })
+            .collect();
+        json!({ "roas": roas }).to_string()
+    };
+    state.table.assert_eq(
+        &expected(&want_text, 1),
+        "the first change after the in-place write",
+    );
+}

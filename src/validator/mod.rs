@@ -19,9 +19,11 @@
 //! the snapshot.
 //!
 //! - `input`, `json`, `csv` — the payload file formats
+//! - `build` — the union of the sources, with SLURM, streamed to rtr
 //! - `slurm` — local exceptions (RFC 8416)
 //! - `sources` — per-file state: last good data, staleness, guard
 
+pub mod build;
 pub mod csv;
 pub mod input;
 pub mod json;
@@ -37,12 +39,12 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use log::{error, info, warn};
 use mio::{Events, Interest, Poll, Token};
 
-use crate::config::{Config, StalePolicy};
-use crate::msg::{self, StreamChecksum, ToValidator};
-use crate::payload::{Payload, Snapshot};
+use crate::config::Config;
+use crate::msg::{self, ToValidator};
 use crate::privileges::{self, Role};
 use privsep::sandbox::Policy;
 
+use self::build::Build;
 use self::slurm::Slurm;
 use self::sources::{unix_now, Dirs, Outcome, SlurmSource, Source};
 
@@ -54,93 +56,7 @@ const POLL_WATCHED: Duration = Duration::from_secs(30);
 const PARENT: Token = Token(0);
 const WATCH: Token = Token(1);
 
-//------------ Building ------------------------------------------------------
-
-/// What the sources amount to right now.
-enum Build {
-    /// Nothing has loaded yet: routers hear No Data.
-    Nothing,
-    /// A stale source with the `stop` policy: serve nothing.
-    Stop(String),
-    Serve(Snapshot),
-}
-
-/// The union of every source's last good data, without expired items and
-/// without stale sources whose policy drops them, with the local
-/// exceptions applied. Also returns the first second at which another
-/// item has expired.
-fn build(sources: &mut [Source], slurm: &Slurm, now: u64) -> (Build, Option<u64>) {
-    let mut vrps = Vec::new();
-    let mut keys = Vec::new();
-    let mut aspas = Vec::new();
-    let mut next_expiry: Option<u64> = None;
-    let mut loaded = sources.is_empty();
-    for s in sources.iter_mut() {
-        if s.data().is_none() {
-            continue;
-        }
-        loaded = true;
-        if s.is_stale(now) {
-            let age = s.age(now).unwrap_or(0);
-            let name = s.file.path.display().to_string();
-            let first = !s.stale_reported;
-            s.stale_reported = true;
-            match s.stale_policy {
-                StalePolicy::Stop => {
-                    return (Build::Stop(format!("{name} is stale ({age} s old)")), None);
-                }
-                StalePolicy::Drop => {
-                    if first {
-                        warn!("{name}: data is {age} s old, more than max-age: not served");
-                    }
-                    continue;
-                }
-                StalePolicy::Keep => {
-                    if first {
-                        warn!("{name}: data is {age} s old, more than max-age: served anyway");
-                    }
-                }
-            }
-        }
-        let data = s.data().expect("checked above");
-        // Valid up to and including its expiry second; gone the next.
-        let mut take = |expires: Option<u64>| match expires {
-            Some(t) if now > t => false,
-            Some(t) => {
-                next_expiry = Some(next_expiry.map_or(t + 1, |n| n.min(t + 1)));
-                true
-            }
-            None => true,
-        };
-        vrps.extend(
-            data.vrps
-                .iter()
-                .filter(|t| take(t.expires()))
-                .map(|t| t.item),
-        );
-        keys.extend(
-            data.router_keys
-                .iter()
-                .filter(|t| take(t.expires()))
-                .map(|t| t.item.clone()),
-        );
-        aspas.extend(
-            data.aspas
-                .iter()
-                .filter(|t| take(t.expires()))
-                .map(|t| t.item.clone()),
-        );
-    }
-    if !loaded {
-        return (Build::Nothing, next_expiry);
-    }
-    slurm.apply(&mut vrps, &mut keys, &mut aspas);
-    let (snapshot, oversized) = Snapshot::build(vrps, keys, aspas);
-    for customer in oversized {
-        warn!("ASPA of AS{customer}: more than 16380 providers, not served");
-    }
-    (Build::Serve(snapshot), next_expiry)
-}
+//------------ SLURM ---------------------------------------------------------
 
 /// The SLURM files in force, combined; the previous combination if the
 /// files in force cannot be combined.
@@ -156,57 +72,6 @@ fn combine(slurms: &[SlurmSource], previous: &Slurm) -> Slurm {
             previous.clone()
         }
     }
-}
-
-//------------ Streaming -----------------------------------------------------
-
-/// Send a snapshot to rtr: Begin, bounded batches, End with count and
-/// checksum. Returns the checksum, which also identifies the content.
-fn send(rtr: &mut privsep::Channel, s: &Snapshot) -> Result<u64, privsep::FrameError> {
-    rtr.send(&msg::Snapshot::Begin {
-        vrps: s.vrps.len() as u64,
-        router_keys: s.router_keys.len() as u64,
-        aspas: s.aspas.len() as u64,
-    })?;
-    let mut checksum = StreamChecksum::default();
-    let mut count = 0u64;
-    let mut batch = Vec::new();
-    let mut size = 0;
-    let mut frame = Vec::new();
-    let mut flush = |batch: &mut Vec<Payload>, size: &mut usize| {
-        count += batch.len() as u64;
-        let message = msg::Snapshot::Batch(std::mem::take(batch));
-        frame.clear();
-        privsep::frame::encode(&message, false, msg::MAX_BODY, &mut frame)?;
-        checksum.update(&frame[privsep::frame::HEADER_LEN..]);
-        rtr.send_encoded(&frame)?;
-        *size = 0;
-        Ok::<_, privsep::FrameError>(())
-    };
-    let items = s
-        .vrps
-        .iter()
-        .map(|v| Payload::Vrp(*v))
-        .chain(s.router_keys.iter().map(|k| Payload::RouterKey(k.clone())))
-        .chain(s.aspas.iter().map(|a| Payload::Aspa(a.clone())));
-    for item in items {
-        // An upper bound of the item's bincode size.
-        size += match &item {
-            Payload::Vrp(_) => 32,
-            Payload::RouterKey(k) => 48 + k.spki.len(),
-            Payload::Aspa(a) => 16 + 5 * a.providers.len(),
-        };
-        batch.push(item);
-        if size >= msg::BATCH_BYTES {
-            flush(&mut batch, &mut size)?;
-        }
-    }
-    if !batch.is_empty() {
-        flush(&mut batch, &mut size)?;
-    }
-    let checksum = checksum.value();
-    rtr.send(&msg::Snapshot::End { count, checksum })?;
-    Ok(checksum)
 }
 
 //------------ main ----------------------------------------------------------
@@ -351,7 +216,7 @@ pub fn main(user: &str, chroot: &Path) -> ExitCode {
         let stale_turn = sources.iter().any(|s| s.is_stale(now) && !s.stale_reported);
         let expired = next_expiry.is_some_and(|t| now >= t);
         if changed || expired || stale_turn {
-            let (built, expiry) = build(&mut sources, &slurm, now);
+            let (built, expiry) = build::build(&mut sources, &slurm, now);
             next_expiry = expiry;
             let result = match built {
                 Build::Nothing => Ok(()),
@@ -365,17 +230,17 @@ pub fn main(user: &str, chroot: &Path) -> ExitCode {
                         Ok(())
                     }
                 }
-                Build::Serve(snapshot) => {
+                Build::Serve(plan) => {
                     if stopped {
                         info!("all sources fresh again: serving data");
                         stopped = false;
                     }
-                    let digest = content_digest(&snapshot);
+                    let (vrps, digest) = plan.summary();
                     if sent == Some(digest) {
                         Ok(())
                     } else {
                         sent = Some(digest);
-                        send(&mut rtr, &snapshot).map(|_| ())
+                        plan.send(&mut rtr, vrps)
                     }
                 }
             };
@@ -508,28 +373,4 @@ fn configure(
     if config.sources.is_empty() {
         warn!("no sources configured: serving an empty table");
     }
-}
-
-/// A digest of a snapshot's content, to skip sending an unchanged one.
-fn content_digest(s: &Snapshot) -> u64 {
-    let mut c = StreamChecksum::default();
-    for v in &s.vrps {
-        c.update(v.prefix.octets());
-        c.update(&[v.prefix.len(), v.max_len, u8::from(v.prefix.is_v6())]);
-        c.update(&v.asn.to_be_bytes());
-    }
-    for k in &s.router_keys {
-        c.update(&k.ski);
-        c.update(&k.asn.to_be_bytes());
-        c.update(&(k.spki.len() as u32).to_be_bytes());
-        c.update(&k.spki);
-    }
-    for a in &s.aspas {
-        c.update(&a.customer.to_be_bytes());
-        c.update(&(a.providers.len() as u32).to_be_bytes());
-        for p in &a.providers {
-            c.update(&p.to_be_bytes());
-        }
-    }
-    c.value()
 }
