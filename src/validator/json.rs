@@ -1703,7 +1703,7 @@ mod tests {
 
         // Deep nesting is skipped without recursion.
         let mut deep = b"{\"x\": ".to_vec();
-        deep.extend(std::iter::repeat(b'[').take(100_000));
+        deep.extend(std::iter::repeat_n(b'[', 100_000));
         let e = err(&deep);
         assert_eq!(e.reason, "EOF while parsing a list");
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));

@@ -93,8 +93,8 @@ impl PrefixFilter {
     /// members, both must match.
     pub fn matches(&self, v: &Vrp) -> bool {
         (self.prefix.is_some() || self.asn.is_some())
-            && self.prefix.map_or(true, |p| covers(&p, &v.prefix))
-            && self.asn.map_or(true, |a| a == v.asn)
+            && self.prefix.is_none_or(|p| covers(&p, &v.prefix))
+            && self.asn.is_none_or(|a| a == v.asn)
     }
 }
 
@@ -102,8 +102,8 @@ impl BgpsecFilter {
     /// §3.3.2: by ASN and/or SKI; with both members, both must match.
     pub fn matches(&self, k: &RouterKey) -> bool {
         (self.asn.is_some() || self.ski.is_some())
-            && self.asn.map_or(true, |a| a == k.asn)
-            && self.ski.map_or(true, |s| s == k.ski)
+            && self.asn.is_none_or(|a| a == k.asn)
+            && self.ski.is_none_or(|s| s == k.ski)
     }
 }
 

@@ -339,7 +339,7 @@ pub fn expected(text: &str, version: u8) -> Table {
     let live = |v: &Value| {
         v.get("expires")
             .and_then(Value::as_u64)
-            .map_or(true, |e| e > now)
+            .is_none_or(|e| e > now)
     };
     let items = |key: &str| -> Vec<Value> {
         doc.get(key)
