@@ -555,7 +555,7 @@ pub fn to_rpki_client_json(snapshot: &Snapshot) -> String {
 mod tests {
     use super::*;
     use crate::payload::Delta;
-    use crate::validator::json;
+    use crate::validator::input::{self, Format};
 
     fn tiny() -> Spec {
         Spec {
@@ -634,10 +634,13 @@ mod tests {
         let s = generate(&tiny());
         let text = to_rpki_client_json(&s);
         assert!(text.starts_with("{\n\t\"metadata\": {\n\t\t\"buildmachine\""));
-        let (p, rej) = json::parse(text.as_bytes()).unwrap();
+        let (p, rej) = input::read(text.as_bytes(), Format::RpkiClient).unwrap();
         assert_eq!(rej.count, 0, "{:?}", rej.first);
-        assert_eq!(p.vrps, s.vrps);
-        assert_eq!(Snapshot::build(p.vrps, p.router_keys, p.aspas).0, s);
+        let vrps: Vec<_> = p.vrps.into_iter().map(|t| t.item).collect();
+        let keys = p.router_keys.into_iter().map(|t| t.item).collect();
+        let aspas = p.aspas.into_iter().map(|t| t.item).collect();
+        assert_eq!(vrps, s.vrps);
+        assert_eq!(Snapshot::build(vrps, keys, aspas).0, s);
     }
 
     #[test]

@@ -566,3 +566,21 @@ fn a_file_written_in_place_is_not_read_half_way() {
         "the first change after the in-place write",
     );
 }
+
+/// The demo data must not age out of the README's first command.
+#[test]
+fn demo_data_is_current() {
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/etc/demo/rpki-client.json"
+    ))
+    .unwrap();
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    let soon = now() + 5 * 365 * 86_400;
+    for key in ["roas", "bgpsec_keys", "aspas"] {
+        for item in doc[key].as_array().unwrap() {
+            assert!(item["expires"].as_u64().unwrap() > soon, "{key}: {item}");
+        }
+    }
+    assert!(expected(&text, 2).vrps.len() >= 40);
+}

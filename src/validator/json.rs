@@ -815,27 +815,6 @@ impl<'de, J: Judge<'de>> Visitor<'de> for Seed<J> {
 
 //------------ parse (old interface) -----------------------------------------
 
-/// The valid items of one file without their expiry times.
-// XXX Kept for the callers of `parse` until they use `input::read`.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Payloads {
-    pub vrps: Vec<Vrp>,
-    pub router_keys: Vec<RouterKey>,
-    pub aspas: Vec<Aspa>,
-}
-
-/// Read a whole payload file from memory, dropping the expiry times;
-/// [`input::read`] is the full interface.
-pub fn parse(bytes: &[u8]) -> Result<(Payloads, Rejected), ParseError> {
-    let (p, rejected) = input::read(bytes, Format::Auto)?;
-    let payloads = Payloads {
-        vrps: p.vrps.into_iter().map(|t| t.item).collect(),
-        router_keys: p.router_keys.into_iter().map(|t| t.item).collect(),
-        aspas: p.aspas.into_iter().map(|t| t.item).collect(),
-    };
-    Ok((payloads, rejected))
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1732,19 +1711,5 @@ mod tests {
             (e.line, e.to_string().as_str()),
             (0, "read error: device gone")
         );
-    }
-
-    //--- The old interface
-
-    #[test]
-    fn parse_drops_the_times() {
-        let (p, rej) = parse(fixture!("rpki-client.json")).unwrap();
-        assert_eq!(rej.count, 0);
-        assert_eq!(p.vrps[0], v4("1.0.0.0", 24, 24, 13335));
-        assert_eq!(
-            (p.vrps.len(), p.router_keys.len(), p.aspas.len()),
-            (5, 2, 2)
-        );
-        assert_eq!(parse(b"{").unwrap_err().line, 1);
     }
 }

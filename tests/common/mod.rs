@@ -177,6 +177,7 @@ impl Daemon {
         let mut child = Command::new(ROVD)
             .envs(env.iter().copied())
             .arg("-d")
+            .arg("-v")
             .arg("-f")
             .arg(&config_path)
             .stdin(Stdio::null())
