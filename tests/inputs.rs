@@ -154,14 +154,29 @@ fn invalid_entries_are_skipped_and_named() {
         doc["roas"][5]["maxLength"] = json!(7);
         doc["roas"][7]["prefix"] = json!("10.0.0.1/8");
         doc["roas"][9]["asn"] = json!(4_294_967_296u64);
+        doc["roas"][11]["prefix"] = json!("10.0.0.0/33");
+        doc["roas"][13]["maxLength"] = json!("24");
+        doc["bgpsec_keys"][0]["pubkey"] = json!("not*base64!");
+        // A duplicate is no error: it is served once.
+        let dup = doc["roas"][0].clone();
+        doc["roas"].as_array_mut().unwrap().push(dup);
     });
     let daemon = Daemon::start(
         &config("[[source]]\npath = \"vrps.json\"\n"),
         &[("vrps.json", text.as_bytes())],
     );
     let (_, state) = daemon.wait_for_data(2);
-    daemon.wait_for_log("4 invalid entries skipped", WAIT);
-    for needle in ["roas[3]", "roas[5]", "roas[7]", "roas[9]", "host bits"] {
+    daemon.wait_for_log("7 invalid entries skipped", WAIT);
+    for needle in [
+        "roas[3]",
+        "roas[5]",
+        "roas[7]",
+        "roas[9]",
+        "roas[11]",
+        "roas[13]",
+        "bgpsec_keys[0]",
+        "host bits",
+    ] {
         assert!(
             daemon.log().contains(needle),
             "no {needle} in the log:\n{}",
@@ -171,9 +186,10 @@ fn invalid_entries_are_skipped_and_named() {
     // Everything else is served.
     let mut doc: Value = serde_json::from_str(&text).unwrap();
     let roas = doc["roas"].as_array_mut().unwrap();
-    for i in [9, 7, 5, 3] {
+    for i in [13, 11, 9, 7, 5, 3] {
         roas.remove(i);
     }
+    doc["bgpsec_keys"].as_array_mut().unwrap().remove(0);
     state
         .table
         .assert_eq(&expected(&doc.to_string(), 2), "valid entries");
