@@ -1,0 +1,242 @@
+//! Interop with RTRTR (NLnet Labs, crates.io `rtrtr`), whose `rtr` unit is
+//! an RTR client for versions 0 to 2 built on rpki-rs — the one client
+//! here that takes ASPA. RTRTR syncs from the built `rovd`; what it
+//! received is read back through its own `rtr` target with this suite's
+//! independent client and must equal the input exactly, router keys and
+//! ASPA included. Updates must arrive by Serial Notify and Serial Query on
+//! the same session.
+//!
+//! Two quirks of RTRTR 0.3.3 shape the test: its `json` output stops after
+//! the ROAs when router keys are present (its JSON stream expects ASPA
+//! before router keys), so the data is read back over RTR instead; and it
+//! keeps a customer's old ASPA record when a new announcement replaces the
+//! provider set (8210bis-27 §5.12), so the update here changes which
+//! customers have ASPA but no customer's providers.
+
+mod common;
+
+use std::fs;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use common::data::{expected, AspaObject, Data};
+use common::rtr::{RtrClient, Table};
+use common::{config, free_port, on_path, Daemon, LogBuf, WAIT};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+fn rtrtr() -> Option<PathBuf> {
+    let found = std::env::var_os("ROVD_RTRTR")
+        .map(PathBuf::from)
+        .or_else(|| on_path("rtrtr"));
+    if found.is_none() {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "rtrtr not installed, and CI must not skip"
+        );
+        println!("skipped: rtrtr not installed (cargo install --locked rtrtr)");
+    }
+    found
+}
+
+/// A running RTRTR with an `rtr` unit on rovd and an `rtr` target on a
+/// port of its own; killed on drop.
+struct Rtrtr {
+    child: Option<Child>,
+    log: LogBuf,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Rtrtr {
+    fn start(bin: &PathBuf, rovd_port: u16) -> Rtrtr {
+        let dir = tempfile::tempdir().unwrap();
+        let (port, http) = (free_port(), free_port());
+        let conf = dir.path().join("rtrtr.conf");
+        fs::write(
+            &conf,
+            format!(
+                "log_level = \"debug\"\nlog_target = \"stderr\"\n\
+                 http-listen = [\"127.0.0.1:{http}\"]\n\n\
+                 [units.rovd]\ntype = \"rtr\"\nremote = \"127.0.0.1:{rovd_port}\"\n\n\
+                 [targets.rtr]\ntype = \"rtr\"\nlisten = [\"127.0.0.1:{port}\"]\nunit = \"rovd\"\n"
+            ),
+        )
+        .unwrap();
+        let mut child = Command::new(bin)
+            .arg("-c")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn rtrtr");
+        let log = LogBuf::default();
+        log.capture(child.stdout.take().unwrap());
+        log.capture(child.stderr.take().unwrap());
+        Rtrtr {
+            child: Some(child),
+            log,
+            port,
+            _dir: dir,
+        }
+    }
+
+    /// What RTRTR holds, read at `version` through its rtr target, once it
+    /// equals `want`; panics with the difference after `WAIT`.
+    fn wait_for(&self, version: u8, want: &Table, what: &str) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let got = std::panic::catch_unwind(|| {
+                let mut c = RtrClient::connect(self.port);
+                c.sync_full(version).table
+            });
+            match got {
+                Ok(t) if &t == want => return,
+                Ok(t) if Instant::now() > deadline => t.assert_eq(want, what),
+                Err(_) if Instant::now() > deadline => panic!("{what}: RTRTR never served data"),
+                _ => thread::sleep(Duration::from_millis(200)),
+            }
+        }
+    }
+}
+
+impl Drop for Rtrtr {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let pid = Pid::from_raw(child.id() as i32);
+            let _ = kill(pid, Signal::SIGTERM);
+            let deadline = Instant::now() + Duration::from_secs(5);
+            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+                thread::sleep(Duration::from_millis(20));
+            }
+            if child.try_wait().ok().flatten().is_none() {
+                let _ = kill(pid, Signal::SIGKILL);
+                let _ = child.wait();
+            }
+        }
+        if thread::panicking() {
+            eprintln!(
+                "---- rtrtr log ----\n{}---- end of rtrtr log ----",
+                self.log.text()
+            );
+        }
+    }
+}
+
+/// The lines rovd logged about sessions that opened after `mark` (log
+/// length when RTRTR was started): those are RTRTR's.
+fn sessions_since(log: &str, mark: usize) -> Vec<String> {
+    let later = &log[mark..];
+    later
+        .lines()
+        .filter_map(|l| l.strip_prefix("rtr: session "))
+        .filter_map(|l| {
+            l.split_once(' ')
+                .map(|(peer, _)| peer.trim_end_matches(':').to_string())
+        })
+        .fold(Vec::new(), |mut v, p| {
+            if !v.contains(&p) {
+                v.push(p);
+            }
+            v
+        })
+}
+
+/// RTRTR against rovd offering `max_version`: it must settle on `version`,
+/// hold exactly the data of that version, and follow a change on the same
+/// session by Serial Notify and Serial Query.
+fn sync_and_follow(max_version: u8, version: u8, seed: u64) {
+    let Some(bin) = rtrtr() else { return };
+    let data = Data::generate(seed, 20_000, 8_000);
+    let mut updated = data.updated();
+    // RTRTR 0.3.3 keeps the old record of a customer whose provider set
+    // is replaced by a new announcement (8210bis-27 §5.12: an announcement
+    // replaces), and then serves two ASPA PDUs for it. Keep provider sets
+    // unchanged here; customers still come and go.
+    let mut customers: Vec<u32> = data.aspas.iter().map(|a| a.customer).collect();
+    customers.sort_unstable();
+    customers.dedup();
+    let keep = &customers[..customers.len() / 2 + 1];
+    let mut aspas: Vec<AspaObject> = data
+        .aspas
+        .iter()
+        .filter(|a| keep.contains(&a.customer))
+        .cloned()
+        .collect();
+    aspas.push(AspaObject {
+        customer: 4_200_000_123,
+        providers: vec![64_496, 64_497],
+    });
+    updated.aspas = aspas;
+    let (json1, json2) = (data.to_json(), updated.to_json());
+    let daemon = Daemon::start(&config(max_version), &[("vrps.json", json1.as_bytes())]);
+    daemon.wait_for_data(version);
+    let mark = daemon.log().len();
+    let rtrtr = Rtrtr::start(&bin, daemon.port);
+
+    let want1 = expected(&json1, version);
+    if version == 2 {
+        assert!(
+            !want1.keys.is_empty() && !want1.aspas.is_empty(),
+            "test data"
+        );
+    }
+    rtrtr.wait_for(version, &want1, &format!("RTRTR at v{version}, full sync"));
+    daemon.replace_file("vrps.json", json2.as_bytes());
+    let want2 = expected(&json2, version);
+    assert_ne!(want1, want2);
+    rtrtr.wait_for(
+        version,
+        &want2,
+        &format!("RTRTR at v{version}, after the change"),
+    );
+
+    // From rovd's side: the session that holds the data negotiated
+    // `version`, was reset once, and followed the change by Serial Query.
+    let log = daemon.log();
+    let peers = sessions_since(&log, mark);
+    let serving: Vec<&String> = peers
+        .iter()
+        .filter(|p| log[mark..].contains(&format!("rtr: session {p}: version {version}")))
+        .collect();
+    assert_eq!(
+        serving.len(),
+        1,
+        "RTRTR sessions at v{version}: {peers:?}\n{log}"
+    );
+    let p = serving[0];
+    let count = |needle: &str| {
+        log[mark..]
+            .matches(&format!("rtr: session {p}{needle}"))
+            .count()
+    };
+    assert_eq!(count(" opened"), 1, "{log}");
+    assert_eq!(count(": reset query"), 1, "{log}");
+    assert!(count(": serial query from") >= 1, "{log}");
+    assert_eq!(count(" closed"), 0, "{log}");
+    if max_version < 2 {
+        // RTRTR starts at v2 and is told the version to use.
+        assert!(
+            log[mark..].contains("query at version 2, answered Unsupported Protocol Version"),
+            "{log}"
+        );
+    }
+}
+
+#[test]
+fn rtrtr_v2_with_router_keys_and_aspa() {
+    sync_and_follow(2, 2, 71);
+}
+
+#[test]
+fn rtrtr_downgrades_to_v1() {
+    sync_and_follow(1, 1, 72);
+}
+
+#[test]
+fn rtrtr_downgrades_to_v0() {
+    sync_and_follow(0, 0, 73);
+}
