@@ -12,6 +12,7 @@
 //! - `net` — the event loop around them
 
 pub mod cache;
+pub mod client;
 pub mod net;
 pub mod pdu;
 pub mod session;

@@ -1,0 +1,546 @@
+//! rovctl — asks an RTR cache what it serves, as a router would, and
+//! prints or compares the table.
+//!
+//! A plain command-line client run by an operator, with that user's
+//! privileges and no sandbox: it connects to one cache at a time, sends a
+//! Reset Query and reads the answer through [`rovd::rtr::client`], and
+//! reads payload files with the validator's own reader.
+//!
+//! - `rovctl dump CACHE` prints the table as rpki-client JSON (which rovd
+//!   reads back as a source) or rpki-client CSV (VRPs only).
+//! - `rovctl diff A B` compares two caches, two files, or one of each, and
+//!   exits like diff(1): 0 equal, 1 different, 2 trouble.
+//!
+//! Without `--version` a query starts at version 2 and, if the cache
+//! answers Unsupported Protocol Version, is asked once more on a new
+//! connection at the version the cache names; a cache that answers at a
+//! lower version straight away (StayRTR does) is taken at that version.
+//! With `--version` either answer ends the run: `dump` exits 1 naming the
+//! version the cache offered.
+
+#![forbid(unsafe_code)]
+
+use std::fmt::Write as _;
+use std::fs::File;
+use std::io::{self, BufWriter, ErrorKind, Read, Write};
+use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::path::Path;
+use std::process::ExitCode;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use base64::Engine;
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use rovd::payload::{Delta, Snapshot};
+use rovd::rtr::client::{self, AnswerError, ResetAnswer, Table};
+use rovd::rtr::pdu::{self, ErrorCode};
+use rovd::validator::input::{self, Format};
+
+/// The IANA port for RTR over plain TCP (RFC 6810 §7).
+const RTR_PORT: u16 = 323;
+
+//------------ Command line --------------------------------------------------
+
+#[derive(Parser)]
+#[command(name = "rovctl", version, about = "Ask an RTR cache what it serves")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Fetch a cache's whole table and print it.
+    Dump {
+        #[command(flatten)]
+        query: Query,
+        /// Output format: rpki-client JSON, or rpki-client CSV (VRPs only).
+        #[arg(long, value_enum, default_value_t = OutFormat::Json)]
+        format: OutFormat,
+        /// The cache, HOST[:PORT]; IPv6 addresses in brackets with a port.
+        cache: String,
+    },
+    /// Compare two caches or payload files; exit 0 if equal, 1 if not, 2
+    /// on error. An existing path is a file, anything else HOST[:PORT].
+    Diff {
+        #[command(flatten)]
+        query: Query,
+        a: String,
+        b: String,
+    },
+}
+
+#[derive(Args)]
+struct Query {
+    /// RTR version to ask for (0, 1 or 2); default 2, falling back once to
+    /// the version the cache offers.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=2))]
+    version: Option<u8>,
+    /// Seconds to wait for a whole answer.
+    #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
+    timeout: u64,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum OutFormat {
+    Json,
+    Csv,
+}
+
+/// A failure, already reported on standard error.
+enum Failed {
+    /// The cache answered with an Error Report.
+    Refused,
+    /// Anything else: no connection, a timeout, a malformed answer, a file.
+    Trouble,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Dump {
+            query,
+            format,
+            cache,
+        } => match dump(&query, format, &cache) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(Failed::Refused) => ExitCode::from(1),
+            Err(Failed::Trouble) => ExitCode::from(2),
+        },
+        Command::Diff { query, a, b } => match diff(&query, &a, &b) {
+            Ok(true) => ExitCode::SUCCESS,
+            Ok(false) => ExitCode::from(1),
+            Err(_) => ExitCode::from(2),
+        },
+    }
+}
+
+//------------ dump ----------------------------------------------------------
+
+fn dump(query: &Query, format: OutFormat, cache: &str) -> Result<(), Failed> {
+    let table = fetch(cache, query)?;
+    let out = match format {
+        OutFormat::Json => to_json(&table),
+        OutFormat::Csv => {
+            let s = &table.snapshot;
+            if !s.router_keys.is_empty() || !s.aspas.is_empty() {
+                eprintln!(
+                    "rovctl: CSV holds VRPs only: {} router keys and {} ASPA records left out",
+                    s.router_keys.len(),
+                    s.aspas.len()
+                );
+            }
+            to_csv(s)
+        }
+    };
+    let mut stdout = BufWriter::new(io::stdout().lock());
+    stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+        .map_err(|e| {
+            eprintln!("rovctl: standard output: {e}");
+            Failed::Trouble
+        })
+}
+
+/// rpki-client JSON (`rpki-client -j`): one line per ROA and ASPA. Each
+/// VRP is one ROA entry with trust anchor `rtr` and no expiry, which the
+/// RTR answer does not carry; the metadata names the session and serial.
+fn to_json(table: &Table) -> String {
+    let s = &table.snapshot;
+    let b64 = &base64::engine::general_purpose::STANDARD;
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let mut out = String::with_capacity(100 * s.vrps.len() + 300 * s.router_keys.len() + 512);
+    let _ = write!(
+        out,
+        "{{\n\t\"metadata\": {{\n\
+         \t\t\"buildmachine\": \"rovctl\",\n\
+         \t\t\"generated\": {now},\n\
+         \t\t\"rtr_version\": {},\n\
+         \t\t\"rtr_session\": {},\n\
+         \t\t\"rtr_serial\": {},\n\
+         \t\t\"vrps\": {},\n\
+         \t\t\"bgpsec_pubkeys\": {},\n\
+         \t\t\"vaps\": {}\n\
+         \t}},\n\t\"roas\": [",
+        table.version,
+        table.session,
+        table.serial,
+        s.vrps.len(),
+        s.router_keys.len(),
+        s.aspas.len(),
+    );
+    for (i, v) in s.vrps.iter().enumerate() {
+        let _ = write!(
+            out,
+            "{}\n\t\t{{ \"asn\": {}, \"prefix\": \"{}\", \"maxLength\": {}, \"ta\": \"rtr\" }}",
+            if i == 0 { "" } else { "," },
+            v.asn,
+            v.prefix,
+            v.max_len
+        );
+    }
+    out.push_str("\n\t],\n\t\"bgpsec_keys\": [");
+    for (i, k) in s.router_keys.iter().enumerate() {
+        let _ = write!(
+            out,
+            "{}\n\t\t{{ \"asn\": {}, \"ski\": \"{}\", \"pubkey\": \"{}\", \"ta\": \"rtr\" }}",
+            if i == 0 { "" } else { "," },
+            k.asn,
+            hex(&k.ski),
+            b64.encode(&k.spki)
+        );
+    }
+    out.push_str("\n\t],\n\t\"aspas\": [");
+    for (i, a) in s.aspas.iter().enumerate() {
+        let providers: Vec<String> = a.providers.iter().map(u32::to_string).collect();
+        let _ = write!(
+            out,
+            "{}\n\t\t{{ \"customer_asid\": {}, \"providers\": [ {} ] }}",
+            if i == 0 { "" } else { "," },
+            a.customer,
+            providers.join(", ")
+        );
+    }
+    out.push_str("\n\t]\n}\n");
+    out
+}
+
+/// rpki-client CSV (`rpki-client -c`) with trust anchor `rtr` and an
+/// empty Expires column.
+fn to_csv(s: &Snapshot) -> String {
+    let mut out = String::with_capacity(40 * s.vrps.len() + 64);
+    out.push_str("ASN,IP Prefix,Max Length,Trust Anchor,Expires\n");
+    for v in &s.vrps {
+        let _ = writeln!(out, "AS{},{},{},rtr,", v.asn, v.prefix, v.max_len);
+    }
+    out
+}
+
+fn hex(octets: &[u8]) -> String {
+    octets.iter().fold(String::new(), |mut s, b| {
+        let _ = write!(s, "{b:02X}");
+        s
+    })
+}
+
+//------------ diff ----------------------------------------------------------
+
+/// Compare `a` and `b`: `Ok(true)` when they hold the same payload at the
+/// version in use. The differences go to standard output.
+fn diff(query: &Query, a: &str, b: &str) -> Result<bool, Failed> {
+    let load = |arg: &str| -> Result<(Snapshot, Option<u8>), Failed> {
+        if Path::new(arg).exists() {
+            read_file(arg).map(|s| (s, None))
+        } else {
+            fetch(arg, query).map(|t| (t.snapshot, Some(t.version)))
+        }
+    };
+    let (mut left, va) = load(a).map_err(|_| Failed::Trouble)?;
+    let (mut right, vb) = load(b).map_err(|_| Failed::Trouble)?;
+    // Files are cut to what a cache serves at the version actually used;
+    // two caches that settled on different versions are compared at the
+    // lower one.
+    let version = match (va, vb) {
+        (Some(x), Some(y)) => {
+            if x != y {
+                eprintln!(
+                    "rovctl: caches answered at versions {x} and {y}; comparing at {}",
+                    x.min(y)
+                );
+            }
+            x.min(y)
+        }
+        (Some(v), None) | (None, Some(v)) => v,
+        (None, None) => query.version.unwrap_or(client::MAX_VERSION),
+    };
+    for s in [&mut left, &mut right] {
+        if version < 1 {
+            s.router_keys.clear();
+        }
+        if version < 2 {
+            s.aspas.clear();
+        }
+    }
+    let delta = Delta::between(&left, &right);
+    if delta.is_empty() {
+        return Ok(true);
+    }
+    let mut out = String::new();
+    let _ = writeln!(out, "--- {a}\n+++ {b}");
+    for (sign, s) in [('-', &delta.withdraw), ('+', &delta.announce)] {
+        for v in &s.vrps {
+            let _ = writeln!(out, "{sign}vrp {} max {} AS{}", v.prefix, v.max_len, v.asn);
+        }
+    }
+    for (sign, s) in [('-', &delta.withdraw), ('+', &delta.announce)] {
+        for k in &s.router_keys {
+            let spki = base64::engine::general_purpose::STANDARD.encode(&k.spki);
+            let _ = writeln!(out, "{sign}key AS{} ski {} spki {spki}", k.asn, hex(&k.ski));
+        }
+    }
+    for (sign, s) in [('-', &delta.withdraw), ('+', &delta.announce)] {
+        for asp in &s.aspas {
+            let providers: Vec<String> = asp.providers.iter().map(|p| format!("AS{p}")).collect();
+            let _ = writeln!(
+                out,
+                "{sign}aspa AS{} providers {}",
+                asp.customer,
+                providers.join(" ")
+            );
+        }
+    }
+    let mut stdout = io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(out.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        eprintln!("rovctl: standard output: {e}");
+        return Err(Failed::Trouble);
+    }
+    Ok(false)
+}
+
+/// A payload file in any format rovd reads, every item taken whatever its
+/// expiry.
+fn read_file(path: &str) -> Result<Snapshot, Failed> {
+    let file = File::open(path).map_err(|e| {
+        eprintln!("rovctl: {path}: {e}");
+        Failed::Trouble
+    })?;
+    let (payloads, rejected) = input::read(file, Format::Auto).map_err(|e| {
+        eprintln!("rovctl: {path}: {e}");
+        Failed::Trouble
+    })?;
+    if rejected.count > 0 {
+        eprintln!("rovctl: {path}: {} items skipped", rejected.count);
+        for reason in &rejected.first {
+            eprintln!("rovctl: {path}: {reason}");
+        }
+    }
+    let (snapshot, oversized) = Snapshot::build(
+        payloads.vrps.into_iter().map(|t| t.item).collect(),
+        payloads.router_keys.into_iter().map(|t| t.item).collect(),
+        payloads.aspas.into_iter().map(|t| t.item).collect(),
+    );
+    for customer in oversized {
+        eprintln!("rovctl: {path}: ASPA for AS{customer} has too many providers to serve");
+    }
+    Ok(snapshot)
+}
+
+//------------ fetch ---------------------------------------------------------
+
+/// The whole table of the cache at `target`, with the version fallback
+/// described at the top of this file.
+fn fetch(target: &str, query: &Query) -> Result<Table, Failed> {
+    let addrs = resolve(target)?;
+    let timeout = Duration::from_secs(query.timeout);
+    let version = query.version.unwrap_or(client::MAX_VERSION);
+    match fetch_at(target, &addrs, version, timeout) {
+        Err(Fetch::Refused {
+            version: offered,
+            code,
+            ..
+        }) if code == ErrorCode::UnsupportedVersion as u16 && offered < version => {
+            if query.version.is_some() {
+                eprintln!(
+                    "rovctl: {target}: cache does not speak RTR version {version}; \
+                     it offers version {offered} (try --version {offered})"
+                );
+                return Err(Failed::Refused);
+            }
+            eprintln!("rovctl: {target}: cache offers RTR version {offered}, asking again");
+            fetch_at(target, &addrs, offered, timeout).map_err(|e| e.report(target))
+        }
+        Ok(table) if table.version != version => {
+            if query.version.is_some() {
+                eprintln!(
+                    "rovctl: {target}: cache answered a version {version} query at version {} \
+                     (try --version {})",
+                    table.version, table.version
+                );
+                return Err(Failed::Refused);
+            }
+            eprintln!(
+                "rovctl: {target}: cache answered at RTR version {}",
+                table.version
+            );
+            Ok(table)
+        }
+        res => res.map_err(|e| e.report(target)),
+    }
+}
+
+/// How one Reset Query went wrong.
+enum Fetch {
+    Refused {
+        version: u8,
+        code: u16,
+        text: String,
+    },
+    Trouble(String),
+}
+
+impl Fetch {
+    fn report(self, target: &str) -> Failed {
+        match self {
+            Fetch::Refused {
+                version,
+                code,
+                text,
+            } => {
+                let e = AnswerError::Refused {
+                    version,
+                    code,
+                    text,
+                };
+                eprintln!("rovctl: {target}: {e}");
+                Failed::Refused
+            }
+            Fetch::Trouble(why) => {
+                eprintln!("rovctl: {target}: {why}");
+                Failed::Trouble
+            }
+        }
+    }
+}
+
+/// `HOST`, `HOST:PORT`, `[V6]:PORT`, `[V6]` or a bare IPv6 address.
+fn resolve(target: &str) -> Result<Vec<SocketAddr>, Failed> {
+    let (host, port) = if let Some(rest) = target.strip_prefix('[') {
+        match rest.split_once(']') {
+            Some((host, "")) => (host, None),
+            Some((host, port)) => (host, port.strip_prefix(':')),
+            None => (target, None),
+        }
+    } else {
+        match target.split_once(':') {
+            Some((host, port)) if !port.contains(':') => (host, Some(port)),
+            _ => (target, None),
+        }
+    };
+    let port = match port.map(str::parse::<u16>) {
+        None => RTR_PORT,
+        Some(Ok(p)) => p,
+        Some(Err(_)) => {
+            eprintln!("rovctl: {target}: not a file, and no HOST:PORT");
+            return Err(Failed::Trouble);
+        }
+    };
+    match (host, port).to_socket_addrs() {
+        Ok(addrs) => {
+            let addrs: Vec<SocketAddr> = addrs.collect();
+            if addrs.is_empty() {
+                eprintln!("rovctl: {target}: no address");
+                return Err(Failed::Trouble);
+            }
+            Ok(addrs)
+        }
+        Err(e) => {
+            eprintln!("rovctl: {target}: not a file, and {host}: {e}");
+            Err(Failed::Trouble)
+        }
+    }
+}
+
+/// One connection, one Reset Query at `version`, read to End of Data
+/// within `timeout`.
+fn fetch_at(
+    target: &str,
+    addrs: &[SocketAddr],
+    version: u8,
+    timeout: Duration,
+) -> Result<Table, Fetch> {
+    let deadline = Instant::now() + timeout;
+    let mut last = None;
+    let mut stream = None;
+    for addr in addrs {
+        match TcpStream::connect_timeout(addr, timeout) {
+            Ok(s) => {
+                stream = Some(s);
+                break;
+            }
+            Err(e) => last = Some(format!("connect to {addr}: {e}")),
+        }
+    }
+    let Some(mut stream) = stream else {
+        return Err(Fetch::Trouble(
+            last.unwrap_or_else(|| format!("{target}: no address")),
+        ));
+    };
+    let io_err = |e: io::Error| Fetch::Trouble(format!("{e}"));
+    stream
+        .write_all(&client::reset_query(version))
+        .map_err(io_err)?;
+
+    let mut answer = ResetAnswer::new(version);
+    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
+    let mut chunk = vec![0u8; 1 << 16];
+    loop {
+        let mut at = 0;
+        loop {
+            match client::decode(&buf[at..]) {
+                Ok(None) => break,
+                Ok(Some((received, n))) => {
+                    at += n;
+                    match answer.push(received) {
+                        Ok(None) => {}
+                        Ok(Some(table)) => return Ok(table),
+                        Err(AnswerError::Refused {
+                            version,
+                            code,
+                            text,
+                        }) => {
+                            return Err(Fetch::Refused {
+                                version,
+                                code,
+                                text,
+                            })
+                        }
+                        Err(e @ AnswerError::Unexpected(_)) => {
+                            return Err(Fetch::Trouble(e.to_string()))
+                        }
+                    }
+                }
+                Err(e) => {
+                    // Tell the cache, as a router would (§5.8), then give up.
+                    let rest = &buf[at..];
+                    let mut report = Vec::new();
+                    let text = e.to_string();
+                    pdu::error_report(
+                        &mut report,
+                        version,
+                        ErrorCode::CorruptData,
+                        &rest[..rest.len().min(pdu::HEADER_LEN)],
+                        &text,
+                    );
+                    let _ = stream.write_all(&report);
+                    return Err(Fetch::Trouble(format!("malformed PDU: {text}")));
+                }
+            }
+        }
+        buf.drain(..at);
+        let left = deadline.saturating_duration_since(Instant::now());
+        if left.is_zero() {
+            return Err(Fetch::Trouble(format!(
+                "no End of Data within {} seconds",
+                timeout.as_secs()
+            )));
+        }
+        stream.set_read_timeout(Some(left)).map_err(io_err)?;
+        match stream.read(&mut chunk) {
+            Ok(0) => {
+                return Err(Fetch::Trouble(
+                    "cache closed the connection before End of Data".into(),
+                ))
+            }
+            Ok(n) => buf.extend_from_slice(&chunk[..n]),
+            Err(e) if e.kind() == ErrorKind::Interrupted => {}
+            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+            Err(e) => return Err(io_err(e)),
+        }
+    }
+}
