@@ -10,26 +10,23 @@
 
 mod common;
 
-use std::collections::BTreeSet;
 use std::fs;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr};
+use std::net::{IpAddr, SocketAddr};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::clients::*;
 use common::data::{expected, Data};
 use common::rtr::{Table, Vrp};
 use common::{config, on_path, Daemon, LogBuf, WAIT};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
 
 /// The highest RTR version BIRD 2.0 speaks (RPKI_MAX_VERSION in its
 /// proto/rpki); it starts every session there.
 const BIRD_VERSION: u8 = 1;
 
 /// Bound on one `birdc` command.
-const CMD_TIMEOUT: Duration = Duration::from_secs(10);
 
 //------------ Tests ----------------------------------------------------------
 
@@ -460,169 +457,4 @@ fn parse_roa_table(text: &str, name: &str) -> Vec<Vrp> {
         }
     }
     out
-}
-
-//------------ Processes ------------------------------------------------------
-
-/// Run a command-line tool, bounded by `CMD_TIMEOUT`: its standard output,
-/// or what went wrong.
-fn run(cmd: &mut Command) -> Result<String, String> {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .map_err(|e| format!("spawn: {e}"))?;
-    let (out, err) = (LogBuf::default(), LogBuf::default());
-    let readers = [
-        out.capture(child.stdout.take().unwrap()),
-        err.capture(child.stderr.take().unwrap()),
-    ];
-    let deadline = Instant::now() + CMD_TIMEOUT;
-    let status = loop {
-        if let Some(status) = child.try_wait().unwrap() {
-            break Some(status);
-        }
-        if Instant::now() >= deadline {
-            let _ = child.kill();
-            let _ = child.wait();
-            break None;
-        }
-        thread::sleep(Duration::from_millis(10));
-    };
-    for r in readers {
-        let _ = r.join();
-    }
-    match status {
-        Some(s) if s.success() => Ok(out.text()),
-        Some(s) => Err(format!("{s}: {}{}", out.text(), err.text())),
-        None => Err(format!("no answer within {CMD_TIMEOUT:?}")),
-    }
-}
-
-/// SIGTERM, then SIGKILL after five seconds; always reaped.
-fn stop(mut child: Child) {
-    let pid = Pid::from_raw(child.id() as i32);
-    let _ = kill(pid, Signal::SIGTERM);
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-        thread::sleep(Duration::from_millis(20));
-    }
-    if child.try_wait().ok().flatten().is_none() {
-        let _ = kill(pid, Signal::SIGKILL);
-        let _ = child.wait();
-    }
-}
-
-/// The local address of the established TCP connection process `pid`
-/// holds to 127.0.0.1:`port`, from /proc.
-fn connection_of(pid: u32, port: u16) -> Option<SocketAddr> {
-    let inodes: BTreeSet<String> = fs::read_dir(format!("/proc/{pid}/fd"))
-        .ok()?
-        .flatten()
-        .filter_map(|e| fs::read_link(e.path()).ok())
-        .filter_map(|l| {
-            let l = l.to_string_lossy().into_owned();
-            Some(l.strip_prefix("socket:[")?.strip_suffix(']')?.to_string())
-        })
-        .collect();
-    let table = fs::read_to_string("/proc/net/tcp").ok()?;
-    let addr = |hex: &str| -> Option<SocketAddr> {
-        let (ip, port) = hex.split_once(':')?;
-        // The address as the kernel's in-memory word, the port as a number.
-        let ip = u32::from_str_radix(ip, 16).ok()?.to_ne_bytes();
-        Some(SocketAddr::new(
-            IpAddr::V4(Ipv4Addr::from(ip)),
-            u16::from_str_radix(port, 16).ok()?,
-        ))
-    };
-    let cache = SocketAddr::from(([127, 0, 0, 1], port));
-    table.lines().skip(1).find_map(|line| {
-        let f: Vec<&str> = line.split_whitespace().collect();
-        // sl local rem st tx:rx tr:when retrnsmt uid timeout inode
-        let (local, remote, state, inode) = (f.get(1)?, f.get(2)?, f.get(3)?, f.get(9)?);
-        (*state == "01" && addr(remote)? == cache && inodes.contains(*inode))
-            .then(|| addr(local))
-            .flatten()
-    })
-}
-
-//------------ The daemon's log -----------------------------------------------
-
-/// What the daemon logged about one router session.
-#[derive(Debug, Default)]
-struct SessionLog {
-    opened: usize,
-    /// Versions negotiated.
-    versions: Vec<u8>,
-    /// Query versions answered Unsupported Protocol Version.
-    version_refused: Vec<u8>,
-    resets: usize,
-    /// Serial Queries answered with a delta.
-    serials: usize,
-    /// Serial Queries answered with Cache Reset.
-    cache_resets: usize,
-    /// Error Reports from the router.
-    errors: usize,
-    closed: Option<String>,
-}
-
-impl SessionLog {
-    /// Whether the session sent any query: not the harness's probe.
-    fn queried(&self) -> bool {
-        self.resets + self.serials + self.cache_resets + self.version_refused.len() > 0
-    }
-}
-
-/// The sessions in the daemon's log, by peer address, in order of first
-/// mention.
-fn sessions(log: &str) -> Vec<(String, SessionLog)> {
-    let mut out: Vec<(String, SessionLog)> = Vec::new();
-    for line in log.lines() {
-        let Some((peer, event)) = line
-            .strip_prefix("rtr: session ")
-            .and_then(|r| r.split_once(' '))
-        else {
-            continue;
-        };
-        let peer = peer.trim_end_matches(':');
-        let i = match out.iter().position(|(p, _)| p == peer) {
-            Some(i) => i,
-            None => {
-                out.push((peer.to_string(), SessionLog::default()));
-                out.len() - 1
-            }
-        };
-        let s = &mut out[i].1;
-        if event == "opened" {
-            s.opened += 1;
-        } else if event.starts_with("closed (") {
-            s.closed = Some(event.to_string());
-        } else if event == "reset query" {
-            s.resets += 1;
-        } else if let Some(rest) = event.strip_prefix("serial query from ") {
-            if rest.ends_with("answered Cache Reset") {
-                s.cache_resets += 1;
-            } else {
-                s.serials += 1;
-            }
-        } else if let Some(v) = event.strip_prefix("version ") {
-            s.versions.push(v.parse().expect(line));
-        } else if let Some(rest) = event.strip_prefix("query at version ") {
-            let v = rest.split(',').next().unwrap();
-            s.version_refused.push(v.parse().expect(line));
-        } else if event.starts_with("router reported error") {
-            s.errors += 1;
-        }
-    }
-    out
-}
-
-/// The daemon's current serial: the last `rtr: serial N: …` line.
-fn last_serial(log: &str) -> u32 {
-    log.lines()
-        .rev()
-        .filter_map(|l| l.strip_prefix("rtr: serial "))
-        .find_map(|r| r.split(':').next()?.parse().ok())
-        .expect("no serial in the daemon's log")
 }

@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub mod clients;
 pub mod data;
 pub mod rtr;
 pub mod rtrclient;
