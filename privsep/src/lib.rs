@@ -24,6 +24,7 @@
 pub mod channel;
 pub mod frame;
 pub mod fs;
+pub mod memory;
 pub mod privdrop;
 #[cfg(all(test, target_os = "linux"))]
 mod probe;

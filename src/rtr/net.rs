@@ -300,7 +300,9 @@ impl Server {
     /// Install a snapshot directly (what a complete stream from the
     /// validator does).
     pub fn install(&mut self, snapshot: Snapshot) -> Option<Update> {
-        let update = self.cache.update(snapshot)?;
+        let update = self.cache.update(snapshot);
+        privsep::memory::release_free_memory();
+        let update = update?;
         info!(
             "serial {}: {} VRPs, {} router keys, {} ASPAs (+{} -{})",
             update.serial,

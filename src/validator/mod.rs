@@ -248,6 +248,7 @@ pub fn main(user: &str, chroot: &Path) -> ExitCode {
                 error!("snapshot channel: {e}");
                 return ExitCode::FAILURE;
             }
+            privsep::memory::release_free_memory();
         }
         force = false;
         look = false;
