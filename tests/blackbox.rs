@@ -567,3 +567,43 @@ fn a_dying_child_ends_the_daemon_with_one_line_naming_it() {
         assert!(!kids.iter().any(still_exists), "processes left: {kids:?}");
     }
 }
+
+/// A router that stops reading stalls only itself: others are served in
+/// full meanwhile, and it gets the rest of its answer when it reads again.
+#[test]
+fn a_router_that_stops_reading_stalls_only_itself() {
+    let data = Data::generate(12, 200_000, 60_000);
+    let json = data.to_json();
+    let daemon = start(2, &json);
+    daemon.wait_for_data(2);
+    let want = expected(&json, 2);
+
+    // Several routers ask for the full table and read nothing for now:
+    // far more than the socket buffers hold.
+    let mut stalled: Vec<RtrClient> = (0..5)
+        .map(|_| {
+            let mut c = RtrClient::connect(daemon.port);
+            c.send(&reset_query(2));
+            c
+        })
+        .collect();
+    thread::sleep(Duration::from_millis(500));
+
+    // Meanwhile others are served completely, one after the other.
+    for _ in 0..3 {
+        let t = Instant::now();
+        let mut c = RtrClient::connect(daemon.port);
+        c.sync_full(2).table.assert_eq(&want, "while others stall");
+        assert!(t.elapsed() < WAIT);
+    }
+
+    // The stalled ones get their whole answer once they read.
+    for c in stalled.iter_mut() {
+        match c.read_answer(2) {
+            Answer::Data { payload, .. } => {
+                common::rtr::Table::from_full(&payload).assert_eq(&want, "after the stall")
+            }
+            other => panic!("after the stall: {other:?}"),
+        }
+    }
+}
