@@ -1,0 +1,319 @@
+//! The I/O around the routers: connecting many sessions a few at a time,
+//! then driving them on worker threads, each with a mio poll over its
+//! share of the sockets and a 64 KiB read buffer per session.
+
+use std::io::{self, Read, Write};
+use std::net::{SocketAddr, TcpStream};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::thread;
+use std::time::{Duration, Instant};
+
+use mio::{Events, Interest, Poll, Token};
+
+use crate::router::{Phase, Router};
+
+/// The read buffer of each session: one maximal PDU fits (§5.1).
+const READ_BUFFER: usize = 64 * 1024;
+
+/// Reads of one socket per wake-up before the others get a turn.
+const READS_PER_TURN: usize = 64;
+
+/// Longest time a worker sleeps before it looks at the clock and flags.
+const TICK: Duration = Duration::from_millis(50);
+
+/// When a worker is done with its routers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Until {
+    /// Every router holds a full table.
+    Synced,
+    /// Every router has applied the update a Serial Notify announced.
+    Updated,
+    /// The stop flag is set.
+    Stopped,
+}
+
+/// What the workers share with the thread that started them.
+#[derive(Debug, Default)]
+pub struct Progress {
+    /// Routers that reached their first End of Data.
+    pub synced: AtomicUsize,
+    /// Routers that failed.
+    pub failed: AtomicUsize,
+    /// Set to end every worker.
+    pub stop: AtomicBool,
+}
+
+/// Open `count` sessions to `addr`, at most `window` connects in flight so
+/// that the cache's listen backlog is not overrun.
+pub fn connect(
+    addr: SocketAddr,
+    count: usize,
+    window: usize,
+    deadline: Instant,
+) -> Result<Vec<TcpStream>, String> {
+    let window = window.clamp(1, count.max(1));
+    let slots: Arc<Mutex<Vec<Option<TcpStream>>>> =
+        Arc::new(Mutex::new((0..count).map(|_| None).collect()));
+    let failure: Arc<Mutex<Option<String>>> = Arc::default();
+    let connectors: Vec<_> = (0..window)
+        .map(|first| {
+            let (slots, failure) = (slots.clone(), failure.clone());
+            thread::spawn(move || {
+                for i in (first..count).step_by(window) {
+                    if failure.lock().unwrap().is_some() {
+                        return;
+                    }
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    let res = if left.is_zero() {
+                        Err(io::Error::from(io::ErrorKind::TimedOut))
+                    } else {
+                        TcpStream::connect_timeout(&addr, left.min(Duration::from_secs(10)))
+                    };
+                    match res {
+                        Ok(s) => {
+                            let _ = s.set_nodelay(true);
+                            slots.lock().unwrap()[i] = Some(s);
+                        }
+                        Err(e) => {
+                            failure
+                                .lock()
+                                .unwrap()
+                                .get_or_insert(format!("connect {addr} (session {i}): {e}"));
+                            return;
+                        }
+                    }
+                }
+            })
+        })
+        .collect();
+    for c in connectors {
+        c.join().expect("connector thread");
+    }
+    if let Some(why) = failure.lock().unwrap().take() {
+        return Err(why);
+    }
+    let streams = std::mem::take(&mut *slots.lock().unwrap());
+    Ok(streams.into_iter().map(|s| s.expect("connected")).collect())
+}
+
+/// Drive one router per stream on `threads` workers until `until` or
+/// `deadline`; routers not done by then fail. Returned in stream order.
+pub fn run(
+    streams: Vec<TcpStream>,
+    version: u8,
+    until: Until,
+    threads: usize,
+    deadline: Instant,
+    progress: &Arc<Progress>,
+) -> Vec<Router> {
+    let count = streams.len();
+    let threads = threads.clamp(1, count.max(1));
+    let mut shares: Vec<Vec<(usize, TcpStream)>> = (0..threads).map(|_| Vec::new()).collect();
+    for (i, s) in streams.into_iter().enumerate() {
+        shares[i % threads].push((i, s));
+    }
+    let workers: Vec<_> = shares
+        .into_iter()
+        .map(|share| {
+            let progress = progress.clone();
+            thread::spawn(move || worker(share, version, until, deadline, &progress))
+        })
+        .collect();
+    let mut routers: Vec<Option<Router>> = (0..count).map(|_| None).collect();
+    for w in workers {
+        for (i, r) in w.join().expect("worker thread") {
+            routers[i] = Some(r);
+        }
+    }
+    routers.into_iter().map(|r| r.expect("router")).collect()
+}
+
+struct Conn {
+    index: usize,
+    stream: mio::net::TcpStream,
+    router: Router,
+    buf: Box<[u8]>,
+    have: usize,
+    open: bool,
+    /// Whether `Progress::synced` counts this router.
+    counted: bool,
+}
+
+fn worker(
+    share: Vec<(usize, TcpStream)>,
+    version: u8,
+    until: Until,
+    deadline: Instant,
+    progress: &Progress,
+) -> Vec<(usize, Router)> {
+    let follow = until == Until::Updated;
+    let mut poll = Poll::new().expect("mio poll");
+    let mut events = Events::with_capacity(1024);
+    let mut conns: Vec<Conn> = Vec::with_capacity(share.len());
+    for (n, (index, s)) in share.into_iter().enumerate() {
+        let mut router = Router::start(version, follow, Instant::now());
+        let mut stream = match s.set_nonblocking(true) {
+            Ok(()) => mio::net::TcpStream::from_std(s),
+            Err(e) => {
+                router.fail(format!("set non-blocking: {e}"));
+                conns_push_closed(&mut conns, index, router, s);
+                progress.failed.fetch_add(1, Ordering::Relaxed);
+                continue;
+            }
+        };
+        let interest = Interest::READABLE | Interest::WRITABLE;
+        if let Err(e) = poll.registry().register(&mut stream, Token(n), interest) {
+            router.fail(format!("register with poll: {e}"));
+        }
+        conns.push(Conn {
+            index,
+            stream,
+            router,
+            buf: vec![0; READ_BUFFER].into_boxed_slice(),
+            have: 0,
+            open: true,
+            counted: false,
+        });
+        let c = conns.last_mut().expect("just pushed");
+        flush(c);
+        settle(c, progress);
+    }
+    // Sockets that still had data when their turn ended.
+    let mut pending: Vec<usize> = Vec::new();
+    loop {
+        if done(&conns, until) || progress.stop.load(Ordering::Relaxed) {
+            break;
+        }
+        let now = Instant::now();
+        if now >= deadline {
+            break;
+        }
+        let wait = if pending.is_empty() {
+            TICK.min(deadline - now)
+        } else {
+            Duration::ZERO
+        };
+        if let Err(e) = poll.poll(&mut events, Some(wait)) {
+            if e.kind() != io::ErrorKind::Interrupted {
+                panic!("mio poll: {e}");
+            }
+        }
+        let mut ready: Vec<usize> = std::mem::take(&mut pending);
+        ready.extend(events.iter().map(|e| e.token().0));
+        ready.sort_unstable();
+        ready.dedup();
+        for n in ready {
+            let c = &mut conns[n];
+            if !c.open {
+                continue;
+            }
+            if read(c) {
+                pending.push(n);
+            }
+            flush(c);
+            settle(c, progress);
+        }
+    }
+    conns
+        .into_iter()
+        .map(|mut c| {
+            if c.open && !finished(&c.router, until) {
+                c.router
+                    .fail(format!("timed out in phase {:?}", c.router.phase));
+            }
+            (c.index, c.router)
+        })
+        .collect()
+}
+
+/// Keep a router that never got a socket in the results.
+fn conns_push_closed(conns: &mut Vec<Conn>, index: usize, router: Router, s: TcpStream) {
+    conns.push(Conn {
+        index,
+        stream: mio::net::TcpStream::from_std(s),
+        router,
+        buf: Box::default(),
+        have: 0,
+        open: false,
+        counted: false,
+    });
+}
+
+/// Read and decode what the socket holds; true if it may hold more.
+fn read(c: &mut Conn) -> bool {
+    for _ in 0..READS_PER_TURN {
+        match c.stream.read(&mut c.buf[c.have..]) {
+            Ok(0) => {
+                c.router.fail("cache closed the connection");
+                return false;
+            }
+            Ok(n) => {
+                c.router.octets += n as u64;
+                c.have += n;
+                let used = c.router.receive(&c.buf[..c.have], Instant::now());
+                c.buf.copy_within(used..c.have, 0);
+                c.have -= used;
+                if matches!(c.router.phase, Phase::Failed(_)) {
+                    return false;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => {
+                c.router.fail(format!("read: {e}"));
+                return false;
+            }
+        }
+    }
+    true
+}
+
+/// Send what the router queued, as far as the socket takes it.
+fn flush(c: &mut Conn) {
+    while c.open && !c.router.out.is_empty() {
+        match c.stream.write(&c.router.out) {
+            Ok(0) => c.router.fail("write: connection closed"),
+            Ok(n) => {
+                c.router.out.drain(..n);
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(e) => c.router.fail(format!("write: {e}")),
+        }
+        if matches!(c.router.phase, Phase::Failed(_)) {
+            break;
+        }
+    }
+}
+
+/// Count a router's progress once, and close the socket of a failed one.
+fn settle(c: &mut Conn, progress: &Progress) {
+    if !c.open {
+        return;
+    }
+    if matches!(c.router.phase, Phase::Failed(_)) {
+        c.open = false;
+        let _ = c.stream.shutdown(std::net::Shutdown::Both);
+        progress.failed.fetch_add(1, Ordering::Relaxed);
+        if c.counted {
+            progress.synced.fetch_sub(1, Ordering::Relaxed);
+        }
+    } else if c.router.synced_at.is_some() && !c.counted {
+        c.counted = true;
+        progress.synced.fetch_add(1, Ordering::Relaxed);
+    }
+}
+
+fn finished(r: &Router, until: Until) -> bool {
+    match until {
+        Until::Synced => !matches!(r.phase, Phase::Reset),
+        Until::Updated => matches!(r.phase, Phase::Updated | Phase::Failed(_)),
+        // Held sessions are never done, but ended well if synced.
+        Until::Stopped => !matches!(r.phase, Phase::Reset),
+    }
+}
+
+fn done(conns: &[Conn], until: Until) -> bool {
+    until != Until::Stopped && conns.iter().all(|c| finished(&c.router, until))
+}

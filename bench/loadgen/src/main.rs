@@ -1,0 +1,588 @@
+//! rtrload — a load generator and meter for RPKI-to-Router caches.
+//!
+//! It plays many routers against one cache (rovd, StayRTR, RTRTR,
+//! Routinator, anything that speaks RTR) and measures: how long full
+//! resets take (`reset`), what idle sessions cost the cache (`idle`), how
+//! fast an update reaches every router (`follow`). Every session checks
+//! every PDU with rovd's strict client decoder and ends with a content
+//! hash of its table, which `hash` computes for a payload file, so that a
+//! benchmark also proves each router got the right data. Runs as any
+//! user; it needs no privileges, only file descriptors.
+//!
+//! - `router.rs` — one session, sans I/O: queries out, PDUs in, hash
+//! - `drive.rs` — connecting and driving sessions on worker threads
+//! - `hash.rs` — the order-independent content hash
+
+#![forbid(unsafe_code)]
+
+mod drive;
+mod hash;
+mod router;
+
+use std::fs::File;
+use std::io::Write;
+use std::net::{SocketAddr, ToSocketAddrs};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use clap::{Args, Parser, Subcommand};
+use nix::sys::resource::{getrlimit, setrlimit, Resource};
+use nix::sys::signal::{SigSet, Signal};
+use rovd::payload::Snapshot;
+use rovd::validator::input::{self, Format};
+use serde_json::json;
+
+use crate::drive::{Progress, Until};
+use crate::hash::ContentHash;
+use crate::router::{Phase, Router};
+
+/// Failures printed in full; the rest are counted.
+const FAILURES_SHOWN: usize = 10;
+
+/// How often the main thread looks at the workers' progress.
+const LOOK: Duration = Duration::from_millis(20);
+
+#[derive(Parser)]
+#[command(
+    name = "rtrload",
+    version,
+    about = "Load generator and meter for RTR caches"
+)]
+struct Cli {
+    /// Print results as one JSON object per line.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    mode: Mode,
+}
+
+#[derive(Subcommand)]
+enum Mode {
+    /// Full resets: every session sends a Reset Query and reads to End of
+    /// Data.
+    Reset {
+        #[command(flatten)]
+        sessions: Sessions,
+        /// Runs, each with fresh connections; the median wall time is
+        /// printed at the end.
+        #[arg(long, default_value_t = 1)]
+        repeat: usize,
+        /// Exit 1 unless every session ends with this content hash.
+        #[arg(long, value_name = "HEX")]
+        expect_hash: Option<String>,
+    },
+    /// Synced sessions that stay open and idle, to measure what they cost
+    /// the cache.
+    Idle {
+        #[command(flatten)]
+        sessions: Sessions,
+        /// Close after this long instead of at SIGINT or SIGTERM.
+        #[arg(long, value_name = "SECONDS")]
+        hold: Option<u64>,
+    },
+    /// Synced sessions that wait for a Serial Notify and apply the delta.
+    Follow {
+        #[command(flatten)]
+        sessions: Sessions,
+        /// Exit 1 unless every session ends with this content hash.
+        #[arg(long, value_name = "HEX")]
+        expect_hash: Option<String>,
+    },
+    /// The content hash of a payload file as a cache serves it.
+    Hash {
+        /// A JSON or CSV payload file (rpki-client, StayRTR, Routinator).
+        file: PathBuf,
+        /// The protocol version: 0 VRPs, 1 and router keys, 2 and ASPA.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
+        version: u8,
+    },
+}
+
+#[derive(Args)]
+struct Sessions {
+    /// The cache, as HOST:PORT.
+    target: String,
+    /// The RTR version to ask for.
+    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
+    version: u8,
+    /// Concurrent sessions.
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
+    sessions: u64,
+    /// Worker threads reading the sessions (default: one per CPU).
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Connects in flight at once.
+    #[arg(long, default_value_t = 64)]
+    connect_window: usize,
+    /// Give up after this many seconds (for `idle`: to establish).
+    #[arg(long, value_name = "S", default_value_t = 300)]
+    timeout: u64,
+}
+
+impl Sessions {
+    fn count(&self) -> usize {
+        self.sessions as usize
+    }
+
+    fn threads(&self) -> usize {
+        self.threads
+            .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()))
+    }
+
+    fn addr(&self) -> Result<SocketAddr, String> {
+        self.target
+            .to_socket_addrs()
+            .map_err(|e| format!("{}: {e}", self.target))?
+            .next()
+            .ok_or_else(|| format!("{}: no address", self.target))
+    }
+
+    fn deadline(&self) -> Instant {
+        Instant::now() + Duration::from_secs(self.timeout)
+    }
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let res = match &cli.mode {
+        Mode::Reset {
+            sessions,
+            repeat,
+            expect_hash,
+        } => reset(sessions, *repeat, expect_hash.as_deref(), cli.json),
+        Mode::Idle { sessions, hold } => idle(sessions, *hold, cli.json),
+        Mode::Follow {
+            sessions,
+            expect_hash,
+        } => follow(sessions, expect_hash.as_deref(), cli.json),
+        Mode::Hash { file, version } => file_hash(file, *version, cli.json),
+    };
+    match res {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(why) => {
+            eprintln!("rtrload: {why}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+//------------ reset ---------------------------------------------------------
+
+/// One run of `reset`.
+struct ResetRun {
+    wall: Duration,
+    /// Per-session times, sorted.
+    per_session: Vec<Duration>,
+    octets: u64,
+    pdus: u64,
+    version: u8,
+    serial: Option<u32>,
+    hash: ContentHash,
+}
+
+fn reset(s: &Sessions, repeat: usize, expect: Option<&str>, json: bool) -> Result<(), String> {
+    let addr = s.addr()?;
+    raise_fd_limit(s.count());
+    let mut runs = Vec::new();
+    for run in 1..=repeat.max(1) {
+        let deadline = s.deadline();
+        let streams = drive::connect(addr, s.count(), s.connect_window, deadline)?;
+        let progress = Arc::new(Progress::default());
+        let routers = drive::run(
+            streams,
+            s.version,
+            Until::Synced,
+            s.threads(),
+            deadline,
+            &progress,
+        );
+        failures(&routers)?;
+        let hash = agreed(&routers, expect)?;
+        let first = routers.iter().filter_map(|r| r.queried_at).min();
+        let last = routers.iter().filter_map(|r| r.synced_at).max();
+        let mut per_session: Vec<Duration> = routers
+            .iter()
+            .filter_map(|r| Some(r.synced_at? - r.queried_at?))
+            .collect();
+        per_session.sort_unstable();
+        let r = ResetRun {
+            wall: last.zip(first).map_or(Duration::ZERO, |(l, f)| l - f),
+            per_session,
+            octets: routers.iter().map(|r| r.octets).sum(),
+            pdus: routers.iter().map(|r| r.pdus).sum(),
+            version: routers[0].version(),
+            serial: routers[0].serial,
+            hash,
+        };
+        if !json {
+            println!(
+                "run {run}: {} sessions at v{}, wall {:.3?}, per session min {:.3?} median {:.3?} \
+                 max {:.3?}, {} octets, {} PDUs, serial {}, hash {} ({} items)",
+                s.count(),
+                r.version,
+                r.wall,
+                r.per_session[0],
+                median(&r.per_session),
+                r.per_session[r.per_session.len() - 1],
+                r.octets,
+                r.pdus,
+                r.serial.unwrap_or(0),
+                r.hash.hex(),
+                r.hash.items(),
+            );
+        }
+        runs.push(r);
+    }
+    let mut walls: Vec<Duration> = runs.iter().map(|r| r.wall).collect();
+    walls.sort_unstable();
+    if json {
+        let runs: Vec<_> = runs
+            .iter()
+            .map(|r| {
+                json!({
+                    "wall_s": r.wall.as_secs_f64(),
+                    "session_min_s": r.per_session[0].as_secs_f64(),
+                    "session_median_s": median(&r.per_session).as_secs_f64(),
+                    "session_max_s": r.per_session[r.per_session.len() - 1].as_secs_f64(),
+                    "octets": r.octets,
+                    "pdus": r.pdus,
+                    "version": r.version,
+                    "serial": r.serial,
+                    "hash": r.hash.hex(),
+                    "items": r.hash.items(),
+                })
+            })
+            .collect();
+        emit(json!({
+            "mode": "reset",
+            "target": s.target,
+            "sessions": s.count(),
+            "runs": runs,
+            "median_wall_s": median(&walls).as_secs_f64(),
+        }));
+    } else if walls.len() > 1 {
+        println!(
+            "median wall over {} runs: {:.3?}",
+            walls.len(),
+            median(&walls)
+        );
+    }
+    Ok(())
+}
+
+//------------ idle ----------------------------------------------------------
+
+fn idle(s: &Sessions, hold: Option<u64>, json: bool) -> Result<(), String> {
+    let addr = s.addr()?;
+    raise_fd_limit(s.count());
+    let progress = Arc::new(Progress::default());
+    // Block the signals before any thread starts, so that every thread
+    // inherits the mask and only the waiter below takes them.
+    let mut signals = SigSet::empty();
+    signals.add(Signal::SIGINT);
+    signals.add(Signal::SIGTERM);
+    signals
+        .thread_block()
+        .map_err(|e| format!("block signals: {e}"))?;
+    {
+        let progress = progress.clone();
+        thread::spawn(move || {
+            if signals.wait().is_ok() {
+                progress.stop.store(true, Ordering::Relaxed);
+            }
+        });
+    }
+    let start = Instant::now();
+    let deadline = s.deadline();
+    let streams = drive::connect(addr, s.count(), s.connect_window, deadline)?;
+    // Held sessions run until stopped; the bound is a year without --hold.
+    let held = Duration::from_secs(hold.unwrap_or(365 * 86_400));
+    let runner = {
+        let (progress, version, threads) = (progress.clone(), s.version, s.threads());
+        thread::spawn(move || {
+            drive::run(
+                streams,
+                version,
+                Until::Stopped,
+                threads,
+                deadline + held,
+                &progress,
+            )
+        })
+    };
+    let all = wait_synced(&progress, s.count(), deadline);
+    if all {
+        let took = start.elapsed();
+        if json {
+            emit(json!({
+                "event": "established",
+                "sessions": s.count(),
+                "established_s": took.as_secs_f64(),
+            }));
+        } else {
+            println!("established {} sessions in {took:.3?}", s.count());
+        }
+        let _ = std::io::stdout().flush();
+        let until = Instant::now() + held;
+        while !progress.stop.load(Ordering::Relaxed)
+            && Instant::now() < until
+            && progress.failed.load(Ordering::Relaxed) == 0
+        {
+            thread::sleep(LOOK);
+        }
+    }
+    progress.stop.store(true, Ordering::Relaxed);
+    let routers = runner.join().expect("runner thread");
+    failures(&routers)?;
+    if !all {
+        return Err("not every session established in time".into());
+    }
+    let hash = agreed(&routers, None)?;
+    let octets: u64 = routers.iter().map(|r| r.octets).sum();
+    if json {
+        emit(json!({
+            "mode": "idle",
+            "target": s.target,
+            "sessions": s.count(),
+            "held_s": start.elapsed().as_secs_f64(),
+            "octets": octets,
+            "hash": hash.hex(),
+            "items": hash.items(),
+        }));
+    } else {
+        println!(
+            "closed {} sessions after {:.3?}; {octets} octets, hash {} ({} items)",
+            s.count(),
+            start.elapsed(),
+            hash.hex(),
+            hash.items()
+        );
+    }
+    Ok(())
+}
+
+//------------ follow --------------------------------------------------------
+
+fn follow(s: &Sessions, expect: Option<&str>, json: bool) -> Result<(), String> {
+    let addr = s.addr()?;
+    raise_fd_limit(s.count());
+    let deadline = s.deadline();
+    let streams = drive::connect(addr, s.count(), s.connect_window, deadline)?;
+    let progress = Arc::new(Progress::default());
+    let runner = {
+        let (progress, version, threads) = (progress.clone(), s.version, s.threads());
+        thread::spawn(move || {
+            drive::run(
+                streams,
+                version,
+                Until::Updated,
+                threads,
+                deadline,
+                &progress,
+            )
+        })
+    };
+    if wait_synced(&progress, s.count(), deadline) {
+        if json {
+            emit(json!({ "event": "synced", "sessions": s.count() }));
+        } else {
+            println!("synced {} sessions; waiting for Serial Notify", s.count());
+        }
+        let _ = std::io::stdout().flush();
+    }
+    let routers = runner.join().expect("runner thread");
+    failures(&routers)?;
+    let hash = agreed(&routers, expect)?;
+    let mut serials: Vec<Option<u32>> = routers.iter().map(|r| r.serial).collect();
+    serials.sort_unstable();
+    serials.dedup();
+    if serials.len() != 1 {
+        return Err(format!("sessions ended at different serials: {serials:?}"));
+    }
+    let first = routers.iter().filter_map(|r| r.notified_at).min();
+    let last = routers.iter().filter_map(|r| r.updated_at).max();
+    let took = last.zip(first).map_or(Duration::ZERO, |(l, f)| l - f);
+    let from = routers[0].synced_serial.unwrap_or(0);
+    let to = serials[0].unwrap_or(0);
+    let octets: u64 = routers.iter().map(|r| r.octets).sum();
+    let pdus: u64 = routers.iter().map(|r| r.pdus).sum();
+    if json {
+        emit(json!({
+            "mode": "follow",
+            "target": s.target,
+            "sessions": s.count(),
+            "version": routers[0].version(),
+            "from_serial": from,
+            "serial": to,
+            "update_s": took.as_secs_f64(),
+            "octets": octets,
+            "pdus": pdus,
+            "hash": hash.hex(),
+            "items": hash.items(),
+        }));
+    } else {
+        println!(
+            "updated {} sessions from serial {from} to {to} in {took:.3?} (first Serial Notify \
+             to last End of Data); {octets} octets, {pdus} PDUs in all; hash {} ({} items)",
+            s.count(),
+            hash.hex(),
+            hash.items()
+        );
+    }
+    Ok(())
+}
+
+//------------ hash ----------------------------------------------------------
+
+fn file_hash(path: &PathBuf, version: u8, json: bool) -> Result<(), String> {
+    let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
+    let (payloads, rejected) =
+        input::read(file, Format::Auto).map_err(|e| format!("{}: {e}", path.display()))?;
+    if rejected.count > 0 {
+        eprintln!(
+            "rtrload: {}: {} items rejected, as a cache would; first: {}",
+            path.display(),
+            rejected.count,
+            rejected.first.join("; ")
+        );
+    }
+    // What a cache serves now: no expired items, ASPA merged per customer.
+    let now = SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let live = |t: &input::Timed<_>| !t.is_expired(now);
+    let (snapshot, _oversized) = Snapshot::build(
+        payloads
+            .vrps
+            .into_iter()
+            .filter(live)
+            .map(|t| t.item)
+            .collect(),
+        payloads
+            .router_keys
+            .into_iter()
+            .filter(|t| !t.is_expired(now))
+            .map(|t| t.item)
+            .collect(),
+        payloads
+            .aspas
+            .into_iter()
+            .filter(|t| !t.is_expired(now))
+            .map(|t| t.item)
+            .collect(),
+    );
+    let hash = ContentHash::of_snapshot(&snapshot, version);
+    if json {
+        emit(json!({
+            "mode": "hash",
+            "file": path.display().to_string(),
+            "version": version,
+            "hash": hash.hex(),
+            "items": hash.items(),
+        }));
+    } else {
+        println!(
+            "hash {} at v{version} ({} items: {} VRPs, {} router keys, {} ASPA)",
+            hash.hex(),
+            hash.items(),
+            snapshot.vrps.len(),
+            if version >= 1 {
+                snapshot.router_keys.len()
+            } else {
+                0
+            },
+            if version >= 2 {
+                snapshot.aspas.len()
+            } else {
+                0
+            },
+        );
+    }
+    Ok(())
+}
+
+//------------ Helpers -------------------------------------------------------
+
+/// Thousands of sessions need thousands of descriptors: raise the soft
+/// limit to the hard one.
+fn raise_fd_limit(sessions: usize) {
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
+        return;
+    };
+    if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_err() {
+        // An unlimited hard limit is refused on Linux; try the kernel's.
+        let _ = setrlimit(Resource::RLIMIT_NOFILE, 1 << 20, hard);
+    }
+    let soft = getrlimit(Resource::RLIMIT_NOFILE).map_or(soft, |(s, _)| s);
+    if (sessions as u64).saturating_add(64) > soft {
+        eprintln!("rtrload: warning: {sessions} sessions, but only {soft} file descriptors");
+    }
+}
+
+/// Wait until every router is synced or one failed; false if not all
+/// synced by `deadline`.
+fn wait_synced(progress: &Progress, count: usize, deadline: Instant) -> bool {
+    loop {
+        let synced = progress.synced.load(Ordering::Relaxed);
+        if synced >= count {
+            return true;
+        }
+        if progress.failed.load(Ordering::Relaxed) > 0 || Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(LOOK);
+    }
+}
+
+/// Print what failed; an error if anything did.
+fn failures(routers: &[Router]) -> Result<(), String> {
+    let failed: Vec<(usize, &str)> = routers
+        .iter()
+        .enumerate()
+        .filter_map(|(i, r)| match &r.phase {
+            Phase::Failed(why) => Some((i, why.as_str())),
+            _ => None,
+        })
+        .collect();
+    for (i, why) in failed.iter().take(FAILURES_SHOWN) {
+        eprintln!("rtrload: session {i}: {why}");
+    }
+    match failed.len() {
+        0 => Ok(()),
+        n => Err(format!("{n} of {} sessions failed", routers.len())),
+    }
+}
+
+/// The hash every router ended with, if they agree and it is `expect`.
+fn agreed(routers: &[Router], expect: Option<&str>) -> Result<ContentHash, String> {
+    let mut hashes: Vec<String> = routers.iter().map(|r| r.hash.hex()).collect();
+    hashes.sort_unstable();
+    hashes.dedup();
+    if hashes.len() != 1 {
+        return Err(format!(
+            "sessions disagree: {} distinct content hashes ({})",
+            hashes.len(),
+            hashes.join(", ")
+        ));
+    }
+    let hash = routers[0].hash;
+    if let Some(want) = expect {
+        if !want.eq_ignore_ascii_case(&hash.hex()) {
+            return Err(format!("content hash {}, expected {want}", hash.hex()));
+        }
+    }
+    Ok(hash)
+}
+
+fn median(sorted: &[Duration]) -> Duration {
+    sorted[sorted.len() / 2]
+}
+
+fn emit(value: serde_json::Value) {
+    println!("{value}");
+    let _ = std::io::stdout().flush();
+}

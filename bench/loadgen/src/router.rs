@@ -1,0 +1,385 @@
+//! One simulated router, sans I/O: it queues the queries it wants sent,
+//! takes the octets the cache sends, checks every PDU with rovd's strict
+//! client decoder, and keeps the table's content hash up to date. Where
+//! the socket is, see `drive.rs`.
+//!
+//! The life of a router: Reset Query, the answer up to End of Data
+//! (synced); when following, the first Serial Notify for another serial
+//! sends a Serial Query, and the End of Data of that answer (or of a new
+//! reset after a Cache Reset) ends it (updated). Section numbers are
+//! 8210bis-27.
+
+use std::collections::HashMap;
+use std::time::Instant;
+
+use rovd::rtr::client::{self, CachePdu, Received};
+use rovd::rtr::pdu::{kind, ErrorCode};
+
+use crate::hash::{self, ContentHash, ItemHash};
+
+/// Where a router is in its life.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Reset Query sent, reading its answer.
+    Reset,
+    /// Holding a full table.
+    Synced,
+    /// Serial Query sent, reading the delta.
+    Serial,
+    /// Holding the table of the serial a Serial Notify announced.
+    Updated,
+    /// Ended by a protocol error, the cache, or a timeout.
+    Failed(String),
+}
+
+/// One RTR session seen from the router's side.
+#[derive(Debug)]
+pub struct Router {
+    /// The version asked for; lowered if the cache answers at a lower one.
+    version: u8,
+    /// Whether to answer a Serial Notify with a Serial Query.
+    follow: bool,
+    pub phase: Phase,
+    /// Whether a Cache Response opened the answer being read.
+    in_answer: bool,
+    /// Whether the current reset follows a Cache Reset (§5.6).
+    after_cache_reset: bool,
+    pub session: Option<u16>,
+    pub serial: Option<u32>,
+    /// The serial the first Serial Query went out for, when following.
+    pub synced_serial: Option<u32>,
+    pub hash: ContentHash,
+    /// The hash of each customer's ASPA record: a withdrawal names only
+    /// the customer (§5.12), so the hash to subtract must be kept.
+    aspas: HashMap<u32, ItemHash>,
+    /// Octets waiting to be sent.
+    pub out: Vec<u8>,
+    pub octets: u64,
+    pub pdus: u64,
+    pub queried_at: Option<Instant>,
+    pub synced_at: Option<Instant>,
+    pub notified_at: Option<Instant>,
+    pub updated_at: Option<Instant>,
+}
+
+impl Router {
+    /// A router that queues its Reset Query at `version` now.
+    pub fn start(version: u8, follow: bool, now: Instant) -> Router {
+        Router {
+            version,
+            follow,
+            phase: Phase::Reset,
+            in_answer: false,
+            after_cache_reset: false,
+            session: None,
+            serial: None,
+            synced_serial: None,
+            hash: ContentHash::default(),
+            aspas: HashMap::new(),
+            out: client::reset_query(version).to_vec(),
+            octets: 0,
+            pdus: 0,
+            queried_at: Some(now),
+            synced_at: None,
+            notified_at: None,
+            updated_at: None,
+        }
+    }
+
+    /// The version the session runs at.
+    pub fn version(&self) -> u8 {
+        self.version
+    }
+
+    /// End the router with `why`, unless it has already ended.
+    pub fn fail(&mut self, why: impl Into<String>) {
+        if !matches!(self.phase, Phase::Failed(_)) {
+            self.phase = Phase::Failed(why.into());
+        }
+    }
+
+    /// Take the complete PDUs at the start of `buf` and return how many
+    /// octets they took; the rest waits for more. Stops at the first error.
+    pub fn receive(&mut self, buf: &[u8], now: Instant) -> usize {
+        let mut used = 0;
+        while !matches!(self.phase, Phase::Failed(_)) {
+            match client::decode(&buf[used..]) {
+                Ok(None) => break,
+                Ok(Some((received, len))) => {
+                    used += len;
+                    self.pdus += 1;
+                    if let Err(why) = self.pdu(received, now) {
+                        self.fail(why);
+                    }
+                }
+                Err(e) => self.fail(format!("undecodable PDU: {e}")),
+            }
+        }
+        used
+    }
+
+    fn pdu(&mut self, received: Received, now: Instant) -> Result<(), String> {
+        let Received { version, pdu } = received;
+        if let CachePdu::ErrorReport { code, text } = &pdu {
+            let name = ErrorCode::for_version(*code, version).map_or("unknown code", |c| c.name());
+            return Err(format!(
+                "cache sent Error Report {code} ({name}) at version {version}: {text}"
+            ));
+        }
+        // As rovctl: a cache may answer the first query at a lower version.
+        if self.session.is_none()
+            && version < self.version
+            && matches!(pdu, CachePdu::CacheResponse { .. })
+        {
+            self.version = version;
+        }
+        if version != self.version {
+            return Err(format!(
+                "PDU at version {version} in a version {} session",
+                self.version
+            ));
+        }
+        let announce_only = self.phase == Phase::Reset;
+        match pdu {
+            CachePdu::SerialNotify { serial, .. } => {
+                // §8.2: a notify may arrive at any time.
+                if self.follow && self.phase == Phase::Synced && Some(serial) != self.serial {
+                    self.notified_at = Some(now);
+                    self.synced_serial = self.serial;
+                    self.serial_query();
+                }
+                Ok(())
+            }
+            CachePdu::CacheResponse { session } => {
+                if self.in_answer {
+                    return Err("Cache Response inside an answer".into());
+                }
+                if !matches!(self.phase, Phase::Reset | Phase::Serial) {
+                    return Err("Cache Response without a query".into());
+                }
+                if self.phase == Phase::Serial && self.session != Some(session) {
+                    return Err(format!("Cache Response for another session ({session})"));
+                }
+                self.session = Some(session);
+                self.in_answer = true;
+                Ok(())
+            }
+            CachePdu::CacheReset => {
+                // §5.6: the answer to a Serial Query the cache cannot serve.
+                if self.phase != Phase::Serial || self.in_answer {
+                    return Err("Cache Reset not in answer to a Serial Query".into());
+                }
+                self.phase = Phase::Reset;
+                self.after_cache_reset = true;
+                self.hash = ContentHash::default();
+                self.aspas.clear();
+                self.out
+                    .extend_from_slice(&client::reset_query(self.version));
+                Ok(())
+            }
+            CachePdu::Prefix { announce, vrp } => {
+                self.payload(announce, announce_only)?;
+                self.apply(announce, hash::vrp(&vrp));
+                Ok(())
+            }
+            CachePdu::RouterKey { announce, key } => {
+                self.payload(announce, announce_only)?;
+                self.apply(announce, hash::router_key(&key));
+                Ok(())
+            }
+            CachePdu::Aspa { announce, aspa } => {
+                self.payload(announce, announce_only)?;
+                // §5.12: an announcement replaces the customer's record.
+                let old = if announce {
+                    let new = hash::aspa(&aspa);
+                    self.hash.add(new);
+                    self.aspas.insert(aspa.customer, new)
+                } else {
+                    let old = self.aspas.remove(&aspa.customer);
+                    if old.is_none() {
+                        return Err(format!("withdrawal of unknown ASPA AS{}", aspa.customer));
+                    }
+                    old
+                };
+                if let Some(old) = old {
+                    if announce_only {
+                        return Err(format!("two ASPA records for AS{}", aspa.customer));
+                    }
+                    self.hash.remove(old);
+                }
+                Ok(())
+            }
+            CachePdu::EndOfData {
+                session, serial, ..
+            } => {
+                if !self.in_answer {
+                    return Err("End of Data without Cache Response".into());
+                }
+                if Some(session) != self.session {
+                    return Err(format!("End of Data for another session ({session})"));
+                }
+                self.in_answer = false;
+                self.serial = Some(serial);
+                if self.phase == Phase::Serial || self.after_cache_reset {
+                    self.phase = Phase::Updated;
+                    self.updated_at = Some(now);
+                } else {
+                    self.phase = Phase::Synced;
+                    self.synced_at = Some(now);
+                }
+                Ok(())
+            }
+            CachePdu::ErrorReport { .. } => unreachable!("handled above"),
+        }
+    }
+
+    /// Check that a payload PDU may come now.
+    fn payload(&self, announce: bool, announce_only: bool) -> Result<(), String> {
+        if !self.in_answer {
+            return Err("payload PDU outside an answer".into());
+        }
+        if !announce && announce_only {
+            return Err("withdrawal in the answer to a Reset Query".into());
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, announce: bool, item: ItemHash) {
+        if announce {
+            self.hash.add(item);
+        } else {
+            self.hash.remove(item);
+        }
+    }
+
+    /// Serial Query (§5.3): 12 octets.
+    fn serial_query(&mut self) {
+        let session = self.session.unwrap_or(0).to_be_bytes();
+        let serial = self.serial.unwrap_or(0).to_be_bytes();
+        self.out.extend_from_slice(&[
+            self.version,
+            kind::SERIAL_QUERY,
+            session[0],
+            session[1],
+            0,
+            0,
+            0,
+            12,
+        ]);
+        self.out.extend_from_slice(&serial);
+        self.phase = Phase::Serial;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rovd::payload::{Delta, Snapshot};
+    use rovd::rtr::pdu::{self, Timers};
+    use rovd::testdata::{self, Spec};
+
+    const TIMERS: Timers = Timers {
+        refresh: 3600,
+        retry: 600,
+        expire: 7200,
+    };
+
+    fn full(out: &mut Vec<u8>, s: &Snapshot, session: u16, serial: u32) {
+        pdu::cache_response(out, 2, session);
+        s.vrps.iter().for_each(|v| pdu::vrp(out, 2, true, v));
+        s.router_keys
+            .iter()
+            .for_each(|k| pdu::router_key(out, 2, true, k));
+        s.aspas.iter().for_each(|a| pdu::aspa_announce(out, 2, a));
+        pdu::end_of_data(out, 2, session, serial, &TIMERS);
+    }
+
+    /// Feed `octets` in pieces of `step`, as a socket might deliver them.
+    fn feed(r: &mut Router, octets: &[u8], step: usize) {
+        let mut buf = Vec::new();
+        for piece in octets.chunks(step) {
+            buf.extend_from_slice(piece);
+            let used = r.receive(&buf, Instant::now());
+            buf.drain(..used);
+        }
+        assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn reset_then_delta_matches_new_snapshot() {
+        let old = testdata::generate(&Spec {
+            vrps: 500,
+            ..Spec::small()
+        });
+        let new = testdata::mutate(&old, 10.0, 7);
+        let mut r = Router::start(2, true, Instant::now());
+        assert_eq!(r.out, client::reset_query(2));
+        r.out.clear();
+        let mut octets = Vec::new();
+        full(&mut octets, &old, 9, 1);
+        feed(&mut r, &octets, 7);
+        assert_eq!(r.phase, Phase::Synced);
+        assert_eq!(r.hash, ContentHash::of_snapshot(&old, 2));
+
+        let mut octets = Vec::new();
+        pdu::serial_notify(&mut octets, 2, 9, 2);
+        feed(&mut r, &octets, 12);
+        assert_eq!(r.phase, Phase::Serial);
+        assert_eq!(r.out, [2, 1, 0, 9, 0, 0, 0, 12, 0, 0, 0, 1]);
+
+        let d = Delta::between(&old, &new);
+        let mut octets = Vec::new();
+        pdu::cache_response(&mut octets, 2, 9);
+        d.withdraw
+            .vrps
+            .iter()
+            .for_each(|v| pdu::vrp(&mut octets, 2, false, v));
+        d.announce
+            .vrps
+            .iter()
+            .for_each(|v| pdu::vrp(&mut octets, 2, true, v));
+        d.withdraw
+            .router_keys
+            .iter()
+            .for_each(|k| pdu::router_key(&mut octets, 2, false, k));
+        d.announce
+            .router_keys
+            .iter()
+            .for_each(|k| pdu::router_key(&mut octets, 2, true, k));
+        // A changed ASPA is announced once; a removed one withdrawn.
+        for a in &d.withdraw.aspas {
+            if !d.announce.aspas.iter().any(|n| n.customer == a.customer) {
+                pdu::aspa_withdraw(&mut octets, 2, a.customer);
+            }
+        }
+        d.announce
+            .aspas
+            .iter()
+            .for_each(|a| pdu::aspa_announce(&mut octets, 2, a));
+        pdu::end_of_data(&mut octets, 2, 9, 2, &TIMERS);
+        feed(&mut r, &octets, 1000);
+        assert_eq!(r.phase, Phase::Updated);
+        assert_eq!(r.serial, Some(2));
+        assert_eq!(r.hash, ContentHash::of_snapshot(&new, 2));
+    }
+
+    #[test]
+    fn rejects_withdrawal_in_reset_and_error_report() {
+        let s = testdata::generate(&Spec {
+            vrps: 10,
+            ..Spec::small()
+        });
+        let mut r = Router::start(2, false, Instant::now());
+        let mut octets = Vec::new();
+        pdu::cache_response(&mut octets, 2, 1);
+        pdu::vrp(&mut octets, 2, false, &s.vrps[0]);
+        feed(&mut r, &octets, 64);
+        assert!(matches!(r.phase, Phase::Failed(ref w) if w.contains("withdrawal")));
+
+        let mut r = Router::start(2, false, Instant::now());
+        let mut octets = Vec::new();
+        pdu::error_report(&mut octets, 2, ErrorCode::NoDataAvailable, &[], "");
+        r.receive(&octets, Instant::now());
+        assert!(matches!(r.phase, Phase::Failed(ref w) if w.contains("Error Report 2")));
+    }
+}

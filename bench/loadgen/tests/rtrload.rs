@@ -1,0 +1,271 @@
+//! rtrload against a running rovd on 127.0.0.1: the content hash of a
+//! file equals what `reset` receives, `follow` converges on the hash of
+//! the next file, and `idle` holds its sessions. rovd is the workspace's
+//! debug build, which `cargo test --workspace` builds first; without it
+//! the tests are skipped.
+
+use std::fs;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::thread;
+use std::time::{Duration, Instant, SystemTime};
+
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+use rovd::payload::Snapshot;
+use rovd::testdata::{self, Spec};
+
+const RTRLOAD: &str = env!("CARGO_BIN_EXE_rtrload");
+const ROVD: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../target/debug/rovd");
+
+/// Bound on every wait.
+const WAIT: Duration = Duration::from_secs(30);
+
+fn data(seed: u64) -> Snapshot {
+    testdata::generate(&Spec {
+        vrps: 2_000,
+        seed,
+        ..Spec::small()
+    })
+}
+
+//------------ Rovd ----------------------------------------------------------
+
+/// A running `rovd -d` serving `vrps.json`; stopped by pid on drop.
+struct Rovd {
+    dir: tempfile::TempDir,
+    port: u16,
+    child: Child,
+}
+
+impl Rovd {
+    /// Start rovd on `snapshot`, or `None` if it has not been built.
+    fn start(snapshot: &Snapshot) -> Option<Rovd> {
+        if !Path::new(ROVD).exists() {
+            eprintln!("skipped: build rovd first ({ROVD} is missing)");
+            return None;
+        }
+        let dir = tempfile::tempdir().expect("temporary directory");
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        let mut config = String::new();
+        if nix::unistd::geteuid().is_root() {
+            // rovd drops to its user and chroots: both must be able to
+            // reach the data and an empty directory.
+            use std::os::unix::fs::PermissionsExt;
+            let user = match nix::unistd::User::from_name("_rovd") {
+                Ok(Some(_)) => "_rovd",
+                _ => "nobody",
+            };
+            fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
+            let empty = dir.path().join("empty");
+            fs::create_dir(&empty).unwrap();
+            fs::set_permissions(&empty, fs::Permissions::from_mode(0o755)).unwrap();
+            config += &format!("user = \"{user}\"\nchroot = \"{}\"\n", empty.display());
+        }
+        let vrps = dir.path().join("vrps.json");
+        fs::write(&vrps, testdata::to_rpki_client_json(snapshot)).unwrap();
+        config += &format!(
+            "[rtr]\nlisten = [\"127.0.0.1:{port}\"]\nnotify-interval = 0\n\n\
+             [[source]]\npath = \"{}\"\nmax-age = 0\n",
+            vrps.display()
+        );
+        let conf = dir.path().join("rovd.conf");
+        fs::write(&conf, config).unwrap();
+        let child = Command::new(ROVD)
+            .arg("-d")
+            .arg("-f")
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn rovd");
+        let rovd = Rovd { dir, port, child };
+        rovd.wait_for_data();
+        Some(rovd)
+    }
+
+    fn target(&self) -> String {
+        format!("127.0.0.1:{}", self.port)
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    /// Until a reset succeeds: the port is open and the data loaded.
+    fn wait_for_data(&self) {
+        let deadline = Instant::now() + WAIT;
+        loop {
+            let out = rtrload(&["reset", &self.target(), "--timeout", "5"]);
+            if out.status.success() {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "rovd served no data within {WAIT:?}"
+            );
+            thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    /// Replace the data file as rpki-client does, with a later mtime.
+    fn replace(&self, snapshot: &Snapshot) {
+        let (path, tmp) = (self.path("vrps.json"), self.path(".vrps.json.tmp"));
+        fs::write(&tmp, testdata::to_rpki_client_json(snapshot)).unwrap();
+        let old = fs::metadata(&path).and_then(|m| m.modified()).unwrap();
+        let mtime = (old + Duration::from_secs(1)).max(SystemTime::now());
+        fs::File::options()
+            .write(true)
+            .open(&tmp)
+            .unwrap()
+            .set_modified(mtime)
+            .unwrap();
+        fs::rename(&tmp, &path).unwrap();
+    }
+}
+
+impl Drop for Rovd {
+    fn drop(&mut self) {
+        let pid = Pid::from_raw(self.child.id() as i32);
+        let _ = kill(pid, Signal::SIGTERM);
+        let deadline = Instant::now() + Duration::from_secs(5);
+        while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
+            thread::sleep(Duration::from_millis(20));
+        }
+        if self.child.try_wait().ok().flatten().is_none() {
+            let _ = kill(pid, Signal::SIGKILL);
+            let _ = self.child.wait();
+        }
+    }
+}
+
+//------------ Helpers -------------------------------------------------------
+
+fn rtrload(args: &[&str]) -> Output {
+    Command::new(RTRLOAD)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run rtrload")
+}
+
+/// Run rtrload with `--json`, insist on success, and return the last line.
+fn json(args: &[&str]) -> serde_json::Value {
+    let mut args = args.to_vec();
+    args.push("--json");
+    let out = rtrload(&args);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "rtrload {args:?}: {}\n{stdout}{}",
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_str(stdout.lines().last().expect("output")).expect("JSON")
+}
+
+fn file_hash(path: &Path, version: u8) -> String {
+    let v = json(&[
+        "hash",
+        path.to_str().unwrap(),
+        "--version",
+        &version.to_string(),
+    ]);
+    v["hash"].as_str().unwrap().to_owned()
+}
+
+//------------ Tests ---------------------------------------------------------
+
+#[test]
+fn reset_receives_the_file_hash() {
+    let Some(rovd) = Rovd::start(&data(1)) else {
+        return;
+    };
+    for version in 0..=2u8 {
+        let want = file_hash(&rovd.path("vrps.json"), version);
+        let v = json(&[
+            "reset",
+            &rovd.target(),
+            "--sessions",
+            "2",
+            "--repeat",
+            "2",
+            "--version",
+            &version.to_string(),
+            "--expect-hash",
+            &want,
+        ]);
+        let runs = v["runs"].as_array().unwrap();
+        assert_eq!(runs.len(), 2);
+        assert_eq!(runs[0]["hash"], want.as_str());
+        assert_eq!(runs[0]["version"], version);
+        assert!(runs[0]["pdus"].as_u64().unwrap() > 2 * 2_000);
+    }
+    // A wrong expectation fails.
+    let out = rtrload(&["reset", &rovd.target(), "--expect-hash", "0123456789abcdef"]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("expected 0123456789abcdef"));
+}
+
+#[test]
+fn follow_converges_on_the_next_file() {
+    let old = data(2);
+    let Some(rovd) = Rovd::start(&old) else {
+        return;
+    };
+    let new = testdata::mutate(&old, 5.0, 3);
+    let mut child = Command::new(RTRLOAD)
+        .args([
+            "follow",
+            &rovd.target(),
+            "--sessions",
+            "3",
+            "--timeout",
+            "30",
+        ])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run rtrload follow");
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    let mut line = String::new();
+    // The line ends by the time rtrload's own timeout does.
+    stdout.read_line(&mut line).unwrap();
+    assert!(line.starts_with("synced 3 sessions"), "{line:?}");
+    rovd.replace(&new);
+    let mut rest = String::new();
+    stdout.read_line(&mut rest).unwrap();
+    let status = child.wait().unwrap();
+    assert!(status.success(), "rtrload follow: {status}: {rest}");
+    let want = file_hash(&rovd.path("vrps.json"), 2);
+    assert!(
+        rest.starts_with("updated 3 sessions") && rest.contains(&format!("hash {want}")),
+        "{rest:?}"
+    );
+}
+
+#[test]
+fn idle_holds_its_sessions() {
+    let Some(rovd) = Rovd::start(&data(4)) else {
+        return;
+    };
+    let start = Instant::now();
+    let out = rtrload(&["idle", &rovd.target(), "--sessions", "10", "--hold", "1"]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(start.elapsed() >= Duration::from_secs(1));
+    let mut lines = stdout.lines();
+    assert!(lines.next().unwrap().starts_with("established 10 sessions"));
+    let want = file_hash(&rovd.path("vrps.json"), 2);
+    assert!(lines.next().unwrap().contains(&format!("hash {want}")));
+}
