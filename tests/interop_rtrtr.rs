@@ -21,11 +21,10 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::clients::stop;
 use common::data::{expected, AspaObject, Data};
 use common::rtr::{RtrClient, Table};
 use common::{config, free_port, on_path, Daemon, LogBuf, WAIT};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
 
 fn rtrtr() -> Option<PathBuf> {
     let found = std::env::var_os("ROVD_RTRTR")
@@ -105,17 +104,8 @@ impl Rtrtr {
 
 impl Drop for Rtrtr {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let pid = Pid::from_raw(child.id() as i32);
-            let _ = kill(pid, Signal::SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                thread::sleep(Duration::from_millis(20));
-            }
-            if child.try_wait().ok().flatten().is_none() {
-                let _ = kill(pid, Signal::SIGKILL);
-                let _ = child.wait();
-            }
+        if let Some(child) = self.child.take() {
+            stop(child);
         }
         if thread::panicking() {
             eprintln!(

@@ -303,17 +303,8 @@ impl Daemon {
 
 impl Drop for Daemon {
     fn drop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let pid = Pid::from_raw(child.id() as i32);
-            let _ = kill(pid, Signal::SIGTERM);
-            let deadline = Instant::now() + Duration::from_secs(5);
-            while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
-                thread::sleep(Duration::from_millis(20));
-            }
-            if child.try_wait().ok().flatten().is_none() {
-                let _ = kill(pid, Signal::SIGKILL);
-                let _ = child.wait();
-            }
+        if let Some(child) = self.child.take() {
+            clients::stop(child);
         }
         if thread::panicking() {
             // Let the capture threads take in the last lines.
