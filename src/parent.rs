@@ -355,18 +355,39 @@ fn spawn_children(
 }
 
 /// If a child has ended, say which and how.
+///
+/// One child's end usually ends the other: its channel closes. So when one
+/// has ended, the other gets a moment to end too, and the line names the
+/// cause — the one killed by a signal, else the one found first.
 fn reap(children: &mut Children) -> Option<String> {
-    for (name, child) in [
-        ("validator", &mut children.validator),
-        ("rtr", &mut children.rtr),
-    ] {
-        match child.try_wait() {
-            Ok(Some(status)) => return Some(format!("{name} {}", describe(status))),
-            Ok(None) => {}
-            Err(e) => return Some(format!("{name}: {e}")),
+    use std::os::unix::process::ExitStatusExt;
+
+    let mut ended: Vec<(&str, std::process::ExitStatus)> = Vec::new();
+    let deadline = Instant::now() + Duration::from_millis(200);
+    loop {
+        for (name, child) in [
+            ("validator", &mut children.validator),
+            ("rtr", &mut children.rtr),
+        ] {
+            if ended.iter().any(|(n, _)| *n == name) {
+                continue;
+            }
+            match child.try_wait() {
+                Ok(Some(status)) => ended.push((name, status)),
+                Ok(None) => {}
+                Err(e) => return Some(format!("{name}: {e}")),
+            }
         }
+        if ended.is_empty() || ended.len() == 2 || Instant::now() >= deadline {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(10));
     }
-    None
+    let cause = ended
+        .iter()
+        .find(|(_, s)| s.signal().is_some())
+        .or(ended.first())?;
+    Some(format!("{} {}", cause.0, describe(cause.1)))
 }
 
 fn describe(status: std::process::ExitStatus) -> String {
