@@ -12,10 +12,12 @@
 //! - `router.rs` — one session, sans I/O: queries out, PDUs in, hash
 //! - `drive.rs` — connecting and driving sessions on worker threads
 //! - `hash.rs` — the order-independent content hash
+//! - `gen.rs` — the benchmark data sets, as rpki-client JSON and SLURM
 
 #![forbid(unsafe_code)]
 
 mod drive;
+mod gen;
 mod hash;
 mod router;
 
@@ -92,6 +94,27 @@ enum Mode {
         #[arg(long, value_name = "HEX")]
         expect_hash: Option<String>,
     },
+    /// Write a deterministic data set: rpki-client JSON, optionally the
+    /// same as SLURM assertions, and a second version with a percentage
+    /// of it changed.
+    Gen {
+        /// VRPs in the set (22 % IPv6, 10 router keys, 1,000 ASPA).
+        #[arg(long, default_value_t = 800_000)]
+        vrps: usize,
+        /// The generator's seed.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Where the rpki-client JSON goes.
+        #[arg(value_name = "JSON")]
+        out: PathBuf,
+        /// Also write the set as a SLURM file of assertions here.
+        #[arg(long, value_name = "FILE")]
+        slurm: Option<PathBuf>,
+        /// Also write a version with this percentage changed, as
+        /// `<json>.changed` (and `<slurm>.changed`).
+        #[arg(long, value_name = "PERCENT")]
+        changed: Option<f64>,
+    },
     /// The content hash of a payload file as a cache serves it.
     Hash {
         /// A JSON or CSV payload file (rpki-client, StayRTR, Routinator).
@@ -160,6 +183,13 @@ fn main() -> ExitCode {
             expect_hash,
         } => follow(sessions, expect_hash.as_deref(), cli.json),
         Mode::Hash { file, version } => file_hash(file, *version, cli.json),
+        Mode::Gen {
+            vrps,
+            seed,
+            out,
+            slurm,
+            changed,
+        } => generate(*vrps, *seed, out, slurm.as_deref(), *changed),
     };
     match res {
         Ok(()) => ExitCode::SUCCESS,
@@ -168,6 +198,45 @@ fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+//------------ gen -----------------------------------------------------------
+
+fn generate(
+    vrps: usize,
+    seed: u64,
+    json_path: &std::path::Path,
+    slurm_path: Option<&std::path::Path>,
+    changed: Option<f64>,
+) -> Result<(), String> {
+    let (first, second) = gen::generate(&gen::Sizes { vrps, seed }, changed);
+    let with_suffix = |p: &std::path::Path| {
+        let mut s = p.as_os_str().to_owned();
+        s.push(".changed");
+        PathBuf::from(s)
+    };
+    gen::write_json(&first, json_path)?;
+    if let Some(p) = slurm_path {
+        gen::write_slurm(&first, p)?;
+    }
+    if let Some(second) = &second {
+        gen::write_json(second, &with_suffix(json_path))?;
+        if let Some(p) = slurm_path {
+            gen::write_slurm(second, &with_suffix(p))?;
+        }
+    }
+    println!(
+        "{} VRPs, {} router keys, {} ASPAs{}",
+        first.vrps.len(),
+        first.router_keys.len(),
+        first.aspas.len(),
+        if second.is_some() {
+            "; changed version written"
+        } else {
+            ""
+        }
+    );
+    Ok(())
 }
 
 //------------ reset ---------------------------------------------------------
