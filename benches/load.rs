@@ -45,6 +45,17 @@ fn child(parent: u32, title: &str) -> Option<u32> {
     None
 }
 
+/// The daemon, stopped by pid however the benchmark ends.
+struct Stopped(std::process::Child);
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
+        let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
+        let _ = self.0.wait();
+    }
+}
+
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         println!("load: run with `cargo bench --bench load`");
@@ -118,16 +129,18 @@ fn main() {
     .unwrap();
 
     let start = Instant::now();
-    let mut rovd = Command::new(env!("CARGO_BIN_EXE_rovd"))
-        .args(["-d", "-f"])
-        .arg(&conf)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start rovd");
+    let mut rovd = Stopped(
+        Command::new(env!("CARGO_BIN_EXE_rovd"))
+            .args(["-d", "-f"])
+            .arg(&conf)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("start rovd"),
+    );
     let (tx, rx) = mpsc::channel::<(Instant, String)>();
-    let stderr = rovd.stderr.take().unwrap();
+    let stderr = rovd.0.stderr.take().unwrap();
     thread::spawn(move || {
         for line in BufReader::new(stderr).lines().map_while(Result::ok) {
             let _ = tx.send((Instant::now(), line));
@@ -149,7 +162,7 @@ fn main() {
         }
     };
     let first = wait_serial(0).duration_since(start);
-    let pid = rovd.id();
+    let pid = rovd.0.id();
     let validator = child(pid, "rovd: validator").expect("validator");
     let rtr = child(pid, "rovd: rtr").expect("rtr");
     let hwm_first = vm(validator, "VmHWM:");
@@ -171,11 +184,7 @@ fn main() {
         vm(rtr, "VmRSS:"),
         vm(pid, "VmRSS:"),
     );
-    let _ = nix::sys::signal::kill(
-        nix::unistd::Pid::from_raw(pid as i32),
-        nix::sys::signal::Signal::SIGTERM,
-    );
-    let _ = rovd.wait();
+    drop(rovd);
 
     let mb = |kb: u64| kb as f64 / 1024.0;
     println!();
