@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
+use common::clients::{count, opened_peers, peer_of};
 use common::data::{expected, Data};
 use common::rtr::{Table, Vrp};
 use common::{config, Daemon, LogBuf, WAIT};
@@ -262,29 +263,6 @@ fn family_counts(vrps: &BTreeSet<Vrp>) -> (usize, usize) {
 
 //------------ Daemon log -----------------------------------------------------
 
-/// The peer of an `rtr: session PEER…` log line.
-fn peer_of(line: &str) -> Option<&str> {
-    let rest = &line[line.find("rtr: session ")? + "rtr: session ".len()..];
-    let end = rest.find(' ')?;
-    Some(rest[..end].trim_end_matches(':'))
-}
-
-/// The peers of the sessions rovd opened, in order.
-fn sessions(log: &str) -> Vec<String> {
-    log.lines()
-        .filter(|l| l.ends_with(" opened"))
-        .filter_map(peer_of)
-        .map(str::to_string)
-        .collect()
-}
-
-/// Log lines about the session with `peer` that contain `needle`.
-fn count(log: &str, who: &str, needle: &str) -> usize {
-    log.lines()
-        .filter(|l| peer_of(l) == Some(who) && l.contains(needle))
-        .count()
-}
-
 //------------ Tests ----------------------------------------------------------
 
 /// FRR against rovd with `max_version`, ending up at `version`: a full
@@ -301,9 +279,9 @@ fn sync_and_follow(max_version: u8, version: u8, seed: u64) {
     let (probe, _) = daemon.wait_for_data(version);
     drop(probe);
     daemon.wait_for_log(": reset query", WAIT);
-    let ours = sessions(&daemon.log());
+    let ours = opened_peers(&daemon.log());
     let frr_sessions = || -> Vec<String> {
-        let mut s = sessions(&daemon.log());
+        let mut s = opened_peers(&daemon.log());
         s.retain(|p| !ours.contains(p));
         s
     };

@@ -27,6 +27,7 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 use serde_json::Value;
 
+use common::clients::{count, opened_peers, peer_of};
 use common::data::{expected, Data};
 use common::rtr::Table;
 use common::{children_of, config, free_port, is_root, still_exists, Daemon, LogBuf, WAIT};
@@ -287,29 +288,6 @@ fn prefix_counts(table: &Table) -> (u64, u64) {
 
 //------------ Daemon log -----------------------------------------------------
 
-/// The peer of an `rtr: session PEER…` log line.
-fn peer_of(line: &str) -> Option<&str> {
-    let rest = &line[line.find("rtr: session ")? + "rtr: session ".len()..];
-    let end = rest.find(' ')?;
-    Some(rest[..end].trim_end_matches(':'))
-}
-
-/// The peers of the sessions rovd opened, in order.
-fn sessions(log: &str) -> Vec<String> {
-    log.lines()
-        .filter(|l| l.ends_with(" opened"))
-        .filter_map(peer_of)
-        .map(str::to_string)
-        .collect()
-}
-
-/// Log lines about the session with `who` that contain `needle`.
-fn count(log: &str, who: &str, needle: &str) -> usize {
-    log.lines()
-        .filter(|l| peer_of(l) == Some(who) && l.contains(needle))
-        .count()
-}
-
 //------------ Tests ----------------------------------------------------------
 
 /// A full sync at v1 and a change followed on the same session: session ID,
@@ -327,9 +305,9 @@ fn openbgpd_v1_sync_and_serial_update() {
     let (probe, synced) = daemon.wait_for_data(1);
     drop(probe);
     daemon.wait_for_log(": reset query", WAIT);
-    let ours = sessions(&daemon.log());
+    let ours = opened_peers(&daemon.log());
     let theirs = || -> Vec<String> {
-        let mut s = sessions(&daemon.log());
+        let mut s = opened_peers(&daemon.log());
         s.retain(|p| !ours.contains(p));
         s
     };
@@ -410,7 +388,7 @@ fn openbgpd_refused_by_v0_cache() {
     let mut daemon = Daemon::start(&config(0), &[("vrps.json", json.as_bytes())]);
     drop(daemon.wait_for_data(0));
     daemon.wait_for_log(": reset query", WAIT);
-    let ours = sessions(&daemon.log());
+    let ours = opened_peers(&daemon.log());
 
     let mut bgpd = Openbgpd::start(&bgpd, &bgpctl, daemon.port);
     daemon.wait_for_log(
@@ -429,7 +407,7 @@ fn openbgpd_refused_by_v0_cache() {
     // Every one of its sessions was refused at v1 and closed; none went
     // on at v0.
     assert!(daemon.log_wait(WAIT, |log| {
-        let peers: Vec<String> = sessions(log)
+        let peers: Vec<String> = opened_peers(log)
             .into_iter()
             .filter(|p| !ours.contains(p))
             .collect();

@@ -21,7 +21,7 @@ use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::clients::stop;
+use common::clients::{sessions, stop, SessionLog};
 use common::data::{expected, AspaObject, Data};
 use common::rtr::{RtrClient, Table};
 use common::{config, free_port, on_path, Daemon, LogBuf, WAIT};
@@ -116,25 +116,6 @@ impl Drop for Rtrtr {
     }
 }
 
-/// The lines rovd logged about sessions that opened after `mark` (log
-/// length when RTRTR was started): those are RTRTR's.
-fn sessions_since(log: &str, mark: usize) -> Vec<String> {
-    let later = &log[mark..];
-    later
-        .lines()
-        .filter_map(|l| l.strip_prefix("rtr: session "))
-        .filter_map(|l| {
-            l.split_once(' ')
-                .map(|(peer, _)| peer.trim_end_matches(':').to_string())
-        })
-        .fold(Vec::new(), |mut v, p| {
-            if !v.contains(&p) {
-                v.push(p);
-            }
-            v
-        })
-}
-
 /// RTRTR against rovd offering `max_version`: it must settle on `version`,
 /// hold exactly the data of that version, and follow a change on the same
 /// session by Serial Notify and Serial Query.
@@ -187,26 +168,21 @@ fn sync_and_follow(max_version: u8, version: u8, seed: u64) {
     // From rovd's side: the session that holds the data negotiated
     // `version`, was reset once, and followed the change by Serial Query.
     let log = daemon.log();
-    let peers = sessions_since(&log, mark);
-    let serving: Vec<&String> = peers
+    let later = sessions(&log[mark..]);
+    let serving: Vec<&(String, SessionLog)> = later
         .iter()
-        .filter(|p| log[mark..].contains(&format!("rtr: session {p}: version {version}")))
+        .filter(|(_, s)| s.versions.contains(&version))
         .collect();
     assert_eq!(
         serving.len(),
         1,
-        "RTRTR sessions at v{version}: {peers:?}\n{log}"
+        "RTRTR sessions at v{version}: {later:?}\n{log}"
     );
-    let p = serving[0];
-    let count = |needle: &str| {
-        log[mark..]
-            .matches(&format!("rtr: session {p}{needle}"))
-            .count()
-    };
-    assert_eq!(count(" opened"), 1, "{log}");
-    assert_eq!(count(": reset query"), 1, "{log}");
-    assert!(count(": serial query from") >= 1, "{log}");
-    assert_eq!(count(" closed"), 0, "{log}");
+    let (_, s) = serving[0];
+    assert_eq!(s.opened, 1, "{log}");
+    assert_eq!(s.resets, 1, "{log}");
+    assert!(s.serials >= 1, "{log}");
+    assert_eq!(s.closed, None, "{log}");
     if max_version < 2 {
         // RTRTR starts at v2 and is told the version to use.
         assert!(

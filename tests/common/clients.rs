@@ -173,6 +173,29 @@ pub fn sessions(log: &str) -> Vec<(String, SessionLog)> {
     out
 }
 
+/// The peer address a `rtr: session PEER …` log line is about.
+pub fn peer_of(line: &str) -> Option<&str> {
+    let rest = &line[line.find("rtr: session ")? + "rtr: session ".len()..];
+    let end = rest.find(' ')?;
+    Some(rest[..end].trim_end_matches(':'))
+}
+
+/// The peers of the sessions the daemon opened, in order.
+pub fn opened_peers(log: &str) -> Vec<String> {
+    log.lines()
+        .filter(|l| l.ends_with(" opened"))
+        .filter_map(peer_of)
+        .map(str::to_string)
+        .collect()
+}
+
+/// How many log lines about the session with `who` contain `needle`.
+pub fn count(log: &str, who: &str, needle: &str) -> usize {
+    log.lines()
+        .filter(|l| peer_of(l) == Some(who) && l.contains(needle))
+        .count()
+}
+
 /// The daemon's current serial: the last `rtr: serial N: …` line.
 pub fn last_serial(log: &str) -> u32 {
     log.lines()
