@@ -231,11 +231,7 @@ fn bird() -> Option<Bins> {
     match (find("bird"), find("birdc")) {
         (Some(bird), Some(birdc)) => Some(Bins { bird, birdc }),
         _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "bird not installed, and CI must not skip"
-            );
-            println!("skipped: bird not installed");
+            common::skip("bird not installed");
             None
         }
     }

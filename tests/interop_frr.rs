@@ -34,23 +34,14 @@ const RPKI_MODULES: [&str; 3] = [
     "/usr/lib/frr/modules/bgpd_rpki.so",
 ];
 
-/// Print why the test is skipped, or fail under CI, which must not skip.
-fn skip(why: &str) {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{why}, and CI must not skip"
-    );
-    println!("skipped: {why}");
-}
-
 /// Whether FRR's bgpd and its RPKI module are installed.
 fn frr() -> bool {
     if !Path::new(BGPD).exists() {
-        skip("FRR not installed");
+        common::skip("FRR not installed");
         return false;
     }
     if !RPKI_MODULES.iter().any(|m| Path::new(m).exists()) {
-        skip("frr-rpki-rtrlib not installed");
+        common::skip("frr-rpki-rtrlib not installed");
         return false;
     }
     true

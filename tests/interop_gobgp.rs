@@ -118,11 +118,7 @@ fn gobgp() -> Option<Bins> {
     match (find("gobgpd"), find("gobgp")) {
         (Some(gobgpd), Some(gobgp)) => Some(Bins { gobgpd, gobgp }),
         _ => {
-            assert!(
-                std::env::var_os("CI").is_none(),
-                "gobgpd not installed, and CI must not skip"
-            );
-            println!("skipped: gobgpd not installed");
+            common::skip("gobgpd not installed");
             None
         }
     }

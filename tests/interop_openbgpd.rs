@@ -32,15 +32,6 @@ use common::data::{expected, Data};
 use common::rtr::Table;
 use common::{children_of, config, free_port, is_root, still_exists, Daemon, LogBuf, WAIT};
 
-/// Print why the test is skipped, or fail under CI, which must not skip.
-fn skip(why: &str) {
-    assert!(
-        std::env::var_os("CI").is_none(),
-        "{why}, and CI must not skip"
-    );
-    println!("skipped: {why}");
-}
-
 /// OpenBGPD's bgpd and bgpctl, if installed and runnable here.
 fn openbgpd() -> Option<(PathBuf, PathBuf)> {
     let bins = ["/usr/sbin/bgpd", "/usr/sbin/bgpctl"].map(PathBuf::from);
@@ -50,22 +41,22 @@ fn openbgpd() -> Option<(PathBuf, PathBuf)> {
         || !String::from_utf8_lossy(&version.map(|o| o.stderr).unwrap_or_default())
             .starts_with("OpenBGPD")
     {
-        skip("OpenBGPD not installed");
+        common::skip("OpenBGPD not installed");
         return None;
     }
     if !is_root() {
-        skip("needs root (OpenBGPD runs privilege-separated)");
+        common::skip("needs root (OpenBGPD runs privilege-separated)");
         return None;
     }
     let user = ["_openbgpd", "_bgpd"]
         .iter()
         .find_map(|u| nix::unistd::User::from_name(u).ok().flatten());
     let Some(user) = user else {
-        skip("OpenBGPD's user _openbgpd does not exist");
+        common::skip("OpenBGPD's user _openbgpd does not exist");
         return None;
     };
     if !user.dir.is_dir() {
-        skip(&format!(
+        common::skip(&format!(
             "OpenBGPD chroots into {} ({}'s home), which does not exist: \
              install -d -m 0755 {0}",
             user.dir.display(),

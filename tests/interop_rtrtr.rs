@@ -31,11 +31,7 @@ fn rtrtr() -> Option<PathBuf> {
         .map(PathBuf::from)
         .or_else(|| on_path("rtrtr"));
     if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "rtrtr not installed, and CI must not skip"
-        );
-        println!("skipped: rtrtr not installed (cargo install --locked rtrtr)");
+        common::skip("rtrtr not installed (cargo install --locked rtrtr)");
     }
     found
 }

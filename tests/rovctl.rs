@@ -247,11 +247,7 @@ fn error_exits() {
 fn stayrtr() -> Option<PathBuf> {
     let found = on_path("stayrtr");
     if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "stayrtr not installed, and CI must not skip"
-        );
-        println!("skipped: stayrtr not installed");
+        common::skip("stayrtr not installed");
     }
     found
 }

@@ -19,11 +19,7 @@ use super::{on_path, LogBuf, WAIT};
 pub fn rtrclient() -> Option<PathBuf> {
     let found = on_path("rtrclient");
     if found.is_none() {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "rtrclient not installed, and CI must not skip"
-        );
-        println!("skipped: rtrclient not installed");
+        super::skip("rtrclient not installed");
     }
     found
 }
