@@ -40,6 +40,8 @@ pub struct Prefix {
 /// Why a prefix could not be built.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum PrefixError {
+    /// Not "address/length".
+    Syntax,
     /// The length exceeds 32 (IPv4) or 128 (IPv6).
     Length,
     /// Bits beyond the prefix length are set.
@@ -49,6 +51,7 @@ pub enum PrefixError {
 impl fmt::Display for PrefixError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
+            PrefixError::Syntax => f.write_str("not ADDRESS/LENGTH"),
             PrefixError::Length => f.write_str("prefix length out of range"),
             PrefixError::HostBits => f.write_str("host bits set beyond the prefix length"),
         }
@@ -141,6 +144,25 @@ fn mask128(len: u8) -> u128 {
         0
     } else {
         u128::MAX << (128 - u32::from(len))
+    }
+}
+
+impl std::str::FromStr for Prefix {
+    type Err = PrefixError;
+
+    /// "a.b.c.d/len" or "v6::/len", with the address as std parses it and
+    /// the length in decimal digits only; host bits must be clear.
+    fn from_str(text: &str) -> Result<Self, PrefixError> {
+        let (addr, len) = text.split_once('/').ok_or(PrefixError::Syntax)?;
+        if len.is_empty() || len.len() > 3 || !len.bytes().all(|c| c.is_ascii_digit()) {
+            return Err(PrefixError::Syntax);
+        }
+        let len: u8 = len.parse().map_err(|_| PrefixError::Length)?;
+        if addr.contains(':') {
+            Prefix::v6(addr.parse().map_err(|_| PrefixError::Syntax)?, len)
+        } else {
+            Prefix::v4(addr.parse().map_err(|_| PrefixError::Syntax)?, len)
+        }
     }
 }
 
@@ -585,6 +607,24 @@ mod tests {
         );
         let p = Prefix::v6("2001:db8::".parse().unwrap(), 32).unwrap();
         assert_eq!(p.to_string(), "2001:db8::/32");
+        assert_eq!("2001:db8::/32".parse::<Prefix>(), Ok(p));
+        assert_eq!(
+            "10.0.0.0/8".parse::<Prefix>().unwrap().to_string(),
+            "10.0.0.0/8"
+        );
+        for bad in [
+            "10.0.0.0",
+            "10.0.0.0/",
+            "10.0.0.0/+8",
+            "10.0.0/8",
+            "x/8",
+            "/8",
+        ] {
+            assert_eq!(bad.parse::<Prefix>(), Err(PrefixError::Syntax), "{bad}");
+        }
+        assert_eq!("10.0.0.0/33".parse::<Prefix>(), Err(PrefixError::Length));
+        assert_eq!("10.0.0.0/999".parse::<Prefix>(), Err(PrefixError::Length));
+        assert_eq!("10.0.0.1/8".parse::<Prefix>(), Err(PrefixError::HostBits));
         assert!(Vrp::new(p, 31, 1).is_err());
         assert!(Vrp::new(p, 129, 1).is_err());
     }

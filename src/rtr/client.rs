@@ -169,8 +169,8 @@ pub fn decode(buf: &[u8]) -> Result<Option<(Received, usize)>, DecodeError> {
                 DecodeError::Prefix(
                     h,
                     match e {
-                        crate::payload::PrefixError::Length => "prefix length out of range",
                         crate::payload::PrefixError::HostBits => "host bits set in prefix",
+                        _ => "prefix length out of range",
                     },
                 )
             })?;

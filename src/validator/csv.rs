@@ -181,7 +181,6 @@ fn number(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::payload::Prefix;
     use crate::validator::input::{read, Format};
 
     macro_rules! fixture {
@@ -191,13 +190,7 @@ mod tests {
     }
 
     fn vrp(prefix: &str, max: u8, asn: u32) -> Vrp {
-        let (addr, len) = prefix.split_once('/').unwrap();
-        let len = len.parse().unwrap();
-        let prefix = match addr.parse().unwrap() {
-            std::net::IpAddr::V4(a) => Prefix::v4(a, len),
-            std::net::IpAddr::V6(a) => Prefix::v6(a, len),
-        };
-        Vrp::new(prefix.unwrap(), max, asn).unwrap()
+        Vrp::new(prefix.parse().unwrap(), max, asn).unwrap()
     }
 
     fn read_csv(bytes: &[u8]) -> (Payloads, Rejected) {

@@ -24,7 +24,6 @@
 
 use std::fmt;
 use std::io::{BufRead, BufReader, Read};
-use std::net::{Ipv4Addr, Ipv6Addr};
 
 use serde::{Deserialize, Serialize};
 
@@ -314,18 +313,8 @@ pub(super) fn asn_text(text: &str, what: &str) -> Result<u32, String> {
 /// "a.b.c.d/len" or "v6::/len", the address as std parses it, without
 /// host bits.
 pub(super) fn parse_prefix(text: &str) -> Result<Prefix, String> {
-    let bad = || format!("bad prefix syntax {}", quote(text));
-    let (addr, len) = text.split_once('/').ok_or_else(bad)?;
-    if len.is_empty() || len.len() > 3 || !len.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let len: u8 = len.parse().map_err(|_| bad())?;
-    let prefix = if addr.contains(':') {
-        Prefix::v6(addr.parse::<Ipv6Addr>().map_err(|_| bad())?, len)
-    } else {
-        Prefix::v4(addr.parse::<Ipv4Addr>().map_err(|_| bad())?, len)
-    };
-    prefix.map_err(|e| match e {
+    text.parse().map_err(|e| match e {
+        PrefixError::Syntax => format!("bad prefix syntax {}", quote(text)),
         PrefixError::HostBits => format!("host bits set in {text}"),
         PrefixError::Length => format!("prefix length out of range in {text}"),
     })

@@ -19,7 +19,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::net::{Ipv4Addr, Ipv6Addr};
 
 use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
@@ -607,18 +606,8 @@ fn asn(v: Json, what: &str) -> Result<u32, String> {
 /// reject them too).
 fn prefix(v: Json, what: &str) -> Result<Prefix, String> {
     let text = string(v, what)?;
-    let bad = || format!("{what} is not a prefix: {}", quote(&text));
-    let (addr, len) = text.split_once('/').ok_or_else(bad)?;
-    if len.is_empty() || len.len() > 3 || !len.bytes().all(|c| c.is_ascii_digit()) {
-        return Err(bad());
-    }
-    let len: u8 = len.parse().map_err(|_| bad())?;
-    let prefix = if addr.contains(':') {
-        Prefix::v6(addr.parse::<Ipv6Addr>().map_err(|_| bad())?, len)
-    } else {
-        Prefix::v4(addr.parse::<Ipv4Addr>().map_err(|_| bad())?, len)
-    };
-    prefix.map_err(|e| match e {
+    text.parse().map_err(|e| match e {
+        PrefixError::Syntax => format!("{what} is not a prefix: {}", quote(&text)),
         PrefixError::HostBits => format!("host bits set in {what} {text}"),
         PrefixError::Length => format!("{what} length out of range in {text}"),
     })
