@@ -317,10 +317,9 @@ impl Server {
             if let Some(conn) = self.conns[i].as_mut() {
                 if conn.session.is_established() {
                     conn.notify_due = true;
+                    self.notify_if_due(i, now);
                 }
             }
-            self.notify_if_due(i, now);
-            self.drive(i);
         }
         Some(update)
     }
@@ -674,7 +673,8 @@ impl Server {
     }
 
     /// Queue a deferred Serial Notify if its time has come (§8.2: at most
-    /// one per interval per session; coalesced, never dropped).
+    /// one per interval per session; coalesced, never dropped), and write
+    /// it. Sessions with nothing to say are not touched.
     fn notify_if_due(&mut self, slot: usize, now: Instant) {
         let Some(conn) = self.conns[slot].as_mut() else {
             return;
@@ -691,12 +691,13 @@ impl Server {
                 return;
             }
         }
+        conn.notify_due = false;
         if let Some(out) = conn.session.notify(&self.cache) {
             conn.push(out);
             conn.told_serial = self.cache.serial();
             conn.last_notify = Some(now);
+            self.drive(slot);
         }
-        conn.notify_due = false;
     }
 
     fn tick(&mut self) {
@@ -718,7 +719,6 @@ impl Server {
             }
             if conn.notify_due {
                 self.notify_if_due(slot, now);
-                self.drive(slot);
             }
         }
     }
