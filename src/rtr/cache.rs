@@ -10,12 +10,20 @@
 //! session answering a query queues a reference to that buffer; serving one
 //! more router costs a refcount and socket writes, never a re-encode or a
 //! copy of the table.
+//!
+//! The VRPs, nearly all of a table, are kept only in that encoded form:
+//! a new snapshot's full table is encoded at once for the version last
+//! asked for and its structured VRPs are dropped; other versions are
+//! transcoded from it (the VRP PDUs differ only in their version octet),
+//! and the next update decodes the old VRPs back to compute its delta.
+//! This halves the worker's memory against keeping both forms.
 
-use std::cell::OnceCell;
+use std::cell::{Cell, OnceCell};
 use std::collections::VecDeque;
+use std::net::{Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
-use crate::payload::{Delta, Snapshot};
+use crate::payload::{Delta, Prefix, Snapshot, Vrp};
 
 use super::pdu::{self, Timers};
 
@@ -36,6 +44,11 @@ pub struct Encoded {
 struct PerVersion([OnceCell<Encoded>; VERSIONS]);
 
 impl PerVersion {
+    /// Any encoding made so far.
+    fn any(&self) -> Option<&Encoded> {
+        self.0.iter().find_map(OnceCell::get)
+    }
+
     fn get(&self, version: u8, encode: impl FnOnce(&mut Vec<u8>) -> u32) -> Encoded {
         self.0[usize::from(version)]
             .get_or_init(|| {
@@ -66,8 +79,36 @@ pub struct Update {
 #[derive(Debug)]
 struct Current {
     serial: u32,
-    snapshot: Snapshot,
+    /// The router keys and ASPAs; its `vrps` stay empty.
+    rest: Snapshot,
+    /// How many VRPs: the first PDUs of every full table.
+    vrps: usize,
+    /// The full tables; at least one is always made.
     full: PerVersion,
+}
+
+impl Current {
+    fn new(serial: u32, mut snapshot: Snapshot, version: u8) -> Current {
+        let full = PerVersion::default();
+        full.get(version, |buf| encode_full(buf, version, &snapshot));
+        let vrps = std::mem::take(&mut snapshot.vrps).len();
+        Current {
+            serial,
+            rest: snapshot,
+            vrps,
+            full,
+        }
+    }
+
+    /// The whole snapshot again, VRPs decoded from a full table.
+    fn snapshot(&self) -> Snapshot {
+        let table = self.full.any().expect("a full table is always encoded");
+        Snapshot {
+            vrps: decode_vrps(&table.bytes, self.vrps),
+            router_keys: self.rest.router_keys.clone(),
+            aspas: self.rest.aspas.clone(),
+        }
+    }
 }
 
 /// The net change from a retained older serial to the current one.
@@ -85,6 +126,9 @@ pub struct Cache {
     timers: Timers,
     history_limit: usize,
     next_serial: u32,
+    /// The version the last full table was asked for: the one a new
+    /// snapshot is encoded for first.
+    last_full: Cell<u8>,
     current: Option<Current>,
     /// Oldest first.
     history: VecDeque<Retained>,
@@ -113,6 +157,7 @@ impl Cache {
             timers,
             history_limit,
             next_serial: first_serial,
+            last_full: Cell::new(1),
             current: None,
             history: VecDeque::new(),
         }
@@ -140,11 +185,6 @@ impl Cache {
         self.current.as_ref().map(|c| c.serial)
     }
 
-    /// The current snapshot, if any.
-    pub fn snapshot(&self) -> Option<&Snapshot> {
-        self.current.as_ref().map(|c| &c.snapshot)
-    }
-
     /// Serials a Serial Query can be answered incrementally from, oldest
     /// first, not counting the current one.
     pub fn retained_serials(&self) -> impl Iterator<Item = u32> + '_ {
@@ -157,7 +197,7 @@ impl Cache {
         let (announced, withdrawn) = match self.current.take() {
             None => (snapshot.len(), 0),
             Some(old) => {
-                let delta = Delta::between(&old.snapshot, &snapshot);
+                let delta = Delta::between(&old.snapshot(), &snapshot);
                 if delta.is_empty() {
                     self.current = Some(old);
                     return None;
@@ -185,11 +225,7 @@ impl Cache {
             announced,
             withdrawn,
         };
-        self.current = Some(Current {
-            serial,
-            snapshot,
-            full: PerVersion::default(),
-        });
+        self.current = Some(Current::new(serial, snapshot, self.last_full.get()));
         self.trim_history();
         Some(update)
     }
@@ -211,10 +247,11 @@ impl Cache {
     /// The payload PDUs of the full table for `version`.
     pub fn full(&self, version: u8) -> Option<Encoded> {
         let cur = self.current.as_ref()?;
-        Some(
-            cur.full
-                .get(version, |buf| encode_full(buf, version, &cur.snapshot)),
-        )
+        self.last_full.set(version);
+        let from = cur.full.any().expect("a full table is always encoded");
+        Some(cur.full.get(version, |buf| {
+            transcode_full(buf, version, &from.bytes, cur.vrps, &cur.rest)
+        }))
     }
 
     /// The payload PDUs of the net change from `serial` to the current
@@ -234,7 +271,7 @@ impl Cache {
 //------------ Encoding in §11.2 order ---------------------------------------
 
 /// Index of the first IPv6 VRP in a sorted VRP vector.
-fn v6_start(vrps: &[crate::payload::Vrp]) -> usize {
+fn v6_start(vrps: &[Vrp]) -> usize {
     vrps.partition_point(|v| !v.prefix.is_v6())
 }
 
@@ -267,6 +304,72 @@ pub fn encode_full(buf: &mut Vec<u8>, version: u8, s: &Snapshot) -> u32 {
         }
     }
     n
+}
+
+/// The full table for `version` from another version's `table` of
+/// `vrps` VRPs: its VRP PDUs with the version octet changed, then the
+/// version's router keys and ASPAs from `rest`.
+fn transcode_full(
+    buf: &mut Vec<u8>,
+    version: u8,
+    table: &[u8],
+    vrps: usize,
+    rest: &Snapshot,
+) -> u32 {
+    let end = vrp_pdus_end(table, vrps);
+    buf.reserve(end + rest.router_keys.len() * 128 + rest.aspas.len() * 64);
+    buf.extend_from_slice(&table[..end]);
+    let mut at = 0;
+    while at < end {
+        buf[at] = version;
+        at += pdu_len(&table[at..]);
+    }
+    let rest_pdus = encode_full(buf, version, rest);
+    vrps as u32 + rest_pdus
+}
+
+/// The length field of the PDU at the start of `pdu` (§5.1).
+fn pdu_len(pdu: &[u8]) -> usize {
+    u32::from_be_bytes([pdu[4], pdu[5], pdu[6], pdu[7]]) as usize
+}
+
+/// Where the first `vrps` PDUs of `table` end.
+fn vrp_pdus_end(table: &[u8], vrps: usize) -> usize {
+    let mut at = 0;
+    for _ in 0..vrps {
+        at += pdu_len(&table[at..]);
+    }
+    at
+}
+
+/// The VRPs of a full table's first `count` PDUs, in stored order: the
+/// table holds each family in reverse (§11.2.1).
+fn decode_vrps(table: &[u8], count: usize) -> Vec<Vrp> {
+    let mut vrps = Vec::with_capacity(count);
+    let mut at = 0;
+    for _ in 0..count {
+        let p = &table[at..];
+        let len = pdu_len(p);
+        let prefix = if p[1] == pdu::kind::IPV4_PREFIX {
+            let a: [u8; 4] = p[12..16].try_into().expect("IPv4 PDU");
+            Prefix::v4(Ipv4Addr::from(a), p[9])
+        } else {
+            let a: [u8; 16] = p[12..28].try_into().expect("IPv6 PDU");
+            Prefix::v6(Ipv6Addr::from(a), p[9])
+        }
+        .expect("a prefix this cache encoded");
+        let asn = u32::from_be_bytes(p[len - 4..len].try_into().expect("ASN"));
+        vrps.push(Vrp {
+            prefix,
+            max_len: p[10],
+            asn,
+        });
+        at += len;
+    }
+    let split = v6_start(&vrps);
+    vrps[..split].reverse();
+    vrps[split..].reverse();
+    vrps
 }
 
 /// A delta: per type, announcements before withdrawals (§11.2), with the
@@ -424,6 +527,44 @@ mod tests {
         let mut buf = Vec::new();
         assert_eq!(encode_delta(&mut buf, 1, &d), 0);
         assert!(buf.is_empty());
+    }
+
+    #[test]
+    fn transcoded_tables_equal_direct_encodings_and_updates_see_old_vrps() {
+        use crate::testdata::{self, Spec};
+        let old = testdata::generate(&Spec {
+            vrps: 3_000,
+            ..Spec::small()
+        });
+        let new = testdata::mutate(&old, 5.0, 3);
+        for first in 0..=2u8 {
+            let mut c = Cache::new(0, TIMERS, 10);
+            c.update(old.clone());
+            // The first request decides what the next snapshot is encoded as.
+            c.full(first);
+            for v in [2u8, 0, 1] {
+                let mut want = Vec::new();
+                let n = encode_full(&mut want, v, &old);
+                let got = c.full(v).unwrap();
+                assert_eq!((got.pdus, &got.bytes[..]), (n, &want[..]), "v{v}");
+            }
+            let u = c.update(new.clone()).unwrap();
+            let d = Delta::between(&old, &new);
+            assert_eq!(
+                (u.announced, u.withdrawn),
+                (d.announce.len(), d.withdraw.len())
+            );
+            for v in 0..=2u8 {
+                let mut want = Vec::new();
+                encode_full(&mut want, v, &new);
+                assert_eq!(&c.full(v).unwrap().bytes[..], &want[..]);
+                let mut want = Vec::new();
+                encode_delta(&mut want, v, &d);
+                assert_eq!(&c.delta(v, 0).unwrap().bytes[..], &want[..]);
+            }
+            // The same data again is no update.
+            assert!(c.update(new.clone()).is_none());
+        }
     }
 
     #[test]

@@ -33,6 +33,28 @@ pub enum Until {
     Stopped,
 }
 
+/// How each router begins.
+#[derive(Clone)]
+pub enum Start {
+    /// With a Reset Query at this version; `frame_only` skips decoding.
+    Reset { version: u8, frame_only: bool },
+    /// With a Serial Query for the table this router fetched.
+    Join(Arc<Router>),
+}
+
+impl Start {
+    fn router(&self, follow: bool, now: Instant) -> Router {
+        match self {
+            Start::Reset {
+                version,
+                frame_only: false,
+            } => Router::start(*version, follow, now),
+            Start::Reset { version, .. } => Router::start(*version, follow, now).frame_only(),
+            Start::Join(primer) => Router::join(primer, follow, now),
+        }
+    }
+}
+
 /// What the workers share with the thread that started them.
 #[derive(Debug, Default)]
 pub struct Progress {
@@ -101,7 +123,7 @@ pub fn connect(
 /// `deadline`; routers not done by then fail. Returned in stream order.
 pub fn run(
     streams: Vec<TcpStream>,
-    version: u8,
+    start: &Start,
     until: Until,
     threads: usize,
     deadline: Instant,
@@ -116,8 +138,8 @@ pub fn run(
     let workers: Vec<_> = shares
         .into_iter()
         .map(|share| {
-            let progress = progress.clone();
-            thread::spawn(move || worker(share, version, until, deadline, &progress))
+            let (progress, start) = (progress.clone(), start.clone());
+            thread::spawn(move || worker(share, &start, until, deadline, &progress))
         })
         .collect();
     let mut routers: Vec<Option<Router>> = (0..count).map(|_| None).collect();
@@ -142,7 +164,7 @@ struct Conn {
 
 fn worker(
     share: Vec<(usize, TcpStream)>,
-    version: u8,
+    start: &Start,
     until: Until,
     deadline: Instant,
     progress: &Progress,
@@ -152,7 +174,7 @@ fn worker(
     let mut events = Events::with_capacity(1024);
     let mut conns: Vec<Conn> = Vec::with_capacity(share.len());
     for (n, (index, s)) in share.into_iter().enumerate() {
-        let mut router = Router::start(version, follow, Instant::now());
+        let mut router = start.router(follow, Instant::now());
         let mut stream = match s.set_nonblocking(true) {
             Ok(()) => mio::net::TcpStream::from_std(s),
             Err(e) => {
@@ -219,6 +241,7 @@ fn worker(
         .into_iter()
         .map(|mut c| {
             if c.open && !finished(&c.router, until) {
+                c.router.timed_out = true;
                 c.router
                     .fail(format!("timed out in phase {:?}", c.router.phase));
             }
@@ -307,10 +330,10 @@ fn settle(c: &mut Conn, progress: &Progress) {
 
 fn finished(r: &Router, until: Until) -> bool {
     match until {
-        Until::Synced => !matches!(r.phase, Phase::Reset),
+        Until::Synced => !matches!(r.phase, Phase::Reset | Phase::Joining),
         Until::Updated => matches!(r.phase, Phase::Updated | Phase::Failed(_)),
         // Held sessions are never done, but ended well if synced.
-        Until::Stopped => !matches!(r.phase, Phase::Reset),
+        Until::Stopped => !matches!(r.phase, Phase::Reset | Phase::Joining),
     }
 }
 

@@ -38,7 +38,7 @@ use rovd::payload::Snapshot;
 use rovd::validator::input::{self, Format};
 use serde_json::json;
 
-use crate::drive::{Progress, Until};
+use crate::drive::{Progress, Start, Until};
 use crate::hash::ContentHash;
 use crate::router::{Phase, Router};
 
@@ -76,6 +76,31 @@ enum Mode {
         /// Exit 1 unless every session ends with this content hash.
         #[arg(long, value_name = "HEX")]
         expect_hash: Option<String>,
+        /// Check only the PDU framing, not the content: measures the cache
+        /// rather than this client's decoder. No hash.
+        #[arg(long, conflicts_with = "expect_hash")]
+        frame_only: bool,
+        /// Sessions still reading at `--timeout` are reported as timed out
+        /// instead of failing the run: for caches too slow to finish.
+        #[arg(long)]
+        partial: bool,
+        /// Retry one session until the cache serves a complete table (and
+        /// `--expect-hash`), then print how long that took: start-up time.
+        #[arg(long, conflicts_with_all = ["partial", "frame_only"])]
+        wait_ready: bool,
+    },
+    /// Record a cache's full answer once, then serve exactly those octets
+    /// to every Reset Query with no protocol logic: the floor for `reset`.
+    Replay {
+        /// The cache to record, as HOST:PORT.
+        #[arg(long, value_name = "HOST:PORT")]
+        from: String,
+        /// Where to serve the recording.
+        #[arg(long, value_name = "ADDR:PORT")]
+        listen: SocketAddr,
+        /// The RTR version to record.
+        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
+        version: u8,
     },
     /// Synced sessions that stay open and idle, to measure what they cost
     /// the cache.
@@ -144,6 +169,11 @@ struct Sessions {
     /// Give up after this many seconds (for `idle`: to establish).
     #[arg(long, value_name = "S", default_value_t = 300)]
     timeout: u64,
+    /// (`idle`, `follow`) Fetch the full table on one session only; every
+    /// other session joins with a Serial Query for that serial (§5.3), as
+    /// routers reconnecting to a cache they know do.
+    #[arg(long)]
+    join: bool,
 }
 
 impl Sessions {
@@ -174,9 +204,30 @@ fn main() -> ExitCode {
     let res = match &cli.mode {
         Mode::Reset {
             sessions,
+            wait_ready: true,
+            expect_hash,
+            ..
+        } => ready(sessions, expect_hash.as_deref(), cli.json),
+        Mode::Reset {
+            sessions,
             repeat,
             expect_hash,
-        } => reset(sessions, *repeat, expect_hash.as_deref(), cli.json),
+            frame_only,
+            partial,
+            ..
+        } => reset(
+            sessions,
+            *repeat,
+            expect_hash.as_deref(),
+            *frame_only,
+            *partial,
+            cli.json,
+        ),
+        Mode::Replay {
+            from,
+            listen,
+            version,
+        } => replay(from, *listen, *version),
         Mode::Idle { sessions, hold } => idle(sessions, *hold, cli.json),
         Mode::Follow {
             sessions,
@@ -251,28 +302,52 @@ struct ResetRun {
     version: u8,
     serial: Option<u32>,
     hash: ContentHash,
+    /// Sessions that reached End of Data (all, unless `--partial`).
+    completed: usize,
 }
 
-fn reset(s: &Sessions, repeat: usize, expect: Option<&str>, json: bool) -> Result<(), String> {
+fn reset(
+    s: &Sessions,
+    repeat: usize,
+    expect: Option<&str>,
+    frame_only: bool,
+    partial: bool,
+    json: bool,
+) -> Result<(), String> {
     let addr = s.addr()?;
     raise_fd_limit(s.count());
+    let start = Start::Reset {
+        version: s.version,
+        frame_only,
+    };
     let mut runs = Vec::new();
     for run in 1..=repeat.max(1) {
         let deadline = s.deadline();
         let streams = drive::connect(addr, s.count(), s.connect_window, deadline)?;
         let progress = Arc::new(Progress::default());
-        let routers = drive::run(
+        let mut routers = drive::run(
             streams,
-            s.version,
+            &start,
             Until::Synced,
             s.threads(),
             deadline,
             &progress,
         );
+        let timed_out = routers.iter().filter(|r| r.timed_out).count();
+        if partial {
+            routers.retain(|r| !r.timed_out);
+        }
         failures(&routers)?;
+        if routers.is_empty() {
+            return Err(format!("no session finished in {} s", s.timeout));
+        }
         let hash = agreed(&routers, expect)?;
         let first = routers.iter().filter_map(|r| r.queried_at).min();
-        let last = routers.iter().filter_map(|r| r.synced_at).max();
+        let last = if timed_out > 0 {
+            Some(deadline)
+        } else {
+            routers.iter().filter_map(|r| r.synced_at).max()
+        };
         let mut per_session: Vec<Duration> = routers
             .iter()
             .filter_map(|r| Some(r.synced_at? - r.queried_at?))
@@ -286,12 +361,16 @@ fn reset(s: &Sessions, repeat: usize, expect: Option<&str>, json: bool) -> Resul
             version: routers[0].version(),
             serial: routers[0].serial,
             hash,
+            completed: routers.len(),
         };
         if !json {
+            if timed_out > 0 {
+                println!("run {run}: {timed_out} sessions timed out; the rest:");
+            }
             println!(
                 "run {run}: {} sessions at v{}, wall {:.3?}, per session min {:.3?} median {:.3?} \
                  max {:.3?}, {} octets, {} PDUs, serial {}, hash {} ({} items)",
-                s.count(),
+                r.completed,
                 r.version,
                 r.wall,
                 r.per_session[0],
@@ -323,6 +402,7 @@ fn reset(s: &Sessions, repeat: usize, expect: Option<&str>, json: bool) -> Resul
                     "serial": r.serial,
                     "hash": r.hash.hex(),
                     "items": r.hash.items(),
+                    "completed": r.completed,
                 })
             })
             .collect();
@@ -367,15 +447,16 @@ fn idle(s: &Sessions, hold: Option<u64>, json: bool) -> Result<(), String> {
     }
     let start = Instant::now();
     let deadline = s.deadline();
+    let first = start_for(s, addr, deadline)?;
     let streams = drive::connect(addr, s.count(), s.connect_window, deadline)?;
     // Held sessions run until stopped; the bound is a year without --hold.
     let held = Duration::from_secs(hold.unwrap_or(365 * 86_400));
     let runner = {
-        let (progress, version, threads) = (progress.clone(), s.version, s.threads());
+        let (progress, threads) = (progress.clone(), s.threads());
         thread::spawn(move || {
             drive::run(
                 streams,
-                version,
+                &first,
                 Until::Stopped,
                 threads,
                 deadline + held,
@@ -440,14 +521,15 @@ fn follow(s: &Sessions, expect: Option<&str>, json: bool) -> Result<(), String> 
     let addr = s.addr()?;
     raise_fd_limit(s.count());
     let deadline = s.deadline();
+    let first = start_for(s, addr, deadline)?;
     let streams = drive::connect(addr, s.count(), s.connect_window, deadline)?;
     let progress = Arc::new(Progress::default());
     let runner = {
-        let (progress, version, threads) = (progress.clone(), s.version, s.threads());
+        let (progress, threads) = (progress.clone(), s.threads());
         thread::spawn(move || {
             drive::run(
                 streams,
-                version,
+                &first,
                 Until::Updated,
                 threads,
                 deadline,
@@ -501,6 +583,133 @@ fn follow(s: &Sessions, expect: Option<&str>, json: bool) -> Result<(), String> 
             hash.hex(),
             hash.items()
         );
+    }
+    Ok(())
+}
+
+/// How the sessions of `idle` and `follow` begin: with a full reset each,
+/// or, with `--join`, with a Serial Query for the table one primer session
+/// fetched first (and closed).
+fn start_for(s: &Sessions, addr: SocketAddr, deadline: Instant) -> Result<Start, String> {
+    let full = Start::Reset {
+        version: s.version,
+        frame_only: false,
+    };
+    if !s.join {
+        return Ok(full);
+    }
+    let stream = drive::connect(addr, 1, 1, deadline)?;
+    let progress = Arc::new(Progress::default());
+    let mut primer = drive::run(stream, &full, Until::Synced, 1, deadline, &progress);
+    failures(&primer).map_err(|e| format!("primer session: {e}"))?;
+    Ok(Start::Join(Arc::new(primer.remove(0))))
+}
+
+//------------ ready ---------------------------------------------------------
+
+/// `reset --wait-ready`: one session, again and again, until the cache
+/// serves a complete table; prints the time since rtrload started.
+fn ready(s: &Sessions, expect: Option<&str>, json: bool) -> Result<(), String> {
+    let began = Instant::now();
+    let addr = s.addr()?;
+    let deadline = s.deadline();
+    let start = Start::Reset {
+        version: s.version,
+        frame_only: false,
+    };
+    let mut attempts = 0u32;
+    let mut last = String::from("no attempt");
+    while Instant::now() < deadline {
+        attempts += 1;
+        match drive::connect(addr, 1, 1, deadline) {
+            Err(e) => last = e,
+            Ok(streams) => {
+                let progress = Arc::new(Progress::default());
+                let routers = drive::run(streams, &start, Until::Synced, 1, deadline, &progress);
+                match failures_quiet(&routers).and_then(|()| agreed(&routers, expect)) {
+                    Ok(hash) => {
+                        let took = began.elapsed();
+                        if json {
+                            emit(json!({
+                                "mode": "ready",
+                                "target": s.target,
+                                "ready_s": took.as_secs_f64(),
+                                "attempts": attempts,
+                                "hash": hash.hex(),
+                                "items": hash.items(),
+                            }));
+                        } else {
+                            println!(
+                                "complete table after {took:.3?} ({attempts} attempts), hash {} \
+                                 ({} items)",
+                                hash.hex(),
+                                hash.items()
+                            );
+                        }
+                        return Ok(());
+                    }
+                    Err(e) => last = e,
+                }
+            }
+        }
+        thread::sleep(Duration::from_millis(10));
+    }
+    Err(format!(
+        "no complete table in {} s; last: {last}",
+        s.timeout
+    ))
+}
+
+//------------ replay --------------------------------------------------------
+
+/// Record one full answer from `from`, then replay it on `listen`.
+fn replay(from: &str, listen: SocketAddr, version: u8) -> Result<(), String> {
+    use std::io::Read;
+    use std::net::{TcpListener, TcpStream};
+    let mut cache = TcpStream::connect(from).map_err(|e| format!("{from}: {e}"))?;
+    let mut router = Router::start(version, false, Instant::now()).frame_only();
+    cache
+        .write_all(&router.out)
+        .map_err(|e| format!("{from}: {e}"))?;
+    let mut recording = Vec::new();
+    let mut used = 0;
+    let mut buf = vec![0u8; 1 << 20];
+    while router.phase == Phase::Reset {
+        let n = cache.read(&mut buf).map_err(|e| format!("{from}: {e}"))?;
+        if n == 0 {
+            return Err(format!("{from}: closed before End of Data"));
+        }
+        recording.extend_from_slice(&buf[..n]);
+        used += router.receive(&recording[used..], Instant::now());
+        if let Phase::Failed(why) = &router.phase {
+            return Err(format!("{from}: {why}"));
+        }
+    }
+    recording.truncate(used);
+    drop(cache);
+    let recording: Arc<[u8]> = recording.into();
+    let listener = TcpListener::bind(listen).map_err(|e| format!("{listen}: {e}"))?;
+    emit(json!({
+        "event": "replaying",
+        "listen": listener.local_addr().map_err(|e| e.to_string())?.to_string(),
+        "octets": recording.len(),
+        "pdus": router.pdus,
+    }));
+    for conn in listener.incoming() {
+        let Ok(mut conn) = conn else { continue };
+        let recording = recording.clone();
+        thread::spawn(move || {
+            let _ = conn.set_nodelay(true);
+            let mut query = [0u8; 8];
+            while conn.read_exact(&mut query).is_ok() {
+                // Anything but a Reset Query is ignored: no protocol logic.
+                if query[1] == rovd::rtr::pdu::kind::RESET_QUERY
+                    && conn.write_all(&recording).is_err()
+                {
+                    break;
+                }
+            }
+        });
     }
     Ok(())
 }
@@ -623,6 +832,17 @@ fn failures(routers: &[Router]) -> Result<(), String> {
     match failed.len() {
         0 => Ok(()),
         n => Err(format!("{n} of {} sessions failed", routers.len())),
+    }
+}
+
+/// Whether every router succeeded, as `failures` without printing.
+fn failures_quiet(routers: &[Router]) -> Result<(), String> {
+    match routers.iter().find_map(|r| match &r.phase {
+        Phase::Failed(why) => Some(why.clone()),
+        _ => None,
+    }) {
+        Some(why) => Err(why),
+        None => Ok(()),
     }
 }
 

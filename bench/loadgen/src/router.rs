@@ -13,7 +13,7 @@ use std::collections::HashMap;
 use std::time::Instant;
 
 use rovd::rtr::client::{self, CachePdu, Received};
-use rovd::rtr::pdu::{kind, ErrorCode};
+use rovd::rtr::pdu::{self, kind, ErrorCode};
 
 use crate::hash::{self, ContentHash, ItemHash};
 
@@ -22,6 +22,9 @@ use crate::hash::{self, ContentHash, ItemHash};
 pub enum Phase {
     /// Reset Query sent, reading its answer.
     Reset,
+    /// Serial Query for a serial another session fetched sent, reading
+    /// the (usually empty) answer: a session joined without a full table.
+    Joining,
     /// Holding a full table.
     Synced,
     /// Serial Query sent, reading the delta.
@@ -39,6 +42,8 @@ pub struct Router {
     version: u8,
     /// Whether to answer a Serial Notify with a Serial Query.
     follow: bool,
+    /// Whether to check only the PDU framing: no decoding, no hash.
+    frame_only: bool,
     pub phase: Phase,
     /// Whether a Cache Response opened the answer being read.
     in_answer: bool,
@@ -56,6 +61,8 @@ pub struct Router {
     pub out: Vec<u8>,
     pub octets: u64,
     pub pdus: u64,
+    /// Whether the run's deadline, not an error, ended the router.
+    pub timed_out: bool,
     pub queried_at: Option<Instant>,
     pub synced_at: Option<Instant>,
     pub notified_at: Option<Instant>,
@@ -68,6 +75,7 @@ impl Router {
         Router {
             version,
             follow,
+            frame_only: false,
             phase: Phase::Reset,
             in_answer: false,
             after_cache_reset: false,
@@ -79,11 +87,39 @@ impl Router {
             out: client::reset_query(version).to_vec(),
             octets: 0,
             pdus: 0,
+            timed_out: false,
             queried_at: Some(now),
             synced_at: None,
             notified_at: None,
             updated_at: None,
         }
+    }
+
+    /// A router that joins at the table `primer` fetched: it queues a
+    /// Serial Query for `primer`'s session and serial, and starts from its
+    /// content hash, as a router reconnecting to a cache it knows does
+    /// (§5.3). Thousands of sessions are established this way without
+    /// thousands of full tables.
+    pub fn join(primer: &Router, follow: bool, now: Instant) -> Router {
+        let mut r = Router::start(primer.version, follow, now);
+        r.out.clear();
+        r.session = primer.session;
+        r.serial = primer.serial;
+        r.hash = primer.hash;
+        if follow {
+            r.aspas = primer.aspas.clone();
+        }
+        r.serial_query();
+        r.phase = Phase::Joining;
+        r
+    }
+
+    /// Check only that the PDUs are framed right and find End of Data:
+    /// what is left of the client's work when a benchmark measures the
+    /// cache and not its own decoder. The hash stays empty.
+    pub fn frame_only(mut self) -> Router {
+        self.frame_only = true;
+        self
     }
 
     /// The version the session runs at.
@@ -101,6 +137,9 @@ impl Router {
     /// Take the complete PDUs at the start of `buf` and return how many
     /// octets they took; the rest waits for more. Stops at the first error.
     pub fn receive(&mut self, buf: &[u8], now: Instant) -> usize {
+        if self.frame_only {
+            return self.frame(buf, now);
+        }
         let mut used = 0;
         while !matches!(self.phase, Phase::Failed(_)) {
             match client::decode(&buf[used..]) {
@@ -113,6 +152,46 @@ impl Router {
                     }
                 }
                 Err(e) => self.fail(format!("undecodable PDU: {e}")),
+            }
+        }
+        used
+    }
+
+    /// `receive` without decoding: §5.1 headers only.
+    fn frame(&mut self, buf: &[u8], now: Instant) -> usize {
+        let mut used = 0;
+        while let Some(header) = buf.get(used..used + 8) {
+            let len = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
+            if !(8..=pdu::MAX_LEN).contains(&len) {
+                self.fail(format!("PDU length {len} out of bounds"));
+                break;
+            }
+            let Some(pdu) = buf.get(used..used + len) else {
+                break;
+            };
+            used += len;
+            self.pdus += 1;
+            let res = match pdu[1] {
+                kind::CACHE_RESPONSE => {
+                    self.session = Some(u16::from_be_bytes([pdu[2], pdu[3]]));
+                    self.in_answer = true;
+                    Ok(())
+                }
+                kind::END_OF_DATA if len >= 12 => {
+                    self.in_answer = false;
+                    self.serial = Some(u32::from_be_bytes([pdu[8], pdu[9], pdu[10], pdu[11]]));
+                    self.phase = Phase::Synced;
+                    self.synced_at = Some(now);
+                    Ok(())
+                }
+                kind::ERROR_REPORT => Err(format!("cache sent Error Report {}", pdu[3])),
+                kind::SERIAL_NOTIFY => Ok(()),
+                _ if self.in_answer => Ok(()),
+                other => Err(format!("PDU type {other} outside an answer")),
+            };
+            if let Err(why) = res {
+                self.fail(why);
+                break;
             }
         }
         used
@@ -154,10 +233,12 @@ impl Router {
                 if self.in_answer {
                     return Err("Cache Response inside an answer".into());
                 }
-                if !matches!(self.phase, Phase::Reset | Phase::Serial) {
+                if !matches!(self.phase, Phase::Reset | Phase::Serial | Phase::Joining) {
                     return Err("Cache Response without a query".into());
                 }
-                if self.phase == Phase::Serial && self.session != Some(session) {
+                if matches!(self.phase, Phase::Serial | Phase::Joining)
+                    && self.session != Some(session)
+                {
                     return Err(format!("Cache Response for another session ({session})"));
                 }
                 self.session = Some(session);
@@ -166,11 +247,12 @@ impl Router {
             }
             CachePdu::CacheReset => {
                 // §5.6: the answer to a Serial Query the cache cannot serve.
-                if self.phase != Phase::Serial || self.in_answer {
+                if !matches!(self.phase, Phase::Serial | Phase::Joining) || self.in_answer {
                     return Err("Cache Reset not in answer to a Serial Query".into());
                 }
+                // A joining router that must reset is simply not joined.
+                self.after_cache_reset = self.phase == Phase::Serial;
                 self.phase = Phase::Reset;
-                self.after_cache_reset = true;
                 self.hash = ContentHash::default();
                 self.aspas.clear();
                 self.out
@@ -220,7 +302,10 @@ impl Router {
                 }
                 self.in_answer = false;
                 self.serial = Some(serial);
-                if self.phase == Phase::Serial || self.after_cache_reset {
+                if self.phase == Phase::Joining {
+                    self.phase = Phase::Synced;
+                    self.synced_at = Some(now);
+                } else if self.phase == Phase::Serial || self.after_cache_reset {
                     self.phase = Phase::Updated;
                     self.updated_at = Some(now);
                 } else {
@@ -361,6 +446,49 @@ mod tests {
         assert_eq!(r.phase, Phase::Updated);
         assert_eq!(r.serial, Some(2));
         assert_eq!(r.hash, ContentHash::of_snapshot(&new, 2));
+    }
+
+    #[test]
+    fn joined_router_starts_from_the_primer_table() {
+        let s = testdata::generate(&Spec {
+            vrps: 300,
+            ..Spec::small()
+        });
+        let mut primer = Router::start(2, false, Instant::now());
+        let mut octets = Vec::new();
+        full(&mut octets, &s, 4, 17);
+        feed(&mut primer, &octets, 100);
+        assert_eq!(primer.phase, Phase::Synced);
+
+        let mut r = Router::join(&primer, true, Instant::now());
+        assert_eq!(r.phase, Phase::Joining);
+        assert_eq!(r.out, [2, 1, 0, 4, 0, 0, 0, 12, 0, 0, 0, 17]);
+        let mut octets = Vec::new();
+        pdu::cache_response(&mut octets, 2, 4);
+        pdu::end_of_data(&mut octets, 2, 4, 17, &TIMERS);
+        feed(&mut r, &octets, 5);
+        assert_eq!(r.phase, Phase::Synced);
+        assert_eq!(r.hash, ContentHash::of_snapshot(&s, 2));
+        assert_eq!(r.serial, Some(17));
+    }
+
+    #[test]
+    fn frame_only_finds_end_of_data_without_decoding() {
+        let s = testdata::generate(&Spec {
+            vrps: 300,
+            ..Spec::small()
+        });
+        let mut r = Router::start(1, false, Instant::now()).frame_only();
+        let mut octets = Vec::new();
+        full(&mut octets, &s, 4, 9);
+        feed(&mut r, &octets, 333);
+        assert_eq!(r.phase, Phase::Synced);
+        assert_eq!(r.serial, Some(9));
+        assert_eq!(r.pdus as usize, s.len() + 2);
+        // A PDU outside an answer is still caught.
+        let mut r = Router::start(1, false, Instant::now()).frame_only();
+        r.receive(&octets[8..], Instant::now());
+        assert!(matches!(r.phase, Phase::Failed(_)));
     }
 
     #[test]

@@ -215,20 +215,27 @@ fn reset_receives_the_file_hash() {
 
 #[test]
 fn follow_converges_on_the_next_file() {
-    let old = data(2);
+    follow(false);
+}
+
+#[test]
+fn joined_sessions_follow_too() {
+    follow(true);
+}
+
+fn follow(join: bool) {
+    let old = data(if join { 5 } else { 2 });
     let Some(rovd) = Rovd::start(&old) else {
         return;
     };
     let new = testdata::mutate(&old, 5.0, 3);
+    let target = rovd.target();
+    let mut args = vec!["follow", &target, "--sessions", "3", "--timeout", "30"];
+    if join {
+        args.push("--join");
+    }
     let mut child = Command::new(RTRLOAD)
-        .args([
-            "follow",
-            &rovd.target(),
-            "--sessions",
-            "3",
-            "--timeout",
-            "30",
-        ])
+        .args(&args)
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
         .spawn()
@@ -252,11 +259,25 @@ fn follow_converges_on_the_next_file() {
 
 #[test]
 fn idle_holds_its_sessions() {
+    idle(false);
+}
+
+#[test]
+fn idle_sessions_can_join() {
+    idle(true);
+}
+
+fn idle(join: bool) {
     let Some(rovd) = Rovd::start(&data(4)) else {
         return;
     };
     let start = Instant::now();
-    let out = rtrload(&["idle", &rovd.target(), "--sessions", "10", "--hold", "1"]);
+    let target = rovd.target();
+    let mut args = vec!["idle", &target, "--sessions", "10", "--hold", "1"];
+    if join {
+        args.push("--join");
+    }
+    let out = rtrload(&args);
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(
         out.status.success(),
@@ -268,4 +289,50 @@ fn idle_holds_its_sessions() {
     assert!(lines.next().unwrap().starts_with("established 10 sessions"));
     let want = file_hash(&rovd.path("vrps.json"), 2);
     assert!(lines.next().unwrap().contains(&format!("hash {want}")));
+}
+
+#[test]
+fn replay_serves_the_same_octets_and_wait_ready_sees_the_table() {
+    let Some(rovd) = Rovd::start(&data(6)) else {
+        return;
+    };
+    let want = file_hash(&rovd.path("vrps.json"), 1);
+    let ready = json(&[
+        "reset",
+        &rovd.target(),
+        "--version",
+        "1",
+        "--wait-ready",
+        "--expect-hash",
+        &want,
+    ]);
+    assert_eq!(ready["mode"], "ready");
+    assert_eq!(ready["hash"], want.as_str());
+    let direct = json(&["reset", &rovd.target(), "--version", "1"]);
+    let octets = direct["runs"][0]["octets"].as_u64().unwrap();
+
+    let port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let listen = format!("127.0.0.1:{port}");
+    let mut replay = Command::new(RTRLOAD)
+        .args(["replay", "--from", &rovd.target(), "--listen", &listen, "--version", "1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("run rtrload replay");
+    let mut line = String::new();
+    BufReader::new(replay.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    let info: serde_json::Value = serde_json::from_str(&line).expect("replaying line");
+    // The recording is the whole answer, Cache Response to End of Data.
+    assert_eq!(info["octets"].as_u64(), Some(octets));
+    let checked = json(&["reset", &listen, "--version", "1", "--expect-hash", &want]);
+    let framed = json(&["reset", &listen, "--version", "1", "--frame-only", "--sessions", "3"]);
+    kill(Pid::from_raw(replay.id() as i32), Signal::SIGTERM).unwrap();
+    replay.wait().unwrap();
+    assert_eq!(checked["runs"][0]["octets"].as_u64(), Some(octets));
+    assert_eq!(framed["runs"][0]["octets"].as_u64(), Some(3 * octets));
+    assert_eq!(framed["runs"][0]["completed"].as_u64(), Some(3));
 }
