@@ -309,7 +309,7 @@ fn bind_listener(addr: SocketAddr, config: &Config) -> Result<OwnedFd, String> {
     bind(fd.as_raw_fd(), &sa).map_err(|e| e.to_string())?;
     let keys = apply_tcp_auth(fd.as_fd(), family, config)?;
     if keys > 0 {
-        info!("{addr}: {keys} TCP keys set");
+        info!("{addr}: {keys} TCP-MD5/TCP-AO keys set");
     }
     listen(&fd, Backlog::new(1024).unwrap_or(Backlog::MAXCONN)).map_err(|e| e.to_string())?;
     Ok(fd)
