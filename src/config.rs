@@ -156,7 +156,7 @@ pub struct TcpMd5 {
     pub key: Secret,
 }
 
-/// One `[[tcp-ao]]` table: a TCP-AO master key tuple (RFC 5925 §3.1) of
+/// One `[[tcp-ao]]` table: a TCP-AO master key tuple (RFC 5925 §4.1) of
 /// the routers in one address prefix.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
@@ -529,7 +529,7 @@ impl Config {
             }
         }
         // Several master key tuples for one peer are how TCP-AO changes
-        // keys, but a KeyID picks one tuple per direction (RFC 5925 §3.1).
+        // keys, but a KeyID picks one tuple per direction (RFC 5925 §4.1).
         for (i, a) in self.tcp_ao.iter().enumerate() {
             if let Some(b) = self.tcp_ao[..i]
                 .iter()
@@ -547,7 +547,7 @@ impl Config {
             }
         }
         // A connection uses TCP-AO or TCP-MD5, never both (RFC 5925,
-        // Abstract); Linux refuses keys of both kinds for one peer.
+        // Abstract and §9); Linux refuses keys of both kinds for one peer.
         for ao in &self.tcp_ao {
             if let Some(md5) = self.tcp_md5.iter().find(|m| m.peer.overlaps(&ao.peer)) {
                 return Err((

@@ -61,7 +61,7 @@ impl AoAlgorithm {
     }
 }
 
-/// A TCP-AO master key tuple (RFC 5925 §3.1) for the peers in one address
+/// A TCP-AO master key tuple (RFC 5925 §4.1) for the peers in one address
 /// prefix.
 #[derive(Clone, Copy)]
 pub struct AoKey<'a> {
@@ -231,8 +231,8 @@ mod linux {
             send_id: k.send_id,
             recv_id: k.recv_id,
             mac_len: AO_MAC_LEN,
-            // Options other than TCP-AO are included in the MAC, the
-            // default of RFC 5925 §3.1.
+            // Options other than TCP-AO are included in the MAC: the MKT's
+            // TCP option flag is set (RFC 5925 §4.1).
             key_flags: 0,
             key_len: k.key.len() as u8,
             key,
