@@ -103,6 +103,10 @@ fn main() -> ExitCode {
                     return ExitCode::FAILURE;
                 }
             };
+            if let Err(e) = parent::check_tcp_auth(&config) {
+                eprintln!("rovd: {}: {e}", file.display());
+                return ExitCode::FAILURE;
+            }
             if args.check {
                 println!("configuration OK");
                 return ExitCode::SUCCESS;

@@ -3,17 +3,18 @@
 //!
 //! Starts as the user that started rovd (root on a real system, to bind
 //! port 323) and keeps that only through start-up, which reads top to
-//! bottom: listeners → source directories → spawn both children → hand
-//! rtr its listeners and the validator its directories → drop to the
-//! configured user (no chroot: the configuration is re-read on SIGHUP) →
-//! lock down to supervision and reload → event loop. Afterwards
+//! bottom: listeners, each with the routers' TCP-MD5/TCP-AO keys → source
+//! directories → spawn both children → hand rtr its listeners and the
+//! validator its directories (the configuration they get has no keys) →
+//! drop to the configured user (no chroot: the configuration is re-read
+//! on SIGHUP) → lock down to supervision and reload → event loop. Afterwards
 //! it only reacts to signals: SIGHUP reloads the configuration and has the
 //! validator re-read its sources, SIGTERM/SIGINT shut everything down in
 //! order, SIGCHLD means a child died — which ends the whole daemon with
 //! one log line naming the child and how it ended.
 
 use std::net::SocketAddr;
-use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::{Child, ExitCode};
 use std::time::{Duration, Instant};
@@ -61,10 +62,11 @@ pub fn main(opts: Options) -> ExitCode {
         verbose,
     } = opts;
 
-    // Listeners first, while we may still hold the privilege to bind.
+    // Listeners first, while we may still hold the privilege to bind, each
+    // with the routers' TCP keys before it listens.
     let mut listeners = Vec::new();
     for addr in config.listen_addrs() {
-        match bind_listener(addr) {
+        match bind_listener(addr, &config) {
             Ok(fd) => listeners.push((addr, fd)),
             Err(e) => {
                 error!("listen on {addr}: {e}");
@@ -138,7 +140,7 @@ pub fn main(opts: Options) -> ExitCode {
     // directories, then let go of them.
     let handed = (|| {
         let v = &mut children.to_validator;
-        v.send(&ToValidator::Config(Box::new(config.clone())))?;
+        v.send(&ToValidator::Config(Box::new(config.without_keys())))?;
         for (path, fd) in &source_dirs {
             v.send_with_fd(&ToValidator::SourceDir { path: path.clone() }, fd.as_fd())?;
         }
@@ -147,7 +149,7 @@ pub fn main(opts: Options) -> ExitCode {
         }
         v.send(&ToValidator::SourceDirsDone)?;
         let r = &mut children.to_rtr;
-        r.send(&ToRtr::Config(Box::new(config.clone())))?;
+        r.send(&ToRtr::Config(Box::new(config.without_keys())))?;
         for (addr, fd) in &listeners {
             r.send_with_fd(
                 &ToRtr::Listener {
@@ -273,11 +275,11 @@ fn reload(path: &Path, known_dirs: &[PathBuf], config: &mut Config, children: &m
     *config = new;
     let sent = children
         .to_rtr
-        .send(&ToRtr::Config(Box::new(config.clone())))
+        .send(&ToRtr::Config(Box::new(config.without_keys())))
         .and_then(|_| {
             children
                 .to_validator
-                .send(&ToValidator::Config(Box::new(config.clone())))
+                .send(&ToValidator::Config(Box::new(config.without_keys())))
         })
         .and_then(|_| children.to_validator.send(&ToValidator::Reload));
     if let Err(e) = sent {
@@ -285,26 +287,98 @@ fn reload(path: &Path, known_dirs: &[PathBuf], config: &mut Config, children: &m
     }
 }
 
-/// A bound, listening, non-blocking TCP socket. IPv6 sockets are v6-only
-/// so that `[::]` and `0.0.0.0` can both be configured.
-fn bind_listener(addr: SocketAddr) -> nix::Result<OwnedFd> {
+/// A bound, listening TCP socket with the TCP keys of `config`. IPv6
+/// sockets are v6-only so that `[::]` and `0.0.0.0` can both be
+/// configured.
+fn bind_listener(addr: SocketAddr, config: &Config) -> Result<OwnedFd, String> {
     let family = if addr.is_ipv6() {
         AddressFamily::Inet6
     } else {
         AddressFamily::Inet
     };
-    let fd = socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
-    setsockopt(&fd, sockopt::ReuseAddr, &true)?;
+    let fd = socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
+        .map_err(|e| e.to_string())?;
+    setsockopt(&fd, sockopt::ReuseAddr, &true).map_err(|e| e.to_string())?;
     if addr.is_ipv6() {
-        setsockopt(&fd, sockopt::Ipv6V6Only, &true)?;
+        setsockopt(&fd, sockopt::Ipv6V6Only, &true).map_err(|e| e.to_string())?;
     }
     let sa = match addr {
         SocketAddr::V4(a) => SockaddrStorage::from(a),
         SocketAddr::V6(a) => SockaddrStorage::from(a),
     };
-    bind(fd.as_raw_fd(), &sa)?;
-    listen(&fd, Backlog::new(1024).unwrap_or(Backlog::MAXCONN))?;
+    bind(fd.as_raw_fd(), &sa).map_err(|e| e.to_string())?;
+    let keys = apply_tcp_auth(fd.as_fd(), family, config)?;
+    if keys > 0 {
+        info!("{addr}: {keys} TCP-MD5/TCP-AO keys set");
+    }
+    listen(&fd, Backlog::new(1024).unwrap_or(Backlog::MAXCONN)).map_err(|e| e.to_string())?;
     Ok(fd)
+}
+
+/// Whether this system can set the keys `config` has: TCP-AO needs Linux
+/// 6.7 or later built with it. Serving those routers without their keys
+/// is no choice, so `main` refuses to start (and `-n` to pass) without.
+pub fn check_tcp_auth(config: &Config) -> Result<(), String> {
+    if config.tcp_ao.is_empty() {
+        return Ok(());
+    }
+    match privsep::tcpsig::ao_supported() {
+        Ok(true) => Ok(()),
+        Ok(false) if cfg!(target_os = "linux") => {
+            Err("tcp-ao keys are configured, but this kernel has no TCP-AO \
+             (it needs Linux 6.7 or later built with CONFIG_TCP_AO)"
+                .into())
+        }
+        Ok(false) => {
+            Err("tcp-ao keys are configured, but TCP-AO is available on Linux only".into())
+        }
+        Err(e) => Err(format!("cannot tell whether the kernel has TCP-AO: {e}")),
+    }
+}
+
+/// Add the TCP-MD5 and TCP-AO keys of `config` for peers of the socket's
+/// address `family` to the TCP socket `fd`, a listener before it listens:
+/// the connections it accepts inherit them. Returns how many were added.
+///
+/// The kernel then drops every segment from such a peer that lacks a valid
+/// signature, the SYN included; peers without a key are served as before
+/// (on OpenBSD, where the socket option is only on or off, every peer of
+/// the socket needs a `tcpmd5` security association).
+pub fn apply_tcp_auth(
+    fd: BorrowedFd,
+    family: AddressFamily,
+    config: &Config,
+) -> Result<usize, String> {
+    use privsep::tcpsig::{self, AoKey, Md5Key};
+    let ours = |a: std::net::IpAddr| (family == AddressFamily::Inet6) == a.is_ipv6();
+    let mut n = 0;
+    for k in config.tcp_md5.iter().filter(|k| ours(k.peer.addr)) {
+        let key = Md5Key {
+            peer: k.peer.addr,
+            prefix_len: k.peer.len,
+            key: k.key.octets(),
+        };
+        tcpsig::add_md5_key(fd, &key).map_err(|e| format!("tcp-md5 key for {}: {e}", k.peer))?;
+        n += 1;
+    }
+    for k in config.tcp_ao.iter().filter(|k| ours(k.peer.addr)) {
+        let key = AoKey {
+            peer: k.peer.addr,
+            prefix_len: k.peer.len,
+            key: k.key.octets(),
+            send_id: k.send_id,
+            recv_id: k.recv_id,
+            algorithm: k.algorithm.into(),
+        };
+        tcpsig::add_ao_key(fd, &key).map_err(|e| {
+            format!(
+                "tcp-ao key for {} (send-id {}, recv-id {}): {e}",
+                k.peer, k.send_id, k.recv_id
+            )
+        })?;
+        n += 1;
+    }
+    Ok(n)
 }
 
 /// Start validator and rtr with their channels: parent↔validator and

@@ -205,17 +205,20 @@ fn model_keys() -> Keys {
     let config = full_defaults();
     let text = toml::to_string(&config).expect("serialize Config");
     let keys = toml_keys(&text.parse().unwrap());
-    for table in ["", "rtr", "source", "slurm"] {
+    for table in ["", "rtr", "source", "slurm", "tcp-md5", "tcp-ao"] {
         assert!(keys.contains_key(table), "no {table:?} keys in\n{text}");
     }
     keys
 }
 
-/// The defaults, with one source and one SLURM table.
+/// The defaults, with one table of each kind that has required keys.
 fn full_defaults() -> Config {
     Config::parse(
         Path::new("/etc/rovd.conf"),
-        "[[source]]\npath = \"x\"\n[[slurm]]\npath = \"y\"\n",
+        "[[source]]\npath = \"x\"\n[[slurm]]\npath = \"y\"\n\
+         [[tcp-md5]]\npeer = \"192.0.2.1\"\nkey = \"k\"\n\
+         [[tcp-ao]]\npeer = \"192.0.2.2\"\nkey = \"k\"\n\
+         send-id = 0\nrecv-id = 0\nalgorithm = \"hmac-sha1\"\n",
     )
     .expect("defaults")
 }
@@ -303,13 +306,18 @@ fn example_configuration_has_every_key_at_its_default() {
         }
     }
 
-    // Every value is the default, the paths aside.
+    // Every value is the default, the paths and the TCP key tables (which
+    // have only required keys) aside.
     let mut config = Config::parse(Path::new("/etc/rovd.conf"), &all).unwrap();
     assert_eq!(config.sources.len(), 1);
     assert_eq!(config.slurm.len(), 1);
+    assert_eq!(config.tcp_md5.len(), 1);
+    assert_eq!(config.tcp_ao.len(), 1);
     let defaults = full_defaults();
     config.sources[0].path = defaults.sources[0].path.clone();
     config.slurm[0].path = defaults.slurm[0].path.clone();
+    config.tcp_md5 = defaults.tcp_md5.clone();
+    config.tcp_ao = defaults.tcp_ao.clone();
     assert_eq!(
         config, defaults,
         "etc/rovd.conf sets a value other than the default"
@@ -322,6 +330,7 @@ fn example_configuration_has_every_key_at_its_default() {
         Path::new("/var/db/rpki-client/json")
     );
     assert!(config.slurm.is_empty(), "etc/rovd.conf turns SLURM on");
+    assert!(!config.has_keys(), "etc/rovd.conf sets TCP keys");
 }
 
 #[test]

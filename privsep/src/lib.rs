@@ -13,7 +13,8 @@
 //! - [`privdrop`]: user switch, chroot and empty capability sets (as root);
 //! - [`sandbox`]: what each role may still do afterwards: rlimits, Landlock
 //!   and a seccomp allow-list on Linux, pledge and unveil on OpenBSD;
-//! - [`fs`]: reading files beneath directory fds the parent opened.
+//! - [`fs`]: reading files beneath directory fds the parent opened;
+//! - [`tcpsig`]: TCP-MD5 and TCP-AO keys on sockets.
 
 #![deny(
     missing_docs,
@@ -31,6 +32,7 @@ mod probe;
 pub mod sandbox;
 pub mod signals;
 pub mod spawn;
+pub mod tcpsig;
 pub mod watch;
 
 use std::fmt;

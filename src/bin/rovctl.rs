@@ -17,6 +17,10 @@
 //! lower version straight away (StayRTR does) is taken at that version.
 //! With `--version` either answer ends the run: `dump` exits 1 naming the
 //! version the cache offered.
+//!
+//! With `--tcp-md5-key` or `--tcp-ao-key` the key is added to the socket
+//! (through `privsep::tcpsig`) before it connects, so that a cache that
+//! requires TCP-MD5 or TCP-AO from this host accepts the connection.
 
 #![forbid(unsafe_code)]
 
@@ -24,6 +28,7 @@ use std::fmt::Write as _;
 use std::fs::File;
 use std::io::{self, BufWriter, ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+use std::os::fd::AsRawFd;
 use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
@@ -79,6 +84,45 @@ struct Query {
     /// Seconds to wait for a whole answer.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     timeout: u64,
+    /// Seconds to wait for the connection to be established.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    connect_timeout: u64,
+    #[command(flatten)]
+    auth: TcpAuth,
+}
+
+/// TCP segment authentication towards the cache.
+#[derive(Args)]
+struct TcpAuth {
+    /// Sign the connection with this TCP-MD5 key (RFC 2385).
+    #[arg(long, value_name = "KEY", conflicts_with = "tcp_ao_key")]
+    tcp_md5_key: Option<String>,
+    /// Authenticate the connection with this TCP-AO master key (RFC 5925).
+    #[arg(long, value_name = "KEY", requires = "tcp_ao_ids")]
+    tcp_ao_key: Option<String>,
+    /// The TCP-AO KeyIDs: the one sent (the cache's recv-id) and the one
+    /// expected (the cache's send-id).
+    #[arg(long, value_name = "SEND:RECV", value_parser = parse_ids, requires = "tcp_ao_key")]
+    tcp_ao_ids: Option<(u8, u8)>,
+    /// The TCP-AO MAC algorithm.
+    #[arg(long, value_name = "ALG", value_enum, default_value_t = AoAlg::HmacSha1)]
+    tcp_ao_algorithm: AoAlg,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum AoAlg {
+    HmacSha1,
+    CmacAes128,
+    HmacSha256,
+}
+
+fn parse_ids(s: &str) -> Result<(u8, u8), String> {
+    let (send, recv) = s.split_once(':').ok_or("not SEND:RECV")?;
+    let id = |v: &str| {
+        v.parse::<u8>()
+            .map_err(|_| format!("{v:?} is not a KeyID (0 to 255)"))
+    };
+    Ok((id(send)?, id(recv)?))
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -337,9 +381,9 @@ fn read_file(path: &str) -> Result<Snapshot, Failed> {
 /// described at the top of this file.
 fn fetch(target: &str, query: &Query) -> Result<Table, Failed> {
     let addrs = resolve(target)?;
-    let timeout = Duration::from_secs(query.timeout);
     let version = query.version.unwrap_or(client::MAX_VERSION);
-    match fetch_at(target, &addrs, version, timeout) {
+    let fetch_at = |addrs: &[SocketAddr], version| fetch_at(target, addrs, version, query);
+    match fetch_at(&addrs, version) {
         Err(Fetch::Refused {
             version: offered,
             code,
@@ -353,7 +397,7 @@ fn fetch(target: &str, query: &Query) -> Result<Table, Failed> {
                 return Err(Failed::Refused);
             }
             eprintln!("rovctl: {target}: cache offers RTR version {offered}, asking again");
-            fetch_at(target, &addrs, offered, timeout).map_err(|e| e.report(target))
+            fetch_at(&addrs, offered).map_err(|e| e.report(target))
         }
         Ok(table) if table.version != version => {
             if query.version.is_some() {
@@ -447,21 +491,31 @@ fn resolve(target: &str) -> Result<Vec<SocketAddr>, Failed> {
 }
 
 /// One connection, one Reset Query at `version`, read to End of Data
-/// within `timeout`.
+/// within the query's timeout.
 fn fetch_at(
     target: &str,
     addrs: &[SocketAddr],
     version: u8,
-    timeout: Duration,
+    query: &Query,
 ) -> Result<Table, Fetch> {
+    let timeout = Duration::from_secs(query.timeout);
     let deadline = Instant::now() + timeout;
+    let connect_timeout = Duration::from_secs(query.connect_timeout).min(timeout);
     let mut last = None;
     let mut stream = None;
     for addr in addrs {
-        match TcpStream::connect_timeout(addr, timeout) {
+        match connect(addr, &query.auth, connect_timeout) {
             Ok(s) => {
                 stream = Some(s);
                 break;
+            }
+            // A cache that wants a key from this host and gets none or a
+            // wrong one drops the SYN without a word.
+            Err(e) if e.kind() == ErrorKind::TimedOut => {
+                last = Some(format!(
+                    "connect to {addr}: {e} (a cache that requires TCP-MD5 or TCP-AO \
+                     drops connections without the right key)"
+                ))
             }
             Err(e) => last = Some(format!("connect to {addr}: {e}")),
         }
@@ -543,4 +597,80 @@ fn fetch_at(
             Err(e) => return Err(io_err(e)),
         }
     }
+}
+
+/// A TCP connection to `addr` within `timeout`, with the key of `auth` (if
+/// any) added to the socket before it connects.
+fn connect(addr: &SocketAddr, auth: &TcpAuth, timeout: Duration) -> io::Result<TcpStream> {
+    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
+    use nix::sys::socket::{
+        connect, getsockopt, socket, sockopt, AddressFamily, SockFlag, SockType, SockaddrStorage,
+    };
+    use privsep::tcpsig::{self, AoKey, Md5Key};
+    use std::os::fd::AsFd;
+
+    let family = if addr.is_ipv6() {
+        AddressFamily::Inet6
+    } else {
+        AddressFamily::Inet
+    };
+    let flags = SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK;
+    let fd = socket(family, SockType::Stream, flags, None)?;
+    let prefix_len = if addr.is_ipv6() { 128 } else { 32 };
+    if let Some(key) = &auth.tcp_md5_key {
+        let key = Md5Key {
+            peer: addr.ip(),
+            prefix_len,
+            key: key.as_bytes(),
+        };
+        tcpsig::add_md5_key(fd.as_fd(), &key)
+            .map_err(|e| io::Error::new(e.kind(), format!("TCP-MD5 key: {e}")))?;
+    }
+    if let (Some(key), Some((send_id, recv_id))) = (&auth.tcp_ao_key, auth.tcp_ao_ids) {
+        let key = AoKey {
+            peer: addr.ip(),
+            prefix_len,
+            key: key.as_bytes(),
+            send_id,
+            recv_id,
+            algorithm: match auth.tcp_ao_algorithm {
+                AoAlg::HmacSha1 => tcpsig::AoAlgorithm::HmacSha1,
+                AoAlg::CmacAes128 => tcpsig::AoAlgorithm::CmacAes128,
+                AoAlg::HmacSha256 => tcpsig::AoAlgorithm::HmacSha256,
+            },
+        };
+        tcpsig::add_ao_key(fd.as_fd(), &key)
+            .map_err(|e| io::Error::new(e.kind(), format!("TCP-AO key: {e}")))?;
+    }
+    let sa = match addr {
+        SocketAddr::V4(a) => SockaddrStorage::from(*a),
+        SocketAddr::V6(a) => SockaddrStorage::from(*a),
+    };
+    match connect(fd.as_raw_fd(), &sa) {
+        Ok(()) => {}
+        Err(nix::errno::Errno::EINPROGRESS) => {
+            let deadline = Instant::now() + timeout;
+            loop {
+                let left = deadline.saturating_duration_since(Instant::now());
+                if left.is_zero() {
+                    return Err(io::Error::new(ErrorKind::TimedOut, "connection timed out"));
+                }
+                let wait = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
+                let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLOUT)];
+                match poll(&mut fds, wait) {
+                    Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+                    Ok(_) => break,
+                    Err(e) => return Err(e.into()),
+                }
+            }
+            match getsockopt(&fd, sockopt::SocketError)? {
+                0 => {}
+                e => return Err(io::Error::from_raw_os_error(e)),
+            }
+        }
+        Err(e) => return Err(e.into()),
+    }
+    let stream = TcpStream::from(fd);
+    stream.set_nonblocking(false)?;
+    Ok(stream)
 }

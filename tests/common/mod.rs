@@ -78,6 +78,31 @@ pub fn as_root(dir: &Path) -> String {
     format!("chroot = \"{}\"\n", empty.display())
 }
 
+/// Write a file that holds secrets: mode 0640 from its creation on; as
+/// root owned by root and the group of `_rovd`.
+pub fn write_private(path: &Path, text: &str) {
+    use std::io::Write;
+    use std::os::unix::fs::{chown, OpenOptionsExt, PermissionsExt};
+    let mut f = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o640)
+        .open(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    f.write_all(text.as_bytes()).unwrap();
+    // Whatever the umask took away, exactly 0640.
+    f.set_permissions(fs::Permissions::from_mode(0o640))
+        .unwrap();
+    if is_root() {
+        let group = nix::unistd::User::from_name("_rovd")
+            .ok()
+            .flatten()
+            .expect("the system user _rovd")
+            .gid;
+        chown(path, Some(0), Some(group.as_raw())).unwrap();
+    }
+}
+
 /// A test cannot run here (a client is not installed, a feature is not
 /// built): say so, unless this is CI, which must run everything.
 pub fn skip(why: &str) {
@@ -173,6 +198,36 @@ impl Daemon {
         port: Option<u16>,
         env: &[(&str, &str)],
     ) -> Daemon {
+        Self::spawn_inner(config, files, port, env, false)
+    }
+
+    /// As [`Daemon::start`], for a configuration with TCP keys: the file is
+    /// written with mode 0640 (as root owned by root and the group of
+    /// `_rovd`, which re-reads it on SIGHUP), and the daemon counts as
+    /// started when rtr logs that it listens, since a plain connection
+    /// from 127.0.0.1 is dropped if the configuration has a key for it.
+    pub fn start_private(config: &str, files: &[(&str, &[u8])]) -> Daemon {
+        let mut daemon = Self::spawn_private(config, files);
+        let line = format!("listening on 127.0.0.1:{}", daemon.port);
+        if !daemon.log.wait(WAIT, |t| t.contains(&line)) {
+            daemon.assert_running();
+            panic!("no log line with {line:?} within {WAIT:?}");
+        }
+        daemon
+    }
+
+    /// As [`Daemon::start_private`], without waiting for the listener.
+    pub fn spawn_private(config: &str, files: &[(&str, &[u8])]) -> Daemon {
+        Self::spawn_inner(config, files, None, &[], true)
+    }
+
+    fn spawn_inner(
+        config: &str,
+        files: &[(&str, &[u8])],
+        port: Option<u16>,
+        env: &[(&str, &str)],
+        private: bool,
+    ) -> Daemon {
         let dir = tempfile::tempdir().expect("temporary directory");
         let port = port.unwrap_or_else(free_port);
         assert!(config.contains(PORT), "configuration without {PORT}");
@@ -181,7 +236,11 @@ impl Daemon {
         if is_root() {
             config = format!("{}{config}", as_root(dir.path()));
         }
-        fs::write(&config_path, config).unwrap();
+        if private {
+            write_private(&config_path, &config);
+        } else {
+            fs::write(&config_path, config).unwrap();
+        }
         for (name, bytes) in files {
             fs::write(dir.path().join(name), bytes).unwrap();
         }
