@@ -317,7 +317,15 @@ fn replay_serves_the_same_octets_and_wait_ready_sees_the_table() {
         .port();
     let listen = format!("127.0.0.1:{port}");
     let mut replay = Command::new(RTRLOAD)
-        .args(["replay", "--from", &rovd.target(), "--listen", &listen, "--version", "1"])
+        .args([
+            "replay",
+            "--from",
+            &rovd.target(),
+            "--listen",
+            &listen,
+            "--version",
+            "1",
+        ])
         .stdout(Stdio::piped())
         .spawn()
         .expect("run rtrload replay");
@@ -329,7 +337,15 @@ fn replay_serves_the_same_octets_and_wait_ready_sees_the_table() {
     // The recording is the whole answer, Cache Response to End of Data.
     assert_eq!(info["octets"].as_u64(), Some(octets));
     let checked = json(&["reset", &listen, "--version", "1", "--expect-hash", &want]);
-    let framed = json(&["reset", &listen, "--version", "1", "--frame-only", "--sessions", "3"]);
+    let framed = json(&[
+        "reset",
+        &listen,
+        "--version",
+        "1",
+        "--frame-only",
+        "--sessions",
+        "3",
+    ]);
     kill(Pid::from_raw(replay.id() as i32), Signal::SIGTERM).unwrap();
     replay.wait().unwrap();
     assert_eq!(checked["runs"][0]["octets"].as_u64(), Some(octets));
