@@ -144,6 +144,19 @@ struct Sessions {
     /// Give up after this many seconds (for `idle`: to establish).
     #[arg(long, value_name = "S", default_value_t = 300)]
     timeout: u64,
+    /// Speak RTR over TLS, trusting the CA certificates in this PEM file.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// Present this client certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key", requires = "tls_ca")]
+    tls_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The name the cache's certificate must carry (default: the host of
+    /// the target).
+    #[arg(long, value_name = "NAME", requires = "tls_ca")]
+    tls_name: Option<String>,
 }
 
 impl Sessions {
@@ -166,6 +179,55 @@ impl Sessions {
 
     fn deadline(&self) -> Instant {
         Instant::now() + Duration::from_secs(self.timeout)
+    }
+
+    /// The TLS client, with `--tls-ca`.
+    fn tls(&self) -> Result<Option<Arc<drive::Tls>>, String> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+        let Some(ca) = &self.tls_ca else {
+            return Ok(None);
+        };
+        let certs = |p: &PathBuf| -> Result<Vec<CertificateDer<'static>>, String> {
+            CertificateDer::pem_file_iter(p)
+                .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| format!("{}: {e}", p.display()))
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        for c in certs(ca)? {
+            roots.add(c).map_err(|e| format!("{}: {e}", ca.display()))?;
+        }
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots);
+        let config = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => {
+                let k = PrivateKeyDer::from_pem_file(key)
+                    .map_err(|e| format!("{}: {e}", key.display()))?;
+                builder
+                    .with_client_auth_cert(certs(cert)?, k)
+                    .map_err(|e| format!("{}: {e}", key.display()))?
+            }
+            _ => builder.with_no_client_auth(),
+        };
+        let host = match &self.tls_name {
+            Some(n) => n.clone(),
+            None => {
+                let host = self.target.rsplit_once(':').map_or(&*self.target, |h| h.0);
+                host.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string()
+            }
+        };
+        let name =
+            ServerName::try_from(host.clone()).map_err(|e| format!("TLS name {host:?}: {e}"))?;
+        Ok(Some(Arc::new(drive::Tls {
+            config: Arc::new(config),
+            name,
+        })))
     }
 }
 
@@ -255,6 +317,7 @@ struct ResetRun {
 
 fn reset(s: &Sessions, repeat: usize, expect: Option<&str>, json: bool) -> Result<(), String> {
     let addr = s.addr()?;
+    let tls = s.tls()?;
     raise_fd_limit(s.count());
     let mut runs = Vec::new();
     for run in 1..=repeat.max(1) {
@@ -263,6 +326,7 @@ fn reset(s: &Sessions, repeat: usize, expect: Option<&str>, json: bool) -> Resul
         let progress = Arc::new(Progress::default());
         let routers = drive::run(
             streams,
+            tls.clone(),
             s.version,
             Until::Synced,
             s.threads(),
@@ -347,6 +411,7 @@ fn reset(s: &Sessions, repeat: usize, expect: Option<&str>, json: bool) -> Resul
 
 fn idle(s: &Sessions, hold: Option<u64>, json: bool) -> Result<(), String> {
     let addr = s.addr()?;
+    let tls = s.tls()?;
     raise_fd_limit(s.count());
     let progress = Arc::new(Progress::default());
     // Block the signals before any thread starts, so that every thread
@@ -375,6 +440,7 @@ fn idle(s: &Sessions, hold: Option<u64>, json: bool) -> Result<(), String> {
         thread::spawn(move || {
             drive::run(
                 streams,
+                tls,
                 version,
                 Until::Stopped,
                 threads,
@@ -438,6 +504,7 @@ fn idle(s: &Sessions, hold: Option<u64>, json: bool) -> Result<(), String> {
 
 fn follow(s: &Sessions, expect: Option<&str>, json: bool) -> Result<(), String> {
     let addr = s.addr()?;
+    let tls = s.tls()?;
     raise_fd_limit(s.count());
     let deadline = s.deadline();
     let streams = drive::connect(addr, s.count(), s.connect_window, deadline)?;
@@ -447,6 +514,7 @@ fn follow(s: &Sessions, expect: Option<&str>, json: bool) -> Result<(), String> 
         thread::spawn(move || {
             drive::run(
                 streams,
+                tls,
                 version,
                 Until::Updated,
                 threads,
