@@ -205,17 +205,19 @@ fn model_keys() -> Keys {
     let config = full_defaults();
     let text = toml::to_string(&config).expect("serialize Config");
     let keys = toml_keys(&text.parse().unwrap());
-    for table in ["", "rtr", "source", "slurm"] {
+    for table in ["", "rtr", "tls", "source", "slurm"] {
         assert!(keys.contains_key(table), "no {table:?} keys in\n{text}");
     }
     keys
 }
 
-/// The defaults, with one source and one SLURM table.
+/// The defaults, with one source and one SLURM table, and a TLS table
+/// with every key (its paths have no default).
 fn full_defaults() -> Config {
     Config::parse(
         Path::new("/etc/rovd.conf"),
-        "[[source]]\npath = \"x\"\n[[slurm]]\npath = \"y\"\n",
+        "[[source]]\npath = \"x\"\n[[slurm]]\npath = \"y\"\n\
+         [tls]\ncertificate = \"c\"\nkey = \"k\"\nclient-ca = \"a\"\n",
     )
     .expect("defaults")
 }
@@ -310,6 +312,10 @@ fn example_configuration_has_every_key_at_its_default() {
     let defaults = full_defaults();
     config.sources[0].path = defaults.sources[0].path.clone();
     config.slurm[0].path = defaults.slurm[0].path.clone();
+    let (tls, want) = (config.tls.as_mut().unwrap(), defaults.tls.as_ref().unwrap());
+    tls.certificate = want.certificate.clone();
+    tls.key = want.key.clone();
+    tls.client_ca = want.client_ca.clone();
     assert_eq!(
         config, defaults,
         "etc/rovd.conf sets a value other than the default"
@@ -322,6 +328,7 @@ fn example_configuration_has_every_key_at_its_default() {
         Path::new("/var/db/rpki-client/json")
     );
     assert!(config.slurm.is_empty(), "etc/rovd.conf turns SLURM on");
+    assert!(config.tls.is_none(), "etc/rovd.conf turns TLS on");
 }
 
 #[test]
