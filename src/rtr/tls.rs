@@ -211,6 +211,10 @@ impl TlsConn {
                 return Ok((got, false));
             }
             match self.conn.read_tls(stream) {
+                // A client that rejects our certificate may just hang up.
+                Ok(0) if self.conn.is_handshaking() => {
+                    return Err("TLS handshake failed: closed by router".into())
+                }
                 Ok(0) => return Ok((got, true)),
                 Ok(_) => {
                     got = true;
