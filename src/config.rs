@@ -30,6 +30,9 @@ pub struct Config {
     pub seccomp: SeccompAction,
     #[serde(default)]
     pub rtr: Rtr,
+    /// RTR over TLS; no TLS listener without this table.
+    #[serde(default)]
+    pub tls: Option<Tls>,
     #[serde(default, rename = "source")]
     pub sources: Vec<Source>,
     #[serde(default)]
@@ -93,6 +96,75 @@ impl Default for Rtr {
             notify_interval: 60,
             max_sessions: 10_000,
         }
+    }
+}
+
+/// The `[tls]` table: RTR over TLS (RFC 8210 §9, 8210bis-27 §9).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Tls {
+    /// Addresses to listen on for TLS, `ADDR:PORT` (IPv6 in brackets).
+    #[serde(default = "default_tls_listen")]
+    pub listen: Vec<String>,
+    /// The server's certificate chain, PEM, end-entity certificate first.
+    pub certificate: PathBuf,
+    /// The certificate's private key, PEM (PKCS#8, RSA or SEC1).
+    pub key: PathBuf,
+    /// Certificate authorities, PEM: when set, routers must present a
+    /// certificate issued under one of them.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
+}
+
+fn default_tls_listen() -> Vec<String> {
+    vec!["[::]:324".into(), "0.0.0.0:324".into()]
+}
+
+impl Tls {
+    /// The files named by the table, each once, in order: certificate,
+    /// key, client CA.
+    pub fn files(&self) -> Vec<&Path> {
+        let mut files = vec![self.certificate.as_path(), self.key.as_path()];
+        files.extend(self.client_ca.as_deref());
+        files
+    }
+
+    /// Read the certificate, key and client CA files. An error names the
+    /// file.
+    pub fn read_files(&self) -> Result<TlsFiles, ConfigError> {
+        let read = |path: &Path| {
+            std::fs::read(path).map_err(|e| ConfigError {
+                file: path.into(),
+                line: None,
+                reason: e.to_string(),
+            })
+        };
+        Ok(TlsFiles {
+            certificate: read(&self.certificate)?,
+            key: read(&self.key)?,
+            client_ca: self.client_ca.as_deref().map(read).transpose()?,
+        })
+    }
+}
+
+/// The contents of the `[tls]` files, as read by the parent and handed to
+/// the rtr worker, which never opens a file.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsFiles {
+    pub certificate: Vec<u8>,
+    pub key: Vec<u8>,
+    pub client_ca: Option<Vec<u8>>,
+}
+
+impl fmt::Debug for TlsFiles {
+    // Never a private key in a log line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "TlsFiles {{ certificate: {} octets, key: (hidden), client_ca: {:?} }}",
+            self.certificate.len(),
+            self.client_ca.as_ref().map(Vec::len)
+        )
     }
 }
 
@@ -433,8 +505,19 @@ impl Config {
                 ));
             }
         }
+        if let Some(tls) = &mut config.tls {
+            for path in [&mut tls.certificate, &mut tls.key]
+                .into_iter()
+                .chain(tls.client_ca.as_mut())
+            {
+                if path.is_relative() {
+                    *path = base.join(&*path);
+                }
+            }
+        }
         let r = &config.rtr;
-        for addr in &r.listen {
+        let tls_listen = config.tls.iter().flat_map(|t| &t.listen);
+        for addr in r.listen.iter().chain(tls_listen) {
             if addr.parse::<SocketAddr>().is_err() {
                 return Err(err(
                     line_of(addr),
@@ -567,8 +650,11 @@ impl Config {
     /// the privileges dropped at start-up. `None` if a reload to `new` is
     /// possible, else the name of the first key that differs.
     pub fn restart_required(&self, new: &Config) -> Option<&'static str> {
+        let tls_listen = |c: &Config| c.tls.as_ref().map(|t| t.listen.clone());
         if self.rtr.listen != new.rtr.listen {
             Some("listen")
+        } else if tls_listen(self) != tls_listen(new) {
+            Some("tls listen")
         } else if self.user != new.user {
             Some("user")
         } else if self.chroot != new.chroot {
@@ -617,6 +703,29 @@ impl Config {
             .filter_map(|a| a.parse().ok())
             .collect()
     }
+
+    /// The TLS listen addresses, already checked by [`Config::parse`];
+    /// none without a `[tls]` table.
+    pub fn tls_listen_addrs(&self) -> Vec<SocketAddr> {
+        self.tls
+            .iter()
+            .flat_map(|t| &t.listen)
+            .filter_map(|a| a.parse().ok())
+            .collect()
+    }
+
+    /// The directories of the `[tls]` files, each once: what the parent
+    /// must still read after start-up, to reload them.
+    pub fn tls_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for file in self.tls.iter().flat_map(Tls::files) {
+            let dir = file.parent().unwrap_or(Path::new("/")).to_path_buf();
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+        dirs
+    }
 }
 
 #[cfg(test)]
@@ -664,6 +773,57 @@ mod tests {
         assert_eq!(a.restart_required(&b), Some("listen"));
         let c = Config::parse(p, "user = \"x\"\n").unwrap();
         assert_eq!(a.restart_required(&c), Some("user"));
+    }
+
+    #[test]
+    fn tls_table() {
+        let p = Path::new("/etc/rovd/rovd.conf");
+        assert_eq!(Config::parse(p, "").unwrap().tls, None);
+        let c = Config::parse(
+            p,
+            "[tls]\ncertificate = \"cert.pem\"\nkey = \"/etc/ssl/key.pem\"\n",
+        )
+        .unwrap();
+        let tls = c.tls.as_ref().unwrap();
+        assert_eq!(tls.listen, ["[::]:324", "0.0.0.0:324"]);
+        assert_eq!(tls.certificate, Path::new("/etc/rovd/cert.pem"));
+        assert_eq!(tls.key, Path::new("/etc/ssl/key.pem"));
+        assert_eq!(tls.client_ca, None);
+        assert_eq!(c.tls_listen_addrs().len(), 2);
+        assert_eq!(
+            c.tls_dirs(),
+            [Path::new("/etc/rovd"), Path::new("/etc/ssl")]
+        );
+        let e = Config::parse(p, "[tls]\ncertificate = \"c\"\n").unwrap_err();
+        assert!(e.to_string().contains("key"), "{e}");
+        let e = Config::parse(
+            p,
+            "[tls]\ncertificate = \"c\"\nkey = \"k\"\nlisten = [\"x:1\"]\n",
+        )
+        .unwrap_err();
+        assert_eq!(e.line, Some(4), "{e}");
+        let with_ca = Config::parse(
+            p,
+            "[tls]\ncertificate = \"c\"\nkey = \"k\"\nclient-ca = \"ca.pem\"\n",
+        )
+        .unwrap();
+        assert_eq!(
+            with_ca.tls.unwrap().client_ca.as_deref(),
+            Some(Path::new("/etc/rovd/ca.pem"))
+        );
+    }
+
+    #[test]
+    fn tls_listen_needs_a_restart() {
+        let p = Path::new("/etc/rovd.conf");
+        let tls = "[tls]\ncertificate = \"c\"\nkey = \"k\"\n";
+        let a = Config::parse(p, "").unwrap();
+        let b = Config::parse(p, tls).unwrap();
+        assert_eq!(a.restart_required(&b), Some("tls listen"));
+        let c = Config::parse(p, &format!("{tls}listen = [\"127.0.0.1:324\"]\n")).unwrap();
+        assert_eq!(b.restart_required(&c), Some("tls listen"));
+        let d = Config::parse(p, "[tls]\ncertificate = \"c2\"\nkey = \"k2\"\n").unwrap();
+        assert_eq!(b.restart_required(&d), None);
     }
 
     #[test]

@@ -107,6 +107,12 @@ fn main() -> ExitCode {
                 eprintln!("rovd: {}: {e}", file.display());
                 return ExitCode::FAILURE;
             }
+            if let Some(tls) = &config.tls {
+                if let Err(e) = rtr::tls::load(tls) {
+                    eprintln!("rovd: {e}");
+                    return ExitCode::FAILURE;
+                }
+            }
             if args.check {
                 println!("configuration OK");
                 return ExitCode::SUCCESS;

@@ -15,7 +15,7 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
-use crate::config::Config;
+use crate::config::{Config, TlsFiles};
 use crate::payload::Payload;
 
 /// Largest body of any frame. Snapshot batches are cut well below it.
@@ -62,8 +62,13 @@ impl privsep::Message for ToValidator {
 pub enum ToRtr {
     /// The configuration; the first message, and again on every reload.
     Config(Box<Config>),
-    /// A bound, listening TCP socket, attached to the frame as an fd.
-    Listener { addr: String },
+    /// A bound, listening TCP socket, attached to the frame as an fd;
+    /// `tls`: its connections speak RTR over TLS.
+    Listener { addr: String, tls: bool },
+    /// The TLS certificate chain, key and client CAs, read by the parent:
+    /// before `ListenersDone` if TLS is configured, and again on every
+    /// reload that could read them. Applies to new connections only.
+    Tls(Box<TlsFiles>),
     /// All listeners have been passed.
     ListenersDone,
 }
@@ -74,6 +79,7 @@ impl privsep::Message for ToRtr {
             ToRtr::Config(_) => 16,
             ToRtr::Listener { .. } => 17,
             ToRtr::ListenersDone => 18,
+            ToRtr::Tls(_) => 19,
         }
     }
 }

@@ -3,13 +3,15 @@
 //!
 //! Starts as the user that started rovd (root on a real system, to bind
 //! port 323) and keeps that only through start-up, which reads top to
-//! bottom: listeners, each with the routers' TCP-MD5/TCP-AO keys → source
-//! directories → spawn both children → hand rtr its listeners and the
-//! validator its directories (the configuration they get has no keys) →
-//! drop to the configured user (no chroot: the configuration is re-read
+//! bottom: listeners (plain and TLS), each with the routers' TCP-MD5/TCP-AO
+//! keys → source directories → TLS certificate and key → spawn both
+//! children → hand rtr its listeners and the certificate, and the
+//! validator its directories (the configuration they get has no TCP keys)
+//! → drop to the configured user (no chroot: the configuration is re-read
 //! on SIGHUP) → lock down to supervision and reload → event loop. Afterwards
 //! it only reacts to signals: SIGHUP reloads the configuration and has the
-//! validator re-read its sources, SIGTERM/SIGINT shut everything down in
+//! validator re-read its sources (and re-reads the TLS certificate and key,
+//! now as the unprivileged user), SIGTERM/SIGINT shut everything down in
 //! order, SIGCHLD means a child died — which ends the whole daemon with
 //! one log line naming the child and how it ended.
 
@@ -29,7 +31,7 @@ use nix::sys::socket::{
 
 use privsep::sandbox::Policy;
 
-use crate::config::Config;
+use crate::config::{Config, TlsFiles};
 use crate::msg::{self, ToRtr, ToValidator};
 use crate::privileges::{self, Role};
 
@@ -65,9 +67,11 @@ pub fn main(opts: Options) -> ExitCode {
     // Listeners first, while we may still hold the privilege to bind, each
     // with the routers' TCP keys before it listens.
     let mut listeners = Vec::new();
-    for addr in config.listen_addrs() {
+    let plain = config.listen_addrs().into_iter().map(|a| (a, false));
+    let tls = config.tls_listen_addrs().into_iter().map(|a| (a, true));
+    for (addr, is_tls) in plain.chain(tls) {
         match bind_listener(addr, &config) {
-            Ok(fd) => listeners.push((addr, fd)),
+            Ok(fd) => listeners.push((addr, is_tls, fd)),
             Err(e) => {
                 error!("listen on {addr}: {e}");
                 if !foreground {
@@ -87,6 +91,35 @@ pub fn main(opts: Options) -> ExitCode {
                 error!("source directory {}: {e}", dir.display());
                 if !foreground {
                     eprintln!("rovd: source directory {}: {e}", dir.display());
+                }
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    // The TLS certificate, key and client CA, read while we may read
+    // anything, checked, and handed to rtr as bytes. Their directories stay
+    // readable for a reload.
+    let mut tls_files = None;
+    if let Some(tls) = &config.tls {
+        match crate::rtr::tls::load(tls) {
+            Ok(f) => tls_files = Some(f),
+            Err(e) => {
+                error!("{e}");
+                if !foreground {
+                    eprintln!("rovd: {e}");
+                }
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let mut tls_dirs = Vec::new();
+    for dir in config.tls_dirs() {
+        match privsep::fs::open_dir(&dir) {
+            Ok(fd) => tls_dirs.push(fd),
+            Err(e) => {
+                error!("TLS directory {}: {e}", dir.display());
+                if !foreground {
+                    eprintln!("rovd: TLS directory {}: {e}", dir.display());
                 }
                 return ExitCode::FAILURE;
             }
@@ -150,10 +183,14 @@ pub fn main(opts: Options) -> ExitCode {
         v.send(&ToValidator::SourceDirsDone)?;
         let r = &mut children.to_rtr;
         r.send(&ToRtr::Config(Box::new(config.without_keys())))?;
-        for (addr, fd) in &listeners {
+        if let Some(files) = tls_files.take() {
+            r.send(&ToRtr::Tls(Box::new(files)))?;
+        }
+        for (addr, tls, fd) in &listeners {
             r.send_with_fd(
                 &ToRtr::Listener {
                     addr: addr.to_string(),
+                    tls: *tls,
                 },
                 fd.as_fd(),
             )?;
@@ -185,8 +222,9 @@ pub fn main(opts: Options) -> ExitCode {
         return stop(children, ExitCode::FAILURE);
     }
     // Drop to the user, then lock down to what supervision and reload
-    // need: reading the configuration file's directory, signals, waiting
-    // for and signalling the children, writing to the channels.
+    // need: reading the configuration file's directory and those of the
+    // TLS files, signals, waiting for and signalling the children, writing
+    // to the channels.
     if privileges::drop(&config.user, None).is_err() {
         return stop(children, ExitCode::FAILURE);
     }
@@ -198,10 +236,15 @@ pub fn main(opts: Options) -> ExitCode {
             return stop(children, ExitCode::FAILURE);
         }
     };
+    let mut read_beneath = vec![config_dir_fd.as_fd()];
+    read_beneath.extend(tls_dirs.iter().map(|fd| fd.as_fd()));
+    let mut unveil = vec![(config_path.as_path(), "r")];
+    let tls_paths = config.tls.as_ref().map(|t| t.files()).unwrap_or_default();
+    unveil.extend(tls_paths.iter().map(|p| (*p, "r")));
     let policy = Policy {
         role: Role::Parent,
-        read_beneath: vec![config_dir_fd.as_fd()],
-        unveil: vec![(config_path.as_path(), "r")],
+        read_beneath,
+        unveil,
         max_files: 32,
         seccomp: privileges::seccomp_mode(config.seccomp),
     };
@@ -209,6 +252,7 @@ pub fn main(opts: Options) -> ExitCode {
         return stop(children, ExitCode::FAILURE);
     }
     drop(policy);
+    drop(tls_paths);
     info!("started");
 
     let mut events = Events::with_capacity(4);
@@ -284,6 +328,24 @@ fn reload(path: &Path, known_dirs: &[PathBuf], config: &mut Config, children: &m
         .and_then(|_| children.to_validator.send(&ToValidator::Reload));
     if let Err(e) = sent {
         error!("cannot pass on the reload: {e}");
+    }
+    if let Some(files) = reload_tls(config) {
+        if let Err(e) = children.to_rtr.send(&ToRtr::Tls(Box::new(files))) {
+            error!("cannot pass on the TLS certificate: {e}");
+        }
+    }
+}
+
+/// Re-read and check the TLS files, now as the unprivileged user; `None`
+/// (logged) if there are none or they cannot be used, and rtr keeps the
+/// ones it has.
+fn reload_tls(config: &Config) -> Option<TlsFiles> {
+    match crate::rtr::tls::load(config.tls.as_ref()?) {
+        Ok(files) => Some(files),
+        Err(e) => {
+            error!("{e}; keeping the current TLS certificate");
+            None
+        }
     }
 }
 

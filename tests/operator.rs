@@ -205,20 +205,22 @@ fn model_keys() -> Keys {
     let config = full_defaults();
     let text = toml::to_string(&config).expect("serialize Config");
     let keys = toml_keys(&text.parse().unwrap());
-    for table in ["", "rtr", "source", "slurm", "tcp-md5", "tcp-ao"] {
+    for table in ["", "rtr", "tls", "source", "slurm", "tcp-md5", "tcp-ao"] {
         assert!(keys.contains_key(table), "no {table:?} keys in\n{text}");
     }
     keys
 }
 
-/// The defaults, with one table of each kind that has required keys.
+/// The defaults, with one table of each kind that has required keys, and
+/// a TLS table with every key (its paths have no default).
 fn full_defaults() -> Config {
     Config::parse(
         Path::new("/etc/rovd.conf"),
         "[[source]]\npath = \"x\"\n[[slurm]]\npath = \"y\"\n\
          [[tcp-md5]]\npeer = \"192.0.2.1\"\nkey = \"k\"\n\
          [[tcp-ao]]\npeer = \"192.0.2.2\"\nkey = \"k\"\n\
-         send-id = 0\nrecv-id = 0\nalgorithm = \"hmac-sha1\"\n",
+         send-id = 0\nrecv-id = 0\nalgorithm = \"hmac-sha1\"\n\
+         [tls]\ncertificate = \"c\"\nkey = \"k\"\nclient-ca = \"a\"\n",
     )
     .expect("defaults")
 }
@@ -318,6 +320,10 @@ fn example_configuration_has_every_key_at_its_default() {
     config.slurm[0].path = defaults.slurm[0].path.clone();
     config.tcp_md5 = defaults.tcp_md5.clone();
     config.tcp_ao = defaults.tcp_ao.clone();
+    let (tls, want) = (config.tls.as_mut().unwrap(), defaults.tls.as_ref().unwrap());
+    tls.certificate = want.certificate.clone();
+    tls.key = want.key.clone();
+    tls.client_ca = want.client_ca.clone();
     assert_eq!(
         config, defaults,
         "etc/rovd.conf sets a value other than the default"
@@ -331,6 +337,7 @@ fn example_configuration_has_every_key_at_its_default() {
     );
     assert!(config.slurm.is_empty(), "etc/rovd.conf turns SLURM on");
     assert!(!config.has_keys(), "etc/rovd.conf sets TCP keys");
+    assert!(config.tls.is_none(), "etc/rovd.conf turns TLS on");
 }
 
 #[test]

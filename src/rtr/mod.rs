@@ -10,12 +10,15 @@
 //! - `session` — the per-router protocol state machine, sans I/O
 //! - `cache` — serial, history of deltas and the shared encoded buffers
 //! - `net` — the event loop around them
+//! - `tls` — RTR over TLS: the server configuration and a connection's
+//!   TLS layer
 
 pub mod cache;
 pub mod client;
 pub mod net;
 pub mod pdu;
 pub mod session;
+pub mod tls;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -35,7 +38,7 @@ pub fn main(user: &str, chroot: &Path) -> ExitCode {
     }
 
     // 2. What the parent hands over: the configuration, then every
-    //    listening socket.
+    //    listening socket and, for TLS, the certificate and key.
     let (mut parent, validator) = match msg::child_channels() {
         Ok(channels) => channels,
         Err(e) => {
@@ -45,6 +48,8 @@ pub fn main(user: &str, chroot: &Path) -> ExitCode {
     };
     let mut config = None;
     let mut listeners = Vec::new();
+    let mut tls_listeners = Vec::new();
+    let mut tls_files = None;
     loop {
         let mut frame = match parent.recv() {
             Ok(Some(frame)) => frame,
@@ -57,7 +62,9 @@ pub fn main(user: &str, chroot: &Path) -> ExitCode {
         let fd = frame.fd.take();
         match frame.decode::<ToRtr>(msg::MAX_BODY) {
             Ok(ToRtr::Config(c)) => config = Some(c),
-            Ok(ToRtr::Listener { addr }) => match fd {
+            Ok(ToRtr::Tls(files)) => tls_files = Some(files),
+            Ok(ToRtr::Listener { addr, tls }) => match fd {
+                Some(fd) if tls => tls_listeners.push(std::net::TcpListener::from(fd)),
                 Some(fd) => listeners.push(std::net::TcpListener::from(fd)),
                 None => {
                     error!("parent channel: listener {addr} without a socket");
@@ -90,6 +97,22 @@ pub fn main(user: &str, chroot: &Path) -> ExitCode {
                 return ExitCode::FAILURE;
             }
         };
+    if !tls_listeners.is_empty() {
+        let Some(files) = tls_files else {
+            error!("parent channel: TLS listeners without a certificate");
+            return ExitCode::FAILURE;
+        };
+        if let Err(e) = server.set_tls(&files) {
+            error!("TLS {e}");
+            return ExitCode::FAILURE;
+        }
+        for l in tls_listeners {
+            if let Err(e) = server.listen_tls(l) {
+                error!("event loop: {e}");
+                return ExitCode::FAILURE;
+            }
+        }
+    }
     if let Err(e) = server.attach(parent, validator) {
         error!("event loop: {e}");
         return ExitCode::FAILURE;

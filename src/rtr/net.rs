@@ -9,6 +9,8 @@
 //! written with vectored writes. A session's next query is only processed
 //! once its previous answer is fully written, so a router that stops
 //! reading stalls only itself and holds at most one answer's references.
+//! A connection on a TLS listener puts a [`TlsConn`] between its socket and
+//! its session; the same bound holds for it (see `tls`).
 
 use std::collections::VecDeque;
 use std::io::{self, IoSlice, Read, Write};
@@ -21,13 +23,14 @@ use mio::net::{TcpListener, TcpStream};
 use mio::{Events, Interest, Poll, Token};
 use nix::sys::socket::{setsockopt, sockopt};
 
-use crate::config::Config;
+use crate::config::{Config, TlsFiles};
 use crate::msg;
 use crate::payload::{Payload, Snapshot};
 
 use super::cache::{Cache, Update};
 use super::pdu::{self, Timers, MAX_LEN};
 use super::session::{Note, Output, SerialAnswer, Session};
+use super::tls::{self, TlsConn};
 
 const PARENT: Token = Token(0);
 const VALIDATOR: Token = Token(1);
@@ -105,6 +108,8 @@ impl Chunk {
 struct Conn {
     stream: TcpStream,
     peer: SocketAddr,
+    /// The TLS layer, on a TLS listener.
+    tls: Option<Box<TlsConn>>,
     session: Session,
     input: Vec<u8>,
     output: VecDeque<Chunk>,
@@ -143,22 +148,47 @@ impl Conn {
         }
     }
 
-    /// Write as much queued output as the socket takes.
+    /// Whether anything waits to be written: queued output, or ciphertext.
+    fn pending(&self) -> bool {
+        !self.output.is_empty() || self.tls.as_ref().is_some_and(|t| t.wants_write())
+    }
+
+    /// Write as much queued output as the socket takes. Through TLS: write
+    /// the waiting ciphertext first, and encrypt more only once the
+    /// socket has taken it all.
     fn write(&mut self) -> io::Result<bool> {
         let mut wrote = false;
-        while !self.output.is_empty() {
+        loop {
+            if let Some(tls) = self.tls.as_mut() {
+                if tls.flush(&mut self.stream)? > 0 {
+                    wrote = true;
+                }
+                if tls.wants_write() {
+                    break;
+                }
+            }
+            if self.output.is_empty() {
+                break;
+            }
             let slices: Vec<IoSlice> = self
                 .output
                 .iter()
                 .take(IOV_MAX)
                 .map(|c| IoSlice::new(c.rest()))
                 .collect();
-            let mut n = match self.stream.write_vectored(&slices) {
-                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
-                Ok(n) => n,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+            let mut n = match self.tls.as_mut() {
+                Some(tls) => match tls.send(&slices)? {
+                    // Buffer full (plaintext held during the handshake).
+                    0 => break,
+                    n => n,
+                },
+                None => match self.stream.write_vectored(&slices) {
+                    Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                    Ok(n) => n,
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                    Err(e) => return Err(e),
+                },
             };
             wrote = true;
             self.bytes_sent += n as u64;
@@ -182,7 +212,18 @@ impl Conn {
     }
 
     /// Read what the socket has, up to the input limit.
-    fn read(&mut self) -> io::Result<bool> {
+    fn read(&mut self) -> Result<bool, String> {
+        if let Some(tls) = self.tls.as_mut() {
+            if self.eof {
+                return Ok(false);
+            }
+            let (got, eof) = tls.receive(&mut self.stream, &mut self.input, INPUT_LIMIT)?;
+            self.eof = eof;
+            if let Some(what) = tls.established() {
+                info!("session {}: {what}", self.peer);
+            }
+            return Ok(got);
+        }
         let mut got = false;
         let mut buf = [0u8; 4096];
         while !self.eof && self.input.len() < INPUT_LIMIT {
@@ -195,7 +236,7 @@ impl Conn {
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e),
+                Err(e) => return Err(e.to_string()),
             }
         }
         Ok(got)
@@ -226,7 +267,10 @@ pub enum Exit {
 pub struct Server {
     poll: Poll,
     settings: Settings,
-    listeners: Vec<(TcpListener, SocketAddr)>,
+    /// Each listener, with whether it is for TLS.
+    listeners: Vec<(TcpListener, SocketAddr, bool)>,
+    /// What new TLS connections use; replaced on reload.
+    tls: Option<Arc<rustls::ServerConfig>>,
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
     live: usize,
@@ -254,13 +298,14 @@ impl Server {
             poll.registry()
                 .register(&mut l, Token(LISTENER_BASE + i), Interest::READABLE)?;
             info!("listening on {addr}");
-            ls.push((l, addr));
+            ls.push((l, addr, false));
         }
         let cache = Cache::new(session_base, settings.timers, settings.history);
         Ok(Server {
             poll,
             settings,
             listeners: ls,
+            tls: None,
             conns: Vec::new(),
             free: Vec::new(),
             live: 0,
@@ -270,6 +315,28 @@ impl Server {
             incoming: None,
             accept_paused_until: None,
         })
+    }
+
+    /// Add a listening socket whose connections speak TLS.
+    pub fn listen_tls(&mut self, listener: std::net::TcpListener) -> io::Result<()> {
+        listener.set_nonblocking(true)?;
+        let addr = listener.local_addr()?;
+        let mut l = TcpListener::from_std(listener);
+        let token = Token(LISTENER_BASE + self.listeners.len());
+        self.poll
+            .registry()
+            .register(&mut l, token, Interest::READABLE)?;
+        info!("listening on {addr} (tls)");
+        self.listeners.push((l, addr, true));
+        Ok(())
+    }
+
+    /// Use this certificate, key and client CA for new TLS connections;
+    /// established ones keep theirs. On failure the current ones stay.
+    pub fn set_tls(&mut self, files: &TlsFiles) -> Result<(), tls::BadFile> {
+        let config = tls::server_config(files)?;
+        self.tls = Some(config);
+        Ok(())
     }
 
     /// Attach the IPC channels: the parent's (configuration, shutdown) and
@@ -397,10 +464,12 @@ impl Server {
             }
         };
         let mut configs = Vec::new();
+        let mut tls_files = Vec::new();
         loop {
             match parent.next_frame() {
                 Ok(Some(frame)) => match frame.decode::<msg::ToRtr>(msg::MAX_BODY) {
                     Ok(msg::ToRtr::Config(config)) => configs.push(config),
+                    Ok(msg::ToRtr::Tls(files)) => tls_files.push(files),
                     Ok(other) => {
                         error!("parent channel: unexpected {other:?}");
                         return Some(Exit::Failed);
@@ -419,6 +488,12 @@ impl Server {
         }
         for config in configs {
             self.reconfigure(&config);
+        }
+        for files in tls_files {
+            match self.set_tls(&files) {
+                Ok(()) => info!("TLS certificate reloaded; new sessions use it"),
+                Err(e) => error!("TLS {e}; keeping the current certificate"),
+            }
         }
         if open {
             None
@@ -542,9 +617,10 @@ impl Server {
             return;
         }
         loop {
-            let Some((listener, _)) = self.listeners.get(index) else {
+            let Some((listener, _, is_tls)) = self.listeners.get(index) else {
                 return;
             };
+            let is_tls = *is_tls;
             let (stream, peer) = match listener.accept() {
                 Ok(x) => x,
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
@@ -564,6 +640,22 @@ impl Server {
                 );
                 continue;
             }
+            let tls = if is_tls {
+                let made = self
+                    .tls
+                    .clone()
+                    .ok_or_else(|| "no TLS certificate".to_string())
+                    .and_then(|c| TlsConn::new(c).map_err(|e| e.to_string()));
+                match made {
+                    Ok(t) => Some(Box::new(t)),
+                    Err(e) => {
+                        warn!("session {peer} refused: {e}");
+                        continue;
+                    }
+                }
+            } else {
+                None
+            };
             let _ = stream.set_nodelay(true);
             let _ = setsockopt(&stream, sockopt::KeepAlive, &true);
             let slot = self.free.pop().unwrap_or_else(|| {
@@ -573,6 +665,7 @@ impl Server {
             let mut conn = Conn {
                 stream,
                 peer,
+                tls,
                 session: Session::new(self.settings.max_version),
                 input: Vec::new(),
                 output: VecDeque::new(),
@@ -633,16 +726,16 @@ impl Server {
                 Ok(wrote) => progress |= wrote,
                 Err(e) => break Some(e.to_string()),
             }
-            if conn.output.is_empty() {
+            if !conn.pending() {
                 if let Some(reason) = conn.closing.take() {
                     break Some(reason);
                 }
             }
             match conn.read() {
                 Ok(got) => progress |= got,
-                Err(e) => break Some(e.to_string()),
+                Err(e) => break Some(e),
             }
-            if conn.eof && conn.output.is_empty() && pdu::complete_len(&conn.input).is_none() {
+            if conn.eof && !conn.pending() && pdu::complete_len(&conn.input).is_none() {
                 break Some("closed by router".into());
             }
             if !progress {
@@ -658,6 +751,11 @@ impl Server {
         let Some(mut conn) = self.conns[slot].take() else {
             return;
         };
+        if let Some(tls) = conn.tls.as_mut() {
+            // A last word: the alert after a failure, else close_notify.
+            tls.close();
+            let _ = tls.flush(&mut conn.stream);
+        }
         let _ = self.poll.registry().deregister(&mut conn.stream);
         self.free.push(slot);
         self.live -= 1;
@@ -666,9 +764,14 @@ impl Server {
             .version()
             .map_or("none".into(), |v| v.to_string());
         info!(
-            "session {} closed ({reason}): version {version}, {} reset and {} serial queries, \
+            "session {} closed ({reason}): {}version {version}, {} reset and {} serial queries, \
              {} PDUs and {} octets sent",
-            conn.peer, conn.resets, conn.serials, conn.pdus_sent, conn.bytes_sent
+            conn.peer,
+            if conn.tls.is_some() { "tls, " } else { "" },
+            conn.resets,
+            conn.serials,
+            conn.pdus_sent,
+            conn.bytes_sent
         );
     }
 
@@ -713,7 +816,7 @@ impl Server {
             let Some(conn) = self.conns[slot].as_ref() else {
                 continue;
             };
-            if !conn.output.is_empty() && now.duration_since(conn.last_progress) > stall {
+            if conn.pending() && now.duration_since(conn.last_progress) > stall {
                 self.close(slot, "transport stalled");
                 continue;
             }

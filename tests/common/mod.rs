@@ -10,6 +10,7 @@ pub mod clients;
 pub mod data;
 pub mod rtr;
 pub mod rtrclient;
+pub mod tls;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read};

@@ -1,6 +1,7 @@
 //! The I/O around the routers: connecting many sessions a few at a time,
 //! then driving them on worker threads, each with a mio poll over its
-//! share of the sockets and a 64 KiB read buffer per session.
+//! share of the sockets and a 64 KiB read buffer per session. With
+//! [`Tls`], each session runs RTR over TLS (rustls, ring) on its socket.
 
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -10,6 +11,8 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
+use rustls::pki_types::ServerName;
+use rustls::{ClientConfig, ClientConnection};
 
 use crate::router::{Phase, Router};
 
@@ -53,6 +56,13 @@ impl Start {
             Start::Join(primer) => Router::join(primer, follow, now),
         }
     }
+}
+
+/// RTR over TLS: the client configuration and the name the cache's
+/// certificate must carry.
+pub struct Tls {
+    pub config: Arc<ClientConfig>,
+    pub name: ServerName<'static>,
 }
 
 /// What the workers share with the thread that started them.
@@ -123,6 +133,7 @@ pub fn connect(
 /// `deadline`; routers not done by then fail. Returned in stream order.
 pub fn run(
     streams: Vec<TcpStream>,
+    tls: Option<Arc<Tls>>,
     start: &Start,
     until: Until,
     threads: usize,
@@ -138,8 +149,8 @@ pub fn run(
     let workers: Vec<_> = shares
         .into_iter()
         .map(|share| {
-            let (progress, start) = (progress.clone(), start.clone());
-            thread::spawn(move || worker(share, &start, until, deadline, &progress))
+            let (progress, tls, start) = (progress.clone(), tls.clone(), start.clone());
+            thread::spawn(move || worker(share, tls, &start, until, deadline, &progress))
         })
         .collect();
     let mut routers: Vec<Option<Router>> = (0..count).map(|_| None).collect();
@@ -154,6 +165,7 @@ pub fn run(
 struct Conn {
     index: usize,
     stream: mio::net::TcpStream,
+    tls: Option<Box<ClientConnection>>,
     router: Router,
     buf: Box<[u8]>,
     have: usize,
@@ -164,6 +176,7 @@ struct Conn {
 
 fn worker(
     share: Vec<(usize, TcpStream)>,
+    tls: Option<Arc<Tls>>,
     start: &Start,
     until: Until,
     deadline: Instant,
@@ -184,6 +197,16 @@ fn worker(
                 continue;
             }
         };
+        let conn = match &tls {
+            None => None,
+            Some(t) => match ClientConnection::new(t.config.clone(), t.name.clone()) {
+                Ok(c) => Some(Box::new(c)),
+                Err(e) => {
+                    router.fail(format!("TLS: {e}"));
+                    None
+                }
+            },
+        };
         let interest = Interest::READABLE | Interest::WRITABLE;
         if let Err(e) = poll.registry().register(&mut stream, Token(n), interest) {
             router.fail(format!("register with poll: {e}"));
@@ -191,6 +214,7 @@ fn worker(
         conns.push(Conn {
             index,
             stream,
+            tls: conn,
             router,
             buf: vec![0; READ_BUFFER].into_boxed_slice(),
             have: 0,
@@ -255,6 +279,7 @@ fn conns_push_closed(conns: &mut Vec<Conn>, index: usize, router: Router, s: Tcp
     conns.push(Conn {
         index,
         stream: mio::net::TcpStream::from_std(s),
+        tls: None,
         router,
         buf: Box::default(),
         have: 0,
@@ -265,6 +290,9 @@ fn conns_push_closed(conns: &mut Vec<Conn>, index: usize, router: Router, s: Tcp
 
 /// Read and decode what the socket holds; true if it may hold more.
 fn read(c: &mut Conn) -> bool {
+    if c.tls.is_some() {
+        return read_tls(c);
+    }
     for _ in 0..READS_PER_TURN {
         match c.stream.read(&mut c.buf[c.have..]) {
             Ok(0) => {
@@ -292,8 +320,86 @@ fn read(c: &mut Conn) -> bool {
     true
 }
 
+/// Hand decrypted octets to the router; false if it failed.
+fn take(c: &mut Conn, n: usize) -> bool {
+    c.router.octets += n as u64;
+    c.have += n;
+    let used = c.router.receive(&c.buf[..c.have], Instant::now());
+    c.buf.copy_within(used..c.have, 0);
+    c.have -= used;
+    !matches!(c.router.phase, Phase::Failed(_))
+}
+
+/// [`read`] through TLS: ciphertext from the socket, plaintext to the
+/// router.
+fn read_tls(c: &mut Conn) -> bool {
+    for _ in 0..READS_PER_TURN {
+        let tls = c.tls.as_mut().expect("a TLS session");
+        match tls.read_tls(&mut c.stream) {
+            Ok(0) => {
+                c.router.fail("cache closed the connection");
+                return false;
+            }
+            Ok(_) => {
+                if let Err(e) = tls.process_new_packets() {
+                    c.router.fail(format!("TLS: {e}"));
+                    return false;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => return false,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+            Err(e) => {
+                c.router.fail(format!("read: {e}"));
+                return false;
+            }
+        }
+        loop {
+            let tls = c.tls.as_mut().expect("a TLS session");
+            match tls.reader().read(&mut c.buf[c.have..]) {
+                Ok(0) => {
+                    c.router.fail("cache closed the connection");
+                    return false;
+                }
+                Ok(n) => {
+                    if !take(c, n) {
+                        return false;
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) => {
+                    c.router.fail(format!("TLS read: {e}"));
+                    return false;
+                }
+            }
+        }
+    }
+    true
+}
+
 /// Send what the router queued, as far as the socket takes it.
 fn flush(c: &mut Conn) {
+    if let Some(tls) = c.tls.as_mut() {
+        if !c.router.out.is_empty() {
+            // Queries are a few octets: rustls buffers them whole.
+            match tls.writer().write_all(&c.router.out) {
+                Ok(()) => c.router.out.clear(),
+                Err(e) => c.router.fail(format!("TLS write: {e}")),
+            }
+        }
+        while c.open && tls.wants_write() {
+            match tls.write_tls(&mut c.stream) {
+                Ok(0) => c.router.fail("write: connection closed"),
+                Ok(_) => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => c.router.fail(format!("write: {e}")),
+            }
+            if matches!(c.router.phase, Phase::Failed(_)) {
+                break;
+            }
+        }
+        return;
+    }
     while c.open && !c.router.out.is_empty() {
         match c.stream.write(&c.router.out) {
             Ok(0) => c.router.fail("write: connection closed"),

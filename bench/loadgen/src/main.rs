@@ -174,6 +174,19 @@ struct Sessions {
     /// routers reconnecting to a cache they know do.
     #[arg(long)]
     join: bool,
+    /// Speak RTR over TLS, trusting the CA certificates in this PEM file.
+    #[arg(long, value_name = "FILE")]
+    tls_ca: Option<PathBuf>,
+    /// Present this client certificate chain (PEM); needs --tls-key.
+    #[arg(long, value_name = "FILE", requires = "tls_key", requires = "tls_ca")]
+    tls_cert: Option<PathBuf>,
+    /// The client certificate's private key (PEM).
+    #[arg(long, value_name = "FILE", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// The name the cache's certificate must carry (default: the host of
+    /// the target).
+    #[arg(long, value_name = "NAME", requires = "tls_ca")]
+    tls_name: Option<String>,
 }
 
 impl Sessions {
@@ -196,6 +209,55 @@ impl Sessions {
 
     fn deadline(&self) -> Instant {
         Instant::now() + Duration::from_secs(self.timeout)
+    }
+
+    /// The TLS client, with `--tls-ca`.
+    fn tls(&self) -> Result<Option<Arc<drive::Tls>>, String> {
+        use rustls::pki_types::pem::PemObject;
+        use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
+        let Some(ca) = &self.tls_ca else {
+            return Ok(None);
+        };
+        let certs = |p: &PathBuf| -> Result<Vec<CertificateDer<'static>>, String> {
+            CertificateDer::pem_file_iter(p)
+                .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+                .map_err(|e| format!("{}: {e}", p.display()))
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        for c in certs(ca)? {
+            roots.add(c).map_err(|e| format!("{}: {e}", ca.display()))?;
+        }
+        let builder = rustls::ClientConfig::builder_with_provider(Arc::new(
+            rustls::crypto::ring::default_provider(),
+        ))
+        .with_safe_default_protocol_versions()
+        .map_err(|e| e.to_string())?
+        .with_root_certificates(roots);
+        let config = match (&self.tls_cert, &self.tls_key) {
+            (Some(cert), Some(key)) => {
+                let k = PrivateKeyDer::from_pem_file(key)
+                    .map_err(|e| format!("{}: {e}", key.display()))?;
+                builder
+                    .with_client_auth_cert(certs(cert)?, k)
+                    .map_err(|e| format!("{}: {e}", key.display()))?
+            }
+            _ => builder.with_no_client_auth(),
+        };
+        let host = match &self.tls_name {
+            Some(n) => n.clone(),
+            None => {
+                let host = self.target.rsplit_once(':').map_or(&*self.target, |h| h.0);
+                host.trim_start_matches('[')
+                    .trim_end_matches(']')
+                    .to_string()
+            }
+        };
+        let name =
+            ServerName::try_from(host.clone()).map_err(|e| format!("TLS name {host:?}: {e}"))?;
+        Ok(Some(Arc::new(drive::Tls {
+            config: Arc::new(config),
+            name,
+        })))
     }
 }
 
@@ -317,6 +379,7 @@ fn reset(
     json: bool,
 ) -> Result<(), String> {
     let addr = s.addr()?;
+    let tls = s.tls()?;
     raise_fd_limit(s.count());
     let start = Start::Reset {
         version: s.version,
@@ -329,6 +392,7 @@ fn reset(
         let progress = Arc::new(Progress::default());
         let mut routers = drive::run(
             streams,
+            tls.clone(),
             &start,
             Until::Synced,
             s.threads(),
@@ -434,6 +498,7 @@ fn reset(
 
 fn idle(s: &Sessions, hold: Option<u64>, json: bool) -> Result<(), String> {
     let addr = s.addr()?;
+    let tls = s.tls()?;
     raise_fd_limit(s.count());
     let progress = Arc::new(Progress::default());
     // Block the signals before any thread starts, so that every thread
@@ -463,6 +528,7 @@ fn idle(s: &Sessions, hold: Option<u64>, json: bool) -> Result<(), String> {
         thread::spawn(move || {
             drive::run(
                 streams,
+                tls,
                 &first,
                 Until::Stopped,
                 threads,
@@ -526,6 +592,7 @@ fn idle(s: &Sessions, hold: Option<u64>, json: bool) -> Result<(), String> {
 
 fn follow(s: &Sessions, expect: Option<&str>, json: bool) -> Result<(), String> {
     let addr = s.addr()?;
+    let tls = s.tls()?;
     raise_fd_limit(s.count());
     let deadline = s.deadline();
     let first = start_for(s, addr, deadline)?;
@@ -536,6 +603,7 @@ fn follow(s: &Sessions, expect: Option<&str>, json: bool) -> Result<(), String> 
         thread::spawn(move || {
             drive::run(
                 streams,
+                tls,
                 &first,
                 Until::Updated,
                 threads,
@@ -625,7 +693,15 @@ fn start_for(s: &Sessions, addr: SocketAddr, deadline: Instant) -> Result<Start,
     }
     let stream = drive::connect(addr, 1, 1, deadline)?;
     let progress = Arc::new(Progress::default());
-    let mut primer = drive::run(stream, &full, Until::Synced, 1, deadline, &progress);
+    let mut primer = drive::run(
+        stream,
+        s.tls()?,
+        &full,
+        Until::Synced,
+        1,
+        deadline,
+        &progress,
+    );
     failures(&primer).map_err(|e| format!("primer session: {e}"))?;
     Ok(Start::Join(Arc::new(primer.remove(0))))
 }
@@ -642,6 +718,7 @@ fn ready(s: &Sessions, expect: Option<&str>, json: bool) -> Result<(), String> {
         version: s.version,
         frame_only: false,
     };
+    let tls = s.tls()?;
     let mut attempts = 0u32;
     let mut last = String::from("no attempt");
     while Instant::now() < deadline {
@@ -650,7 +727,15 @@ fn ready(s: &Sessions, expect: Option<&str>, json: bool) -> Result<(), String> {
             Err(e) => last = e,
             Ok(streams) => {
                 let progress = Arc::new(Progress::default());
-                let routers = drive::run(streams, &start, Until::Synced, 1, deadline, &progress);
+                let routers = drive::run(
+                    streams,
+                    tls.clone(),
+                    &start,
+                    Until::Synced,
+                    1,
+                    deadline,
+                    &progress,
+                );
                 match failures_quiet(&routers).and_then(|()| agreed(&routers, expect)) {
                     Ok(hash) => {
                         let took = began.elapsed();

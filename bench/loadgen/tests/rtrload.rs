@@ -1,6 +1,7 @@
 //! rtrload against a running rovd on 127.0.0.1: the content hash of a
 //! file equals what `reset` receives, `follow` converges on the hash of
-//! the next file, and `idle` holds its sessions. rovd is the workspace's
+//! the next file, and `idle` holds its sessions; over TLS with a client
+//! certificate, `reset` gets the same hash, and without one nothing. rovd is the workspace's
 //! debug build, which `cargo test --workspace` builds first; without it
 //! the tests are skipped.
 
@@ -43,6 +44,12 @@ struct Rovd {
 impl Rovd {
     /// Start rovd on `snapshot`, or `None` if it has not been built.
     fn start(snapshot: &Snapshot) -> Option<Rovd> {
+        Self::start_with(snapshot, "", &[])
+    }
+
+    /// As [`Rovd::start`], with `extra` configuration at the end and
+    /// `files` written beside it first.
+    fn start_with(snapshot: &Snapshot, extra: &str, files: &[(&str, &str)]) -> Option<Rovd> {
         if !Path::new(ROVD).exists() {
             eprintln!("skipped: build rovd first ({ROVD} is missing)");
             return None;
@@ -74,6 +81,10 @@ impl Rovd {
              [[source]]\npath = \"{}\"\nmax-age = 0\n",
             vrps.display()
         );
+        config += extra;
+        for (name, text) in files {
+            fs::write(dir.path().join(name), text).unwrap();
+        }
         let conf = dir.path().join("rovd.conf");
         fs::write(&conf, config).unwrap();
         let child = Command::new(ROVD)
@@ -351,4 +362,129 @@ fn replay_serves_the_same_octets_and_wait_ready_sees_the_table() {
     assert_eq!(checked["runs"][0]["octets"].as_u64(), Some(octets));
     assert_eq!(framed["runs"][0]["octets"].as_u64(), Some(3 * octets));
     assert_eq!(framed["runs"][0]["completed"].as_u64(), Some(3));
+}
+
+//------------ TLS -----------------------------------------------------------
+
+/// A certificate authority, and a certificate under it: for a server
+/// (127.0.0.1) or a client. PEM certificate and key.
+struct Ca {
+    cert: rcgen::Certificate,
+    key: rcgen::KeyPair,
+}
+
+impl Ca {
+    fn new(name: &str) -> Ca {
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name.push(rcgen::DnType::CommonName, name);
+        p.is_ca = rcgen::IsCa::Ca(rcgen::BasicConstraints::Unconstrained);
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = p.self_signed(&key).unwrap();
+        Ca { cert, key }
+    }
+
+    fn issue(&self, server: bool) -> (String, String) {
+        let mut p = rcgen::CertificateParams::new(Vec::<String>::new()).unwrap();
+        p.distinguished_name.push(
+            rcgen::DnType::CommonName,
+            if server { "cache" } else { "router" },
+        );
+        if server {
+            p.subject_alt_names.push(rcgen::SanType::IpAddress(
+                std::net::Ipv4Addr::LOCALHOST.into(),
+            ));
+        }
+        p.extended_key_usages = vec![if server {
+            rcgen::ExtendedKeyUsagePurpose::ServerAuth
+        } else {
+            rcgen::ExtendedKeyUsagePurpose::ClientAuth
+        }];
+        let key = rcgen::KeyPair::generate().unwrap();
+        let cert = p.signed_by(&key, &self.cert, &self.key).unwrap();
+        (cert.pem(), key.serialize_pem())
+    }
+}
+
+#[test]
+fn reset_over_mutual_tls() {
+    let (cache_ca, router_ca, other_ca) =
+        (Ca::new("cache CA"), Ca::new("router CA"), Ca::new("other"));
+    let (cert, key) = cache_ca.issue(true);
+    let (router_cert, router_key) = router_ca.issue(false);
+    let (stranger_cert, stranger_key) = other_ca.issue(false);
+    let tls_port = TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .unwrap()
+        .port();
+    let extra = format!(
+        "\n[tls]\nlisten = [\"127.0.0.1:{tls_port}\"]\ncertificate = \"cache.pem\"\n\
+         key = \"cache.key\"\nclient-ca = \"routers.pem\"\n"
+    );
+    let files = [
+        ("cache.pem", cert.as_str()),
+        ("cache.key", key.as_str()),
+        ("routers.pem", &router_ca.cert.pem()),
+        ("ca.pem", &cache_ca.cert.pem()),
+        ("other.pem", &other_ca.cert.pem()),
+        ("router.pem", router_cert.as_str()),
+        ("router.key", router_key.as_str()),
+        ("stranger.pem", stranger_cert.as_str()),
+        ("stranger.key", stranger_key.as_str()),
+    ];
+    let Some(rovd) = Rovd::start_with(&data(7), &extra, &files) else {
+        return;
+    };
+    let p = |name: &str| rovd.path(name).display().to_string();
+    let target = format!("127.0.0.1:{tls_port}");
+    let want = file_hash(&rovd.path("vrps.json"), 2);
+    let v = json(&[
+        "reset",
+        &target,
+        "--sessions",
+        "2",
+        "--tls-ca",
+        &p("ca.pem"),
+        "--tls-cert",
+        &p("router.pem"),
+        "--tls-key",
+        &p("router.key"),
+        "--expect-hash",
+        &want,
+    ]);
+    assert_eq!(v["runs"][0]["hash"], want.as_str());
+
+    // Refused: no client certificate, one from another CA, and a cache
+    // certificate the client does not trust.
+    let (ca, other) = (p("ca.pem"), p("other.pem"));
+    let (stranger, stranger_key) = (p("stranger.pem"), p("stranger.key"));
+    let (router, router_key) = (p("router.pem"), p("router.key"));
+    for args in [
+        vec!["--tls-ca", &ca],
+        vec![
+            "--tls-ca",
+            &ca,
+            "--tls-cert",
+            &stranger,
+            "--tls-key",
+            &stranger_key,
+        ],
+        vec![
+            "--tls-ca",
+            &other,
+            "--tls-cert",
+            &router,
+            "--tls-key",
+            &router_key,
+        ],
+    ] {
+        let mut all = vec!["reset", &target, "--timeout", "10"];
+        all.extend(args.iter().copied());
+        let out = rtrload(&all);
+        assert!(!out.status.success(), "{all:?} succeeded");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("TLS"),
+            "{all:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
 }

@@ -1,0 +1,270 @@
+//! RTR over TLS (RFC 8210 §9, 8210bis-27 §9): the server configuration
+//! built from the certificate, key and client CA the parent read, and the
+//! TLS layer of one router connection between its socket and its session.
+//!
+//! Runs in the rtr worker (unprivileged, sandboxed): the worker never opens
+//! a file, it gets the PEM bytes over its channel. The parent also builds a
+//! configuration once, only to check the files (`rovd -n`, start-up,
+//! reload) before handing them over. rustls with the ring provider, TLS 1.2
+//! and 1.3; it needs no system call beyond what plain RTR uses, but
+//! `getrandom`.
+//!
+//! The session state machine does not know about TLS: plaintext goes in
+//! and out of [`TlsConn`] exactly as it would go to and from a socket. The
+//! worker's back-pressure carries over: rustls takes plaintext only while
+//! less than [`BUFFER_LIMIT`] of ciphertext waits for the socket, so a
+//! router that stops reading holds that much and its references into the
+//! shared buffers, no more.
+
+use std::fmt;
+use std::io::{self, IoSlice, Read, Write};
+use std::sync::Arc;
+
+use rustls::crypto::ring as provider;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::server::WebPkiClientVerifier;
+use rustls::{RootCertStore, ServerConfig, ServerConnection};
+
+use crate::config::{self, ConfigError, TlsFiles};
+
+/// Ciphertext a connection buffers at most before it stops taking
+/// plaintext; the same bound holds plaintext queued during the handshake.
+pub const BUFFER_LIMIT: usize = 64 * 1024;
+
+//------------ ServerConfig --------------------------------------------------
+
+/// Which of the `[tls]` files something is wrong with.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Part {
+    Certificate,
+    Key,
+    ClientCa,
+}
+
+/// A file that cannot be used, and why.
+#[derive(Debug)]
+pub struct BadFile {
+    pub part: Part,
+    pub reason: String,
+}
+
+impl fmt::Display for BadFile {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let what = match self.part {
+            Part::Certificate => "certificate",
+            Part::Key => "key",
+            Part::ClientCa => "client-ca",
+        };
+        write!(f, "{what}: {}", self.reason)
+    }
+}
+
+fn bad(part: Part, reason: impl ToString) -> BadFile {
+    BadFile {
+        part,
+        reason: reason.to_string(),
+    }
+}
+
+/// The certificates of a PEM file, at least one.
+fn certificates(pem: &[u8], part: Part) -> Result<Vec<CertificateDer<'static>>, BadFile> {
+    let certs = CertificateDer::pem_slice_iter(pem)
+        .collect::<Result<Vec<_>, _>>()
+        .map_err(|e| bad(part, format!("not PEM certificates: {e}")))?;
+    if certs.is_empty() {
+        return Err(bad(part, "no CERTIFICATE in the file"));
+    }
+    Ok(certs)
+}
+
+/// A TLS server configuration from the PEM files: TLS 1.2 and 1.3 with the
+/// ring provider; with a client CA, routers must present a certificate
+/// that chains to it. Fails if a file does not parse or the key does not
+/// belong to the certificate.
+pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, BadFile> {
+    let chain = certificates(&files.certificate, Part::Certificate)?;
+    let key = PrivateKeyDer::from_pem_slice(&files.key).map_err(|e| {
+        bad(
+            Part::Key,
+            format!("no PKCS#8, RSA or SEC1 private key in PEM: {e}"),
+        )
+    })?;
+    let provider = Arc::new(provider::default_provider());
+    let builder = ServerConfig::builder_with_provider(provider.clone())
+        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .map_err(|e| bad(Part::Certificate, e))?;
+    let builder = match &files.client_ca {
+        None => builder.with_no_client_auth(),
+        Some(pem) => {
+            let mut roots = RootCertStore::empty();
+            for cert in certificates(pem, Part::ClientCa)? {
+                roots.add(cert).map_err(|e| bad(Part::ClientCa, e))?;
+            }
+            let verifier = WebPkiClientVerifier::builder_with_provider(roots.into(), provider)
+                .build()
+                .map_err(|e| bad(Part::ClientCa, e))?;
+            builder.with_client_cert_verifier(verifier)
+        }
+    };
+    let config = builder.with_single_cert(chain, key).map_err(|e| match e {
+        rustls::Error::InconsistentKeys(_) => {
+            bad(Part::Key, "the key does not belong to the certificate")
+        }
+        e => bad(Part::Key, e),
+    })?;
+    Ok(Arc::new(config))
+}
+
+/// Read the `[tls]` files and check them as [`server_config`] does: what
+/// the parent does at start-up, on reload and for `rovd -n`. An error
+/// names the file.
+pub fn load(tls: &config::Tls) -> Result<TlsFiles, ConfigError> {
+    let files = tls.read_files()?;
+    if let Err(e) = server_config(&files) {
+        let file = match e.part {
+            Part::Certificate => &tls.certificate,
+            Part::Key => &tls.key,
+            Part::ClientCa => tls.client_ca.as_ref().unwrap_or(&tls.certificate),
+        };
+        return Err(ConfigError {
+            file: file.clone(),
+            line: None,
+            reason: e.reason,
+        });
+    }
+    Ok(files)
+}
+
+//------------ TlsConn -------------------------------------------------------
+
+/// The TLS layer of one router connection.
+pub struct TlsConn {
+    conn: ServerConnection,
+    /// Whether the end of the handshake has been reported.
+    reported: bool,
+}
+
+impl TlsConn {
+    pub fn new(config: Arc<ServerConfig>) -> Result<TlsConn, rustls::Error> {
+        let mut conn = ServerConnection::new(config)?;
+        conn.set_buffer_limit(Some(BUFFER_LIMIT));
+        Ok(TlsConn {
+            conn,
+            reported: false,
+        })
+    }
+
+    /// Whether ciphertext waits for the socket.
+    pub fn wants_write(&self) -> bool {
+        self.conn.wants_write()
+    }
+
+    /// Write waiting ciphertext until the socket is full or nothing waits;
+    /// the number of octets written.
+    pub fn flush(&mut self, stream: &mut impl Write) -> io::Result<usize> {
+        let mut total = 0;
+        while self.conn.wants_write() {
+            match self.conn.write_tls(stream) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => total += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(total)
+    }
+
+    /// Hand plaintext to TLS: how much it took, 0 when its buffer is full.
+    pub fn send(&mut self, slices: &[IoSlice<'_>]) -> io::Result<usize> {
+        self.conn.writer().write_vectored(slices)
+    }
+
+    /// Read from the socket and decrypt into `input`, up to `limit` octets
+    /// in it. `Ok((got, eof))`; an error is a TLS failure, with the alert
+    /// for the router queued (written by the caller's close).
+    pub fn receive(
+        &mut self,
+        stream: &mut impl Read,
+        input: &mut Vec<u8>,
+        limit: usize,
+    ) -> Result<(bool, bool), String> {
+        let mut got = false;
+        let mut buf = [0u8; 4096];
+        loop {
+            while input.len() < limit {
+                let room = (limit - input.len()).min(buf.len());
+                match self.conn.reader().read(&mut buf[..room]) {
+                    Ok(0) => return Ok((got, true)),
+                    Ok(n) => {
+                        input.extend_from_slice(&buf[..n]);
+                        got = true;
+                    }
+                    Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                    // Closed without close_notify: the same to RTR.
+                    Err(e) if e.kind() == io::ErrorKind::UnexpectedEof => return Ok((got, true)),
+                    Err(e) => return Err(e.to_string()),
+                }
+            }
+            if input.len() >= limit || !self.conn.wants_read() {
+                return Ok((got, false));
+            }
+            match self.conn.read_tls(stream) {
+                // A client that rejects our certificate may just hang up.
+                Ok(0) if self.conn.is_handshaking() => {
+                    return Err("TLS handshake failed: closed by router".into())
+                }
+                Ok(0) => return Ok((got, true)),
+                Ok(_) => {
+                    got = true;
+                    if let Err(e) = self.conn.process_new_packets() {
+                        return Err(if self.conn.is_handshaking() {
+                            format!("TLS handshake failed: {e}")
+                        } else {
+                            format!("TLS: {e}")
+                        });
+                    }
+                }
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok((got, false)),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e.to_string()),
+            }
+        }
+    }
+
+    /// Once, when the handshake has just completed: what was agreed, and
+    /// the router's certificate as a SHA-256 fingerprint if it sent one.
+    pub fn established(&mut self) -> Option<String> {
+        if self.reported || self.conn.is_handshaking() {
+            return None;
+        }
+        self.reported = true;
+        let version = self
+            .conn
+            .protocol_version()
+            .map_or("?".into(), |v| format!("{v:?}"));
+        let suite = self
+            .conn
+            .negotiated_cipher_suite()
+            .map_or("?".into(), |s| format!("{:?}", s.suite()));
+        let client = match self.conn.peer_certificates().and_then(|c| c.first()) {
+            Some(cert) => format!("client certificate SHA-256 {}", fingerprint(cert)),
+            None => "no client certificate".into(),
+        };
+        Some(format!("tls {version} {suite}, {client}"))
+    }
+
+    /// Queue a close_notify alert (written by a last [`TlsConn::flush`]).
+    pub fn close(&mut self) {
+        self.conn.send_close_notify();
+    }
+}
+
+/// SHA-256 of a certificate, hex, colon-separated as `openssl x509
+/// -fingerprint` prints it.
+pub fn fingerprint(cert: &[u8]) -> String {
+    let digest = ring::digest::digest(&ring::digest::SHA256, cert);
+    let hex: Vec<String> = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
+    hex.join(":")
+}
