@@ -9,6 +9,7 @@
 //! - [`payload`] — VRPs, router keys, ASPA; snapshots and deltas
 //! - [`msg`] — the IPC messages between the processes
 //! - [`config`] — rovd.conf
+//! - [`proxy`] — `rovctl proxy`, the SSH subsystem's bridge to the cache
 //! - [`testdata`] — deterministic data sets for tests and benchmarks
 
 #![forbid(unsafe_code)]
@@ -19,6 +20,7 @@ pub mod msg;
 pub mod parent;
 pub mod payload;
 pub mod privileges;
+pub mod proxy;
 pub mod rtr;
 pub mod testdata;
 pub mod validator;

@@ -10,6 +10,9 @@
 //!   reads back as a source) or rpki-client CSV (VRPs only).
 //! - `rovctl diff A B` compares two caches, two files, or one of each, and
 //!   exits like diff(1): 0 equal, 1 different, 2 trouble.
+//! - `rovctl proxy [CACHE]` carries one RTR session between standard
+//!   input/output and the cache, for sshd's `rpki-rtr` subsystem
+//!   ([`rovd::proxy`]).
 //!
 //! Without `--version` a query starts at version 2 and, if the cache
 //! answers Unsupported Protocol Version, is asked once more on a new
@@ -37,6 +40,7 @@ use base64::Engine;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use rovd::payload::{Delta, Snapshot};
+use rovd::proxy;
 use rovd::rtr::client::{self, AnswerError, ResetAnswer, Table};
 use rovd::rtr::pdu::{self, ErrorCode};
 use rovd::validator::input::{self, Format};
@@ -72,6 +76,16 @@ enum Command {
         query: Query,
         a: String,
         b: String,
+    },
+    /// Carry one RTR session between standard input/output and the cache,
+    /// as sshd's `rpki-rtr` subsystem; octets pass unchanged.
+    Proxy {
+        /// Log the session to standard error instead of syslog.
+        #[arg(short = 'd')]
+        stderr: bool,
+        /// The cache, HOST[:PORT]; IPv6 addresses in brackets with a port.
+        #[arg(default_value = proxy::DEFAULT_CACHE)]
+        cache: String,
     },
 }
 
@@ -156,6 +170,17 @@ fn main() -> ExitCode {
             Ok(false) => ExitCode::from(1),
             Err(_) => ExitCode::from(2),
         },
+        Command::Proxy { stderr, cache } => {
+            let log_to = if stderr {
+                proxy::LogTo::Stderr
+            } else {
+                proxy::LogTo::Syslog
+            };
+            match proxy::run(&cache, log_to) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(proxy::Failed) => ExitCode::from(1),
+            }
+        }
     }
 }
 

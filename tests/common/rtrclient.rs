@@ -3,8 +3,9 @@
 //! back into a table.
 
 use std::collections::BTreeSet;
+use std::ffi::OsStr;
 use std::net::IpAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
@@ -26,6 +27,20 @@ pub fn rtrclient() -> Option<PathBuf> {
 
 //------------ Rtrclient ------------------------------------------------------
 
+/// rtrclient's socket arguments for the `rpki-rtr` SSH subsystem on
+/// 127.0.0.1:`port`: `ssh HOST PORT USER PRIVATE_KEY KNOWN_HOSTS`; the
+/// host key is checked against the known-hosts file.
+pub fn ssh_socket(port: u16, user: &str, key: &Path, known_hosts: &Path) -> Vec<String> {
+    vec![
+        "ssh".into(),
+        "127.0.0.1".into(),
+        port.to_string(),
+        user.into(),
+        key.display().to_string(),
+        known_hosts.display().to_string(),
+    ]
+}
+
 /// One change rtrclient printed.
 #[derive(Debug)]
 pub enum Change {
@@ -33,7 +48,7 @@ pub enum Change {
     Key(bool, RouterKey),
 }
 
-/// A running `rtrclient -p -k tcp 127.0.0.1 PORT`; killed on drop.
+/// A running `rtrclient -p -k` on one socket; killed on drop.
 pub struct Rtrclient {
     pub child: Option<Child>,
     pub out: LogBuf,
@@ -42,13 +57,20 @@ pub struct Rtrclient {
 
 impl Rtrclient {
     pub fn start(bin: &PathBuf, port: u16) -> Rtrclient {
+        Self::start_socket(bin, &["tcp", "127.0.0.1", &port.to_string()])
+    }
+
+    /// rtrclient on one socket given as its arguments: `tcp HOST PORT`,
+    /// or those of [`ssh_socket`].
+    pub fn start_socket<S: AsRef<OsStr>>(bin: &PathBuf, socket: &[S]) -> Rtrclient {
         // rtrclient writes its updates with stdio; line buffering (stdbuf
         // execs the tool, so the pid stays the same) makes them visible
         // as they happen instead of at exit.
         let mut child = Command::new("stdbuf")
             .arg("-oL")
             .arg(bin)
-            .args(["-p", "-k", "tcp", "127.0.0.1", &port.to_string()])
+            .args(["-p", "-k"])
+            .args(socket)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
