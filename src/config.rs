@@ -114,6 +114,15 @@ pub struct Tls {
     /// certificate issued under one of them.
     #[serde(default)]
     pub client_ca: Option<PathBuf>,
+    /// With `client-ca`: whether a router's certificate must name the
+    /// address it connects from as an iPAddress subjectAltName
+    /// (8210bis-27 §9.2).
+    #[serde(default = "default_check_client_address")]
+    pub check_client_address: bool,
+}
+
+fn default_check_client_address() -> bool {
+    true
 }
 
 fn default_tls_listen() -> Vec<String> {
@@ -143,6 +152,7 @@ impl Tls {
             certificate: read(&self.certificate)?,
             key: read(&self.key)?,
             client_ca: self.client_ca.as_deref().map(read).transpose()?,
+            check_client_address: self.check_client_address,
         })
     }
 }
@@ -154,6 +164,8 @@ pub struct TlsFiles {
     pub certificate: Vec<u8>,
     pub key: Vec<u8>,
     pub client_ca: Option<Vec<u8>>,
+    /// See [`Tls::check_client_address`].
+    pub check_client_address: bool,
 }
 
 impl fmt::Debug for TlsFiles {
@@ -161,9 +173,11 @@ impl fmt::Debug for TlsFiles {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "TlsFiles {{ certificate: {} octets, key: (hidden), client_ca: {:?} }}",
+            "TlsFiles {{ certificate: {} octets, key: (hidden), client_ca: {:?}, \
+             check_client_address: {} }}",
             self.certificate.len(),
-            self.client_ca.as_ref().map(Vec::len)
+            self.client_ca.as_ref().map(Vec::len),
+            self.check_client_address
         )
     }
 }

@@ -250,8 +250,42 @@ fn client_certificates_from_the_client_ca_only() {
             daemon.log()
         );
     }
+    // The right CA, but a certificate for another router's address: the
+    // handshake succeeds, the address check (8210bis-27 §9.2) ends it.
+    let elsewhere = routers.client_at("router-3", "192.0.2.3".parse().unwrap());
+    let got = TlsRtrClient::connect(tls_port, &pki.ca_pem, Some(&elsewhere))
+        .and_then(|mut c| c.sync_full(2));
+    assert!(got.is_err(), "another router's certificate: served {got:?}");
+    assert!(
+        daemon.log_wait(WAIT, |l| l.contains(
+            "refused: it does not name 127.0.0.1 as an iPAddress subjectAltName"
+        )),
+        "{}",
+        daemon.log()
+    );
     // The good session is still there.
     c.send(&common::rtr::reset_query(2)).unwrap();
+    drop(daemon);
+
+    // With the check off, the chain alone decides.
+    let tls_port = free_port();
+    let server = pki.server("rovd");
+    let daemon = Daemon::start(
+        &(tls_config(tls_port, true) + "check-client-address = false\n"),
+        &[
+            ("vrps.json", json.as_bytes()),
+            ("server.pem", server.cert_pem.as_bytes()),
+            ("server.key", server.key_pem.as_bytes()),
+            ("routers.pem", routers.ca_pem.as_bytes()),
+        ],
+    );
+    daemon.wait_for_data(2);
+    TlsRtrClient::connect(tls_port, &pki.ca_pem, Some(&elsewhere))
+        .unwrap()
+        .sync_full(2)
+        .unwrap()
+        .table
+        .assert_eq(&want, "check-client-address = false");
 }
 
 //------------ Reload ---------------------------------------------------------

@@ -219,7 +219,7 @@ impl Conn {
             }
             let (got, eof) = tls.receive(&mut self.stream, &mut self.input, INPUT_LIMIT)?;
             self.eof = eof;
-            if let Some(what) = tls.established() {
+            if let Some(what) = tls.established()? {
                 info!("session {}: {what}", self.peer);
             }
             return Ok(got);
@@ -270,7 +270,7 @@ pub struct Server {
     /// Each listener, with whether it is for TLS.
     listeners: Vec<(TcpListener, SocketAddr, bool)>,
     /// What new TLS connections use; replaced on reload.
-    tls: Option<Arc<rustls::ServerConfig>>,
+    tls: Option<tls::Server>,
     conns: Vec<Option<Conn>>,
     free: Vec<usize>,
     live: usize,
@@ -334,8 +334,7 @@ impl Server {
     /// Use this certificate, key and client CA for new TLS connections;
     /// established ones keep theirs. On failure the current ones stay.
     pub fn set_tls(&mut self, files: &TlsFiles) -> Result<(), tls::BadFile> {
-        let config = tls::server_config(files)?;
-        self.tls = Some(config);
+        self.tls = Some(tls::server(files)?);
         Ok(())
     }
 
@@ -643,9 +642,9 @@ impl Server {
             let tls = if is_tls {
                 let made = self
                     .tls
-                    .clone()
+                    .as_ref()
                     .ok_or_else(|| "no TLS certificate".to_string())
-                    .and_then(|c| TlsConn::new(c).map_err(|e| e.to_string()));
+                    .and_then(|t| TlsConn::new(t, peer.ip()).map_err(|e| e.to_string()));
                 match made {
                     Ok(t) => Some(Box::new(t)),
                     Err(e) => {

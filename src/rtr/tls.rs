@@ -18,11 +18,12 @@
 
 use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
+use std::net::IpAddr;
 use std::sync::Arc;
 
 use rustls::crypto::ring as provider;
 use rustls::pki_types::pem::PemObject;
-use rustls::pki_types::{CertificateDer, PrivateKeyDer};
+use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, ServerConnection};
 
@@ -76,6 +77,22 @@ fn certificates(pem: &[u8], part: Part) -> Result<Vec<CertificateDer<'static>>, 
         return Err(bad(part, "no CERTIFICATE in the file"));
     }
     Ok(certs)
+}
+
+/// What new TLS connections are served with.
+#[derive(Clone)]
+pub struct Server {
+    pub config: Arc<ServerConfig>,
+    /// Whether a client certificate must name the router's address.
+    pub check_client_address: bool,
+}
+
+/// [`server_config`] and the address rule of `files`.
+pub fn server(files: &TlsFiles) -> Result<Server, BadFile> {
+    Ok(Server {
+        config: server_config(files)?,
+        check_client_address: files.check_client_address,
+    })
 }
 
 /// A TLS server configuration from the PEM files: TLS 1.2 and 1.3 with the
@@ -141,16 +158,22 @@ pub fn load(tls: &config::Tls) -> Result<TlsFiles, ConfigError> {
 /// The TLS layer of one router connection.
 pub struct TlsConn {
     conn: ServerConnection,
+    /// The router's address, which its certificate must name if
+    /// `check_client_address`.
+    peer: IpAddr,
+    check_client_address: bool,
     /// Whether the end of the handshake has been reported.
     reported: bool,
 }
 
 impl TlsConn {
-    pub fn new(config: Arc<ServerConfig>) -> Result<TlsConn, rustls::Error> {
-        let mut conn = ServerConnection::new(config)?;
+    pub fn new(server: &Server, peer: IpAddr) -> Result<TlsConn, rustls::Error> {
+        let mut conn = ServerConnection::new(server.config.clone())?;
         conn.set_buffer_limit(Some(BUFFER_LIMIT));
         Ok(TlsConn {
             conn,
+            peer,
+            check_client_address: server.check_client_address,
             reported: false,
         })
     }
@@ -235,11 +258,24 @@ impl TlsConn {
 
     /// Once, when the handshake has just completed: what was agreed, and
     /// the router's certificate as a SHA-256 fingerprint if it sent one.
-    pub fn established(&mut self) -> Option<String> {
+    /// An error if the certificate does not name the router's address
+    /// and it must (8210bis-27 §9.2: the cache checks the source address
+    /// against the certificate's iPAddress subjectAltNames).
+    pub fn established(&mut self) -> Result<Option<String>, String> {
         if self.reported || self.conn.is_handshaking() {
-            return None;
+            return Ok(None);
         }
         self.reported = true;
+        if let Some(cert) = self.conn.peer_certificates().and_then(|c| c.first()) {
+            if self.check_client_address {
+                names_address(cert, self.peer).map_err(|e| {
+                    format!(
+                        "client certificate SHA-256 {} refused: {e}",
+                        fingerprint(cert)
+                    )
+                })?;
+            }
+        }
         let version = self
             .conn
             .protocol_version()
@@ -252,13 +288,26 @@ impl TlsConn {
             Some(cert) => format!("client certificate SHA-256 {}", fingerprint(cert)),
             None => "no client certificate".into(),
         };
-        Some(format!("tls {version} {suite}, {client}"))
+        Ok(Some(format!("tls {version} {suite}, {client}")))
     }
 
     /// Queue a close_notify alert (written by a last [`TlsConn::flush`]).
     pub fn close(&mut self) {
         self.conn.send_close_notify();
     }
+}
+
+/// Whether `cert` carries `addr` as an iPAddress subjectAltName. The
+/// chain has been verified by then; this is the name check only.
+fn names_address(cert: &CertificateDer<'_>, addr: IpAddr) -> Result<(), String> {
+    // A v4-mapped IPv6 source is the IPv4 router it stands for.
+    let addr = match addr {
+        IpAddr::V6(a) => a.to_ipv4_mapped().map_or(IpAddr::V6(a), IpAddr::V4),
+        a => a,
+    };
+    let cert = webpki::EndEntityCert::try_from(cert).map_err(|e| format!("{e:?}"))?;
+    cert.verify_is_valid_for_subject_name(&ServerName::IpAddress(addr.into()))
+        .map_err(|_| format!("it does not name {addr} as an iPAddress subjectAltName"))
 }
 
 /// SHA-256 of a certificate, hex, colon-separated as `openssl x509

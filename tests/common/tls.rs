@@ -49,17 +49,13 @@ impl Pki {
         }
     }
 
-    fn issue(&self, name: &str, server: bool) -> Issued {
+    fn issue(&self, name: &str, server: bool, addr: IpAddr) -> Issued {
         let mut params = if server {
             CertificateParams::new(vec!["localhost".to_string()]).unwrap()
         } else {
             CertificateParams::default()
         };
-        if server {
-            params
-                .subject_alt_names
-                .push(SanType::IpAddress(IpAddr::V4(Ipv4Addr::LOCALHOST)));
-        }
+        params.subject_alt_names.push(SanType::IpAddress(addr));
         params.distinguished_name = DistinguishedName::new();
         params.distinguished_name.push(DnType::CommonName, name);
         params.key_usages = vec![KeyUsagePurpose::DigitalSignature];
@@ -78,12 +74,18 @@ impl Pki {
 
     /// A server certificate for 127.0.0.1 and localhost.
     pub fn server(&self, name: &str) -> Issued {
-        self.issue(name, true)
+        self.issue(name, true, IpAddr::V4(Ipv4Addr::LOCALHOST))
     }
 
-    /// A client (router) certificate.
+    /// A client (router) certificate for a router at 127.0.0.1, as
+    /// 8210bis-27 §9.2 wants it: its address as an iPAddress SAN.
     pub fn client(&self, name: &str) -> Issued {
-        self.issue(name, false)
+        self.client_at(name, IpAddr::V4(Ipv4Addr::LOCALHOST))
+    }
+
+    /// A client (router) certificate for a router at `addr`.
+    pub fn client_at(&self, name: &str, addr: IpAddr) -> Issued {
+        self.issue(name, false, addr)
     }
 }
 

@@ -389,11 +389,10 @@ impl Ca {
             rcgen::DnType::CommonName,
             if server { "cache" } else { "router" },
         );
-        if server {
-            p.subject_alt_names.push(rcgen::SanType::IpAddress(
-                std::net::Ipv4Addr::LOCALHOST.into(),
-            ));
-        }
+        // Both ends at 127.0.0.1: rovd checks a router's address too.
+        p.subject_alt_names.push(rcgen::SanType::IpAddress(
+            std::net::Ipv4Addr::LOCALHOST.into(),
+        ));
         p.extended_key_usages = vec![if server {
             rcgen::ExtendedKeyUsagePurpose::ServerAuth
         } else {
