@@ -196,6 +196,30 @@ fn rtrtr_syncs_over_tls() {
 }
 
 #[test]
+fn tls_1_2_and_1_3_both_serve_the_table() {
+    let pki = Pki::new("rovd test CA");
+    let json = Data::generate(85, 3_000, 1_000).to_json();
+    let (daemon, tls_port) = start(&json, &pki.server("rovd"), None);
+    let want = expected(&json, 2);
+    for (version, name) in [
+        (&rustls::version::TLS12, "TLSv1_2"),
+        (&rustls::version::TLS13, "TLSv1_3"),
+    ] {
+        TlsRtrClient::connect_with(tls_port, &pki.ca_pem, None, &[version])
+            .unwrap()
+            .sync_full(2)
+            .unwrap()
+            .table
+            .assert_eq(&want, name);
+        assert!(
+            daemon.log_wait(WAIT, |l| l.contains(&format!(": tls {name} "))),
+            "{}",
+            daemon.log()
+        );
+    }
+}
+
+#[test]
 fn rtrtr_with_a_wrong_ca_gets_nothing() {
     let Some(bin) = rtrtr() else { return };
     let (pki, other) = (Pki::new("rovd test CA"), Pki::new("another CA"));

@@ -110,13 +110,23 @@ impl TlsRtrClient {
     /// Connect and complete the handshake, trusting `ca_pem`, presenting
     /// `client` if given; the handshake's error otherwise.
     pub fn connect(port: u16, ca_pem: &str, client: Option<&Issued>) -> Result<Self, String> {
+        Self::connect_with(port, ca_pem, client, rustls::DEFAULT_VERSIONS)
+    }
+
+    /// As [`TlsRtrClient::connect`], offering only `versions` of TLS.
+    pub fn connect_with(
+        port: u16,
+        ca_pem: &str,
+        client: Option<&Issued>,
+        versions: &[&'static rustls::SupportedProtocolVersion],
+    ) -> Result<Self, String> {
         let mut roots = RootCertStore::empty();
         for c in CertificateDer::pem_slice_iter(ca_pem.as_bytes()) {
             roots.add(c.unwrap()).unwrap();
         }
         let builder =
             ClientConfig::builder_with_provider(Arc::new(rustls::crypto::ring::default_provider()))
-                .with_safe_default_protocol_versions()
+                .with_protocol_versions(versions)
                 .unwrap()
                 .with_root_certificates(roots);
         let config = match client {
