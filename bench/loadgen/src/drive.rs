@@ -43,6 +43,9 @@ pub enum Start {
     Reset { version: u8, frame_only: bool },
     /// With a Serial Query for the table this router fetched.
     Join(Arc<Router>),
+    /// As the inner start, following updates until the table has this
+    /// content hash (hex).
+    UntilHash(Box<Start>, String),
 }
 
 impl Start {
@@ -54,6 +57,7 @@ impl Start {
             } => Router::start(*version, follow, now),
             Start::Reset { version, .. } => Router::start(*version, follow, now).frame_only(),
             Start::Join(primer) => Router::join(primer, follow, now),
+            Start::UntilHash(start, hex) => start.router(follow, now).until_hash(hex),
         }
     }
 }

@@ -67,6 +67,12 @@ pub struct Router {
     pub synced_at: Option<Instant>,
     pub notified_at: Option<Instant>,
     pub updated_at: Option<Instant>,
+    /// When following: keep following until the table has this content
+    /// hash (hex), for caches that announce a serial before the one that
+    /// carries the change.
+    until_hash: Option<String>,
+    /// Serials applied after the first sync.
+    pub updates: u32,
 }
 
 impl Router {
@@ -92,6 +98,8 @@ impl Router {
             synced_at: None,
             notified_at: None,
             updated_at: None,
+            until_hash: None,
+            updates: 0,
         }
     }
 
@@ -112,6 +120,13 @@ impl Router {
         r.serial_query();
         r.phase = Phase::Joining;
         r
+    }
+
+    /// Follow until the table's content hash is `hex`, not only to the
+    /// first new serial.
+    pub fn until_hash(mut self, hex: &str) -> Router {
+        self.until_hash = Some(hex.to_ascii_lowercase());
+        self
     }
 
     /// Check only that the PDUs are framed right and find End of Data:
@@ -223,8 +238,10 @@ impl Router {
             CachePdu::SerialNotify { serial, .. } => {
                 // §8.2: a notify may arrive at any time.
                 if self.follow && self.phase == Phase::Synced && Some(serial) != self.serial {
-                    self.notified_at = Some(now);
-                    self.synced_serial = self.serial;
+                    if self.notified_at.is_none() {
+                        self.notified_at = Some(now);
+                        self.synced_serial = self.serial;
+                    }
                     self.serial_query();
                 }
                 Ok(())
@@ -306,7 +323,18 @@ impl Router {
                     self.phase = Phase::Synced;
                     self.synced_at = Some(now);
                 } else if self.phase == Phase::Serial || self.after_cache_reset {
-                    self.phase = Phase::Updated;
+                    self.updates += 1;
+                    self.after_cache_reset = false;
+                    let reached = match &self.until_hash {
+                        Some(want) => *want == self.hash.hex(),
+                        None => true,
+                    };
+                    // Not there yet: wait for the next Serial Notify.
+                    self.phase = if reached {
+                        Phase::Updated
+                    } else {
+                        Phase::Synced
+                    };
                     self.updated_at = Some(now);
                 } else {
                     self.phase = Phase::Synced;
