@@ -477,6 +477,48 @@ mod tests {
     }
 
     #[test]
+    fn until_hash_follows_past_a_serial_without_the_change() {
+        let old = testdata::generate(&Spec {
+            vrps: 200,
+            ..Spec::small()
+        });
+        let new = testdata::mutate(&old, 10.0, 5);
+        let want = ContentHash::of_snapshot(&new, 2).hex();
+        let mut r = Router::start(2, true, Instant::now()).until_hash(&want);
+        r.out.clear();
+        let mut octets = Vec::new();
+        full(&mut octets, &old, 3, 1);
+        feed(&mut r, &octets, 64);
+        // Serial 2 changes nothing: not there yet, still following.
+        let mut octets = Vec::new();
+        pdu::serial_notify(&mut octets, 2, 3, 2);
+        feed(&mut r, &octets, 12);
+        r.out.clear();
+        let mut octets = Vec::new();
+        pdu::cache_response(&mut octets, 2, 3);
+        pdu::end_of_data(&mut octets, 2, 3, 2, &TIMERS);
+        feed(&mut r, &octets, 64);
+        assert_eq!((r.phase.clone(), r.updates), (Phase::Synced, 1));
+        let first_notify = r.notified_at;
+        // Serial 3 carries it.
+        let mut octets = Vec::new();
+        pdu::serial_notify(&mut octets, 2, 3, 3);
+        feed(&mut r, &octets, 12);
+        assert_eq!(r.out, [2, 1, 0, 3, 0, 0, 0, 12, 0, 0, 0, 2]);
+        let d = Delta::between(&old, &new);
+        let mut octets = Vec::new();
+        pdu::cache_response(&mut octets, 2, 3);
+        rovd::rtr::cache::encode_delta(&mut octets, 2, &d);
+        pdu::end_of_data(&mut octets, 2, 3, 3, &TIMERS);
+        feed(&mut r, &octets, 1000);
+        assert_eq!((r.phase.clone(), r.updates), (Phase::Updated, 2));
+        assert_eq!(r.hash.hex(), want);
+        // Timed from the first notify.
+        assert_eq!(r.notified_at, first_notify);
+        assert_eq!(r.synced_serial, Some(1));
+    }
+
+    #[test]
     fn joined_router_starts_from_the_primer_table() {
         let s = testdata::generate(&Spec {
             vrps: 300,
