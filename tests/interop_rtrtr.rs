@@ -15,16 +15,12 @@
 
 mod common;
 
-use std::fs;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
 
-use common::clients::{sessions, stop, SessionLog};
+use common::clients::{sessions, SessionLog};
 use common::data::{expected, AspaObject, Data};
-use common::rtr::{RtrClient, Table};
-use common::{config, free_port, on_path, Daemon, LogBuf, WAIT};
+use common::rtrtr::Rtrtr;
+use common::{config, on_path, Daemon};
 
 fn rtrtr() -> Option<PathBuf> {
     let found = std::env::var_os("ROVD_RTRTR")
@@ -34,82 +30,6 @@ fn rtrtr() -> Option<PathBuf> {
         common::skip("rtrtr not installed (cargo install --locked rtrtr)");
     }
     found
-}
-
-/// A running RTRTR with an `rtr` unit on rovd and an `rtr` target on a
-/// port of its own; killed on drop.
-struct Rtrtr {
-    child: Option<Child>,
-    log: LogBuf,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Rtrtr {
-    fn start(bin: &PathBuf, rovd_port: u16) -> Rtrtr {
-        let dir = tempfile::tempdir().unwrap();
-        let (port, http) = (free_port(), free_port());
-        let conf = dir.path().join("rtrtr.conf");
-        fs::write(
-            &conf,
-            format!(
-                "log_level = \"debug\"\nlog_target = \"stderr\"\n\
-                 http-listen = [\"127.0.0.1:{http}\"]\n\n\
-                 [units.rovd]\ntype = \"rtr\"\nremote = \"127.0.0.1:{rovd_port}\"\n\n\
-                 [targets.rtr]\ntype = \"rtr\"\nlisten = [\"127.0.0.1:{port}\"]\nunit = \"rovd\"\n"
-            ),
-        )
-        .unwrap();
-        let mut child = Command::new(bin)
-            .arg("-c")
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn rtrtr");
-        let log = LogBuf::default();
-        log.capture(child.stdout.take().unwrap());
-        log.capture(child.stderr.take().unwrap());
-        Rtrtr {
-            child: Some(child),
-            log,
-            port,
-            _dir: dir,
-        }
-    }
-
-    /// What RTRTR holds, read at `version` through its rtr target, once it
-    /// equals `want`; panics with the difference after `WAIT`.
-    fn wait_for(&self, version: u8, want: &Table, what: &str) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            let got = std::panic::catch_unwind(|| {
-                let mut c = RtrClient::connect(self.port);
-                c.sync_full(version).table
-            });
-            match got {
-                Ok(t) if &t == want => return,
-                Ok(t) if Instant::now() > deadline => t.assert_eq(want, what),
-                Err(_) if Instant::now() > deadline => panic!("{what}: RTRTR never served data"),
-                _ => thread::sleep(Duration::from_millis(200)),
-            }
-        }
-    }
-}
-
-impl Drop for Rtrtr {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.take() {
-            stop(child);
-        }
-        if thread::panicking() {
-            eprintln!(
-                "---- rtrtr log ----\n{}---- end of rtrtr log ----",
-                self.log.text()
-            );
-        }
-    }
 }
 
 /// RTRTR against rovd offering `max_version`: it must settle on `version`,
@@ -142,7 +62,7 @@ fn sync_and_follow(max_version: u8, version: u8, seed: u64) {
     let daemon = Daemon::start(&config(max_version), &[("vrps.json", json1.as_bytes())]);
     daemon.wait_for_data(version);
     let mark = daemon.log().len();
-    let rtrtr = Rtrtr::start(&bin, daemon.port);
+    let rtrtr = Rtrtr::plain(&bin, daemon.port);
 
     let want1 = expected(&json1, version);
     if version == 2 {

@@ -17,23 +17,9 @@ use std::time::{Duration, Instant};
 
 use common::data::{expected, Data};
 use common::rtr::{Table, Vrp};
-use common::{config, free_port, on_path, Daemon, LogBuf, WAIT};
+use common::{config, free_port, on_path, rovctl, text, Daemon, LogBuf, WAIT};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
-
-const ROVCTL: &str = env!("CARGO_BIN_EXE_rovctl");
-
-fn rovctl(args: &[&str]) -> Output {
-    Command::new(ROVCTL)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("spawn {ROVCTL}: {e}"))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 fn code(out: &Output) -> i32 {
     out.status.code().expect("rovctl ended by a signal")

@@ -27,9 +27,8 @@ use common::clients::{sessions, stop};
 use common::data::{expected, Data};
 use common::rtr::{decode, reset_query, Pdu, Table};
 use common::rtrclient::{distance, rtrclient, ssh_socket, Rtrclient};
-use common::{config, free_port, is_root, Daemon, LogBuf, WAIT};
+use common::{config, free_port, is_root, Daemon, LogBuf, ROVCTL, WAIT};
 
-const ROVCTL: &str = env!("CARGO_BIN_EXE_rovctl");
 const SSHD: &str = "/usr/sbin/sshd";
 /// The routers' login user of the recipe; `.ci/run` creates it.
 const USER: &str = "rovd-rtr";

@@ -15,29 +15,15 @@ use std::fs;
 use std::net::{SocketAddr, TcpStream};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use common::data::{expected, Data};
-use common::{children_of, config, is_root, write_private, Daemon, ROVD, WAIT};
+use common::{children_of, config, is_root, rovctl, text, write_private, Daemon, ROVD, WAIT};
 use nix::sys::signal::Signal;
-
-const ROVCTL: &str = env!("CARGO_BIN_EXE_rovctl");
 
 const KEY: &str =
     "an RTR key shared by rovd and this test, long enough for the spec: 80 octets....";
-
-fn rovctl(args: &[&str]) -> Output {
-    Command::new(ROVCTL)
-        .args(args)
-        .stdin(Stdio::null())
-        .output()
-        .unwrap_or_else(|e| panic!("spawn {ROVCTL}: {e}"))
-}
-
-fn text(b: &[u8]) -> String {
-    String::from_utf8_lossy(b).into_owned()
-}
 
 /// `rovctl dump` at version 2 from the daemon with `auth` options; the
 /// connect timeout is short since a refused attempt ends only with it.

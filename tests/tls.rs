@@ -22,15 +22,12 @@ mod common;
 
 use std::fs;
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
-use std::thread;
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use common::clients::stop;
 use common::data::{expected, Data};
-use common::rtr::{Answer, RtrClient, Table};
+use common::rtrtr::Rtrtr;
 use common::tls::{der_of, Issued, Pki, TlsRtrClient};
-use common::{config, free_port, is_root, Daemon, LogBuf, WAIT};
+use common::{config, free_port, is_root, Daemon, WAIT};
 use nix::sys::signal::Signal;
 
 /// The standard configuration plus a TLS listener on `tls_port`, with the
@@ -88,106 +85,16 @@ fn rtrtr() -> Option<PathBuf> {
     found
 }
 
-/// RTRTR with an `rtr-tls` unit on rovd's TLS port, trusting `ca_pem`, and
-/// a plain `rtr` target of its own; killed on drop.
-struct Rtrtr {
-    child: Option<Child>,
-    log: LogBuf,
-    port: u16,
-    _dir: tempfile::TempDir,
-}
-
-impl Rtrtr {
-    fn start(bin: &PathBuf, tls_port: u16, ca_pem: &str) -> Rtrtr {
-        let dir = tempfile::tempdir().unwrap();
-        let (port, http) = (free_port(), free_port());
-        let ca = dir.path().join("ca.pem");
-        fs::write(&ca, ca_pem).unwrap();
-        let conf = dir.path().join("rtrtr.conf");
-        fs::write(
-            &conf,
-            format!(
-                "log_level = \"debug\"\nlog_target = \"stderr\"\n\
-                 http-listen = [\"127.0.0.1:{http}\"]\n\n\
-                 [units.rovd]\ntype = \"rtr-tls\"\nremote = \"127.0.0.1:{tls_port}\"\n\
-                 cacerts = [\"{}\"]\nretry = 1\n\n\
-                 [targets.rtr]\ntype = \"rtr\"\nlisten = [\"127.0.0.1:{port}\"]\nunit = \"rovd\"\n",
-                ca.display()
-            ),
-        )
-        .unwrap();
-        let mut child = Command::new(bin)
-            .arg("-c")
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn rtrtr");
-        let log = LogBuf::default();
-        log.capture(child.stdout.take().unwrap());
-        log.capture(child.stderr.take().unwrap());
-        Rtrtr {
-            child: Some(child),
-            log,
-            port,
-            _dir: dir,
-        }
-    }
-
-    /// One full sync from RTRTR's target: its data, or `None` if it has
-    /// none (it answers No Data Available, or does not answer).
-    fn table(&self) -> Option<Table> {
-        std::panic::catch_unwind(|| {
-            let mut c = RtrClient::connect(self.port);
-            c.send(&common::rtr::reset_query(2));
-            match c.read_answer(2) {
-                Answer::Data { payload, .. } => Some(Table::from_full(&payload)),
-                _ => None,
-            }
-        })
-        .ok()
-        .flatten()
-    }
-
-    /// Wait until RTRTR serves exactly `want`.
-    fn wait_for(&self, want: &Table) {
-        let deadline = Instant::now() + WAIT;
-        loop {
-            match self.table() {
-                Some(t) if &t == want => return,
-                Some(t) if Instant::now() > deadline => t.assert_eq(want, "RTRTR over TLS"),
-                None if Instant::now() > deadline => panic!("RTRTR never served data"),
-                _ => thread::sleep(Duration::from_millis(200)),
-            }
-        }
-    }
-}
-
-impl Drop for Rtrtr {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.take() {
-            stop(child);
-        }
-        if thread::panicking() {
-            eprintln!(
-                "---- rtrtr log ----\n{}---- end of rtrtr log ----",
-                self.log.text()
-            );
-        }
-    }
-}
-
 #[test]
 fn rtrtr_syncs_over_tls() {
     let Some(bin) = rtrtr() else { return };
     let pki = Pki::new("rovd test CA");
     let json = Data::generate(81, 20_000, 8_000).to_json();
     let (daemon, tls_port) = start(&json, &pki.server("rovd"), None);
-    let rtrtr = Rtrtr::start(&bin, tls_port, &pki.ca_pem);
+    let rtrtr = Rtrtr::tls(&bin, tls_port, &pki.ca_pem);
     let want = expected(&json, 2);
     assert!(!want.keys.is_empty() && !want.aspas.is_empty(), "test data");
-    rtrtr.wait_for(&want);
+    rtrtr.wait_for(2, &want, "RTRTR over TLS");
     let log = daemon.log();
     assert!(
         log.contains(": tls TLSv1_3 ") && log.contains("no client certificate"),
@@ -225,11 +132,11 @@ fn rtrtr_with_a_wrong_ca_gets_nothing() {
     let (pki, other) = (Pki::new("rovd test CA"), Pki::new("another CA"));
     let json = Data::generate(82, 2_000, 500).to_json();
     let (daemon, tls_port) = start(&json, &pki.server("rovd"), None);
-    let rtrtr = Rtrtr::start(&bin, tls_port, &other.ca_pem);
+    let rtrtr = Rtrtr::tls(&bin, tls_port, &other.ca_pem);
     // RTRTR refuses rovd's certificate and says so with an alert.
     daemon.wait_for_log("TLS handshake failed", WAIT);
     assert!(!daemon.log().contains(": tls TLSv1"), "{}", daemon.log());
-    assert_eq!(rtrtr.table(), None, "RTRTR has data it cannot have got");
+    assert_eq!(rtrtr.table(2), None, "RTRTR has data it cannot have got");
 }
 
 //------------ Mutual TLS -----------------------------------------------------

@@ -10,6 +10,7 @@ pub mod clients;
 pub mod data;
 pub mod rtr;
 pub mod rtrclient;
+pub mod rtrtr;
 pub mod tls;
 
 use std::fs;
@@ -25,6 +26,21 @@ use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
 pub const ROVD: &str = env!("CARGO_BIN_EXE_rovd");
+pub const ROVCTL: &str = env!("CARGO_BIN_EXE_rovctl");
+
+/// Run the built rovctl with `args` and no input; what it printed.
+pub fn rovctl(args: &[&str]) -> std::process::Output {
+    Command::new(ROVCTL)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap_or_else(|e| panic!("spawn {ROVCTL}: {e}"))
+}
+
+/// Output as text, for messages and matching.
+pub fn text(b: &[u8]) -> String {
+    String::from_utf8_lossy(b).into_owned()
+}
 
 /// The placeholder a configuration uses for the listening port.
 pub const PORT: &str = "@PORT@";
