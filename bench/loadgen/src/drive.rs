@@ -36,28 +36,63 @@ pub enum Until {
     Stopped,
 }
 
-/// How each router begins.
+/// How each router begins, and what it checks on the way.
 #[derive(Clone)]
-pub enum Start {
-    /// With a Reset Query at this version; `frame_only` skips decoding.
-    Reset { version: u8, frame_only: bool },
-    /// With a Serial Query for the table this router fetched.
+pub struct Start {
+    first: First,
+    /// Check only the framing, no content (see [`Router::frame_only`]).
+    frame_only: bool,
+    /// When following: the content hash (hex) to follow updates to.
+    until_hash: Option<String>,
+}
+
+#[derive(Clone)]
+enum First {
+    /// A Reset Query at this version.
+    Reset(u8),
+    /// A Serial Query for the table this router fetched.
     Join(Arc<Router>),
-    /// As the inner start, following updates until the table has this
-    /// content hash (hex).
-    UntilHash(Box<Start>, String),
 }
 
 impl Start {
+    /// Each router sends a Reset Query at `version`.
+    pub fn reset(version: u8) -> Start {
+        Start {
+            first: First::Reset(version),
+            frame_only: false,
+            until_hash: None,
+        }
+    }
+
+    /// Each router joins at the table `primer` fetched (§5.3).
+    pub fn join(primer: Router) -> Start {
+        Start {
+            first: First::Join(Arc::new(primer)),
+            frame_only: false,
+            until_hash: None,
+        }
+    }
+
+    pub fn frame_only(self, frame_only: bool) -> Start {
+        Start { frame_only, ..self }
+    }
+
+    pub fn until_hash(self, hex: Option<&str>) -> Start {
+        Start {
+            until_hash: hex.map(str::to_string),
+            ..self
+        }
+    }
+
     fn router(&self, follow: bool, now: Instant) -> Router {
-        match self {
-            Start::Reset {
-                version,
-                frame_only: false,
-            } => Router::start(*version, follow, now),
-            Start::Reset { version, .. } => Router::start(*version, follow, now).frame_only(),
-            Start::Join(primer) => Router::join(primer, follow, now),
-            Start::UntilHash(start, hex) => start.router(follow, now).until_hash(hex),
+        let r = match &self.first {
+            First::Reset(version) => Router::start(*version, follow, now),
+            First::Join(primer) => Router::join(primer, follow, now),
+        };
+        let r = if self.frame_only { r.frame_only() } else { r };
+        match &self.until_hash {
+            Some(hex) => r.until_hash(hex),
+            None => r,
         }
     }
 }

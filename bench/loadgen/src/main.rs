@@ -383,10 +383,7 @@ fn reset(
     let addr = s.addr()?;
     let tls = s.tls()?;
     raise_fd_limit(s.count());
-    let start = Start::Reset {
-        version: s.version,
-        frame_only,
-    };
+    let start = Start::reset(s.version).frame_only(frame_only);
     let mut runs = Vec::new();
     for run in 1..=repeat.max(1) {
         let deadline = s.deadline();
@@ -597,10 +594,7 @@ fn follow(s: &Sessions, expect: Option<&str>, json: bool) -> Result<(), String> 
     let tls = s.tls()?;
     raise_fd_limit(s.count());
     let deadline = s.deadline();
-    let mut first = start_for(s, addr, deadline)?;
-    if let Some(hex) = expect {
-        first = Start::UntilHash(Box::new(first), hex.to_string());
-    }
+    let first = start_for(s, addr, deadline)?.until_hash(expect);
     let streams = drive::connect(addr, s.count(), s.connect_window, deadline)?;
     let progress = Arc::new(Progress::default());
     let runner = {
@@ -694,10 +688,7 @@ fn report_none(s: &Sessions, octets_all: u64, json: bool) {
 /// or, with `--join`, with a Serial Query for the table one primer session
 /// fetched first (and closed).
 fn start_for(s: &Sessions, addr: SocketAddr, deadline: Instant) -> Result<Start, String> {
-    let full = Start::Reset {
-        version: s.version,
-        frame_only: false,
-    };
+    let full = Start::reset(s.version);
     if !s.join {
         return Ok(full);
     }
@@ -713,7 +704,7 @@ fn start_for(s: &Sessions, addr: SocketAddr, deadline: Instant) -> Result<Start,
         &progress,
     );
     failures(&primer).map_err(|e| format!("primer session: {e}"))?;
-    Ok(Start::Join(Arc::new(primer.remove(0))))
+    Ok(Start::join(primer.remove(0)))
 }
 
 //------------ ready ---------------------------------------------------------
@@ -724,10 +715,7 @@ fn ready(s: &Sessions, expect: Option<&str>, json: bool) -> Result<(), String> {
     let began = Instant::now();
     let addr = s.addr()?;
     let deadline = s.deadline();
-    let start = Start::Reset {
-        version: s.version,
-        frame_only: false,
-    };
+    let start = Start::reset(s.version);
     let tls = s.tls()?;
     let mut attempts = 0u32;
     let mut last = String::from("no attempt");
@@ -852,26 +840,17 @@ fn file_hash(path: &PathBuf, version: u8, json: bool) -> Result<(), String> {
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    let live = |t: &input::Timed<_>| !t.is_expired(now);
+    fn live<T>(items: Vec<input::Timed<T>>, now: u64) -> Vec<T> {
+        items
+            .into_iter()
+            .filter(|t| !t.is_expired(now))
+            .map(|t| t.item)
+            .collect()
+    }
     let (snapshot, _oversized) = Snapshot::build(
-        payloads
-            .vrps
-            .into_iter()
-            .filter(live)
-            .map(|t| t.item)
-            .collect(),
-        payloads
-            .router_keys
-            .into_iter()
-            .filter(|t| !t.is_expired(now))
-            .map(|t| t.item)
-            .collect(),
-        payloads
-            .aspas
-            .into_iter()
-            .filter(|t| !t.is_expired(now))
-            .map(|t| t.item)
-            .collect(),
+        live(payloads.vrps, now),
+        live(payloads.router_keys, now),
+        live(payloads.aspas, now),
     );
     let hash = ContentHash::of_snapshot(&snapshot, version);
     if json {
