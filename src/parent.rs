@@ -72,13 +72,7 @@ pub fn main(opts: Options) -> ExitCode {
     for (addr, is_tls) in plain.chain(tls) {
         match bind_listener(addr, &config) {
             Ok(fd) => listeners.push((addr, is_tls, fd)),
-            Err(e) => {
-                error!("listen on {addr}: {e}");
-                if !foreground {
-                    eprintln!("rovd: listen on {addr}: {e}");
-                }
-                return ExitCode::FAILURE;
-            }
+            Err(e) => return start_failed(foreground, format!("listen on {addr}: {e}")),
         }
     }
     // The directories of the sources, opened while we may still read
@@ -88,11 +82,8 @@ pub fn main(opts: Options) -> ExitCode {
         match privsep::fs::open_dir(&dir) {
             Ok(fd) => source_dirs.push((dir, fd)),
             Err(e) => {
-                error!("source directory {}: {e}", dir.display());
-                if !foreground {
-                    eprintln!("rovd: source directory {}: {e}", dir.display());
-                }
-                return ExitCode::FAILURE;
+                let what = format!("source directory {}: {e}", dir.display());
+                return start_failed(foreground, what);
             }
         }
     }
@@ -103,13 +94,7 @@ pub fn main(opts: Options) -> ExitCode {
     if let Some(tls) = &config.tls {
         match crate::rtr::tls::load(tls) {
             Ok(f) => tls_files = Some(f),
-            Err(e) => {
-                error!("{e}");
-                if !foreground {
-                    eprintln!("rovd: {e}");
-                }
-                return ExitCode::FAILURE;
-            }
+            Err(e) => return start_failed(foreground, e),
         }
     }
     let mut tls_dirs = Vec::new();
@@ -117,11 +102,8 @@ pub fn main(opts: Options) -> ExitCode {
         match privsep::fs::open_dir(&dir) {
             Ok(fd) => tls_dirs.push(fd),
             Err(e) => {
-                error!("TLS directory {}: {e}", dir.display());
-                if !foreground {
-                    eprintln!("rovd: TLS directory {}: {e}", dir.display());
-                }
-                return ExitCode::FAILURE;
+                let what = format!("TLS directory {}: {e}", dir.display());
+                return start_failed(foreground, what);
             }
         }
     }
@@ -347,6 +329,16 @@ fn reload_tls(config: &Config) -> Option<TlsFiles> {
             None
         }
     }
+}
+
+/// A start-up failure: logged, and when detaching also told to the
+/// terminal that started rovd, since nobody may read the log yet.
+fn start_failed(foreground: bool, what: impl std::fmt::Display) -> ExitCode {
+    error!("{what}");
+    if !foreground {
+        eprintln!("rovd: {what}");
+    }
+    ExitCode::FAILURE
 }
 
 /// A bound, listening TCP socket with the TCP keys of `config`. IPv6
