@@ -11,15 +11,14 @@ use std::collections::BTreeSet;
 use std::fs;
 use std::net::{IpAddr, SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use common::clients::Service;
 use common::data::{expected, Data};
 use common::rtr::{Table, Vrp};
-use common::{config, free_port, on_path, rovctl, text, Daemon, LogBuf, WAIT};
-use nix::sys::signal::{kill, Signal};
-use nix::unistd::Pid;
+use common::{config, free_port, on_path, rovctl, text, Daemon, WAIT};
 
 fn code(out: &Output) -> i32 {
     out.status.code().expect("rovctl ended by a signal")
@@ -243,8 +242,7 @@ fn stayrtr() -> Option<PathBuf> {
 struct StayRtr {
     _dir: tempfile::TempDir,
     port: u16,
-    child: Child,
-    log: LogBuf,
+    service: Service,
 }
 
 impl StayRtr {
@@ -253,26 +251,20 @@ impl StayRtr {
         let cache = dir.path().join("rpki.json");
         fs::write(&cache, json).unwrap();
         let port = free_port();
-        let mut child = Command::new(bin)
-            .current_dir(dir.path())
-            .arg(format!("-bind=127.0.0.1:{port}"))
-            .arg(format!("-cache={}", cache.display()))
-            .arg("-checktime=false")
-            .arg(format!("-metrics.addr=127.0.0.1:{}", free_port()))
-            .arg("-protocol=1")
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap_or_else(|e| panic!("spawn {}: {e}", bin.display()));
-        let log = LogBuf::default();
-        log.capture(child.stdout.take().unwrap());
-        log.capture(child.stderr.take().unwrap());
+        let service = Service::spawn(
+            "stayrtr",
+            Command::new(bin)
+                .current_dir(dir.path())
+                .arg(format!("-bind=127.0.0.1:{port}"))
+                .arg(format!("-cache={}", cache.display()))
+                .arg("-checktime=false")
+                .arg(format!("-metrics.addr=127.0.0.1:{}", free_port()))
+                .arg("-protocol=1"),
+        );
         let s = StayRtr {
             _dir: dir,
             port,
-            child,
-            log,
+            service,
         };
         let at = SocketAddr::from(([127, 0, 0, 1], port));
         let deadline = Instant::now() + WAIT;
@@ -280,7 +272,7 @@ impl StayRtr {
             assert!(
                 Instant::now() < deadline,
                 "stayrtr did not accept within {WAIT:?}:\n{}",
-                s.log.text()
+                s.service.log.text()
             );
             thread::sleep(Duration::from_millis(50));
         }
@@ -299,19 +291,9 @@ impl StayRtr {
                 Instant::now() < deadline,
                 "no table from stayrtr: {}\n{}",
                 text(&out.stderr),
-                self.log.text()
+                self.service.log.text()
             );
             thread::sleep(Duration::from_millis(200));
-        }
-    }
-}
-
-impl Drop for StayRtr {
-    fn drop(&mut self) {
-        let _ = kill(Pid::from_raw(self.child.id() as i32), Signal::SIGKILL);
-        let _ = self.child.wait();
-        if thread::panicking() {
-            eprintln!("---- stayrtr log ----\n{}", self.log.text());
         }
     }
 }

@@ -19,11 +19,11 @@ use std::fs;
 use std::io::{Read, Write};
 use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::clients::{sessions, stop};
+use common::clients::{sessions, Service};
 use common::data::{expected, Data};
 use common::rtr::{decode, reset_query, Pdu, Table};
 use common::rtrclient::{distance, rtrclient, ssh_socket, Rtrclient};
@@ -213,8 +213,7 @@ fn proxy_without_cache_fails_with_one_line() {
 /// A running `sshd -D -e` with the recipe on a free loopback port, in a
 /// directory of its own; stopped on drop.
 struct Sshd {
-    child: Option<Child>,
-    log: LogBuf,
+    service: Service,
     port: u16,
     dir: tempfile::TempDir,
 }
@@ -318,35 +317,26 @@ impl Sshd {
         );
         fs::write(p("sshd_config"), conf).unwrap();
 
-        let mut child = Command::new(SSHD)
-            .arg("-D")
-            .arg("-e")
-            .arg("-f")
-            .arg(p("sshd_config"))
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn sshd");
-        let log = LogBuf::default();
-        log.capture(child.stdout.take().unwrap());
-        log.capture(child.stderr.take().unwrap());
         let mut sshd = Sshd {
-            child: Some(child),
-            log,
+            service: Service::spawn(
+                "sshd",
+                Command::new(SSHD)
+                    .args(["-D", "-e", "-f"])
+                    .arg(p("sshd_config")),
+            ),
             port,
             dir,
         };
         let listening = format!("Server listening on 127.0.0.1 port {port}");
         let deadline = Instant::now() + WAIT;
-        while !sshd.log.text().contains(&listening) {
-            if let Some(status) = sshd.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("sshd exited ({status}):\n{}", sshd.log.text());
+        while !sshd.service.log.text().contains(&listening) {
+            if let Some(status) = sshd.service.exited() {
+                panic!("sshd exited ({status}):\n{}", sshd.service.log.text());
             }
             assert!(
                 Instant::now() < deadline,
                 "sshd did not start:\n{}",
-                sshd.log.text()
+                sshd.service.log.text()
             );
             thread::sleep(Duration::from_millis(20));
         }
@@ -419,23 +409,20 @@ impl Sshd {
         );
         let accepted = format!("Accepted publickey for {USER} from 127.0.0.1 port {client_port} ");
         assert!(
-            self.log.text().contains(&accepted),
+            self.service.log.text().contains(&accepted),
             "sshd did not log {accepted:?}:\n{}",
-            self.log.text()
+            self.service.log.text()
         );
         proxied_from(line)
     }
 }
 
 impl Drop for Sshd {
+    // The service prints sshd's own log when it is dropped after this.
     fn drop(&mut self) {
-        if let Some(child) = self.child.take() {
-            stop(child);
-        }
         if thread::panicking() {
             eprintln!(
-                "---- sshd log ----\n{}---- proxy log ----\n{}\n---- end ----",
-                self.log.text(),
+                "---- proxy log ----\n{}\n---- end of proxy log ----",
                 self.proxy_lines().join("\n")
             );
         }

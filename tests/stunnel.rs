@@ -19,14 +19,14 @@ use std::fs;
 use std::io::{ErrorKind, Read, Write};
 use std::net::{SocketAddr, TcpStream};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use common::clients::{run, sessions, stop};
+use common::clients::{run, sessions, Service};
 use common::data::{expected, Data};
 use common::rtr::reset_query;
-use common::{config, free_port, is_root, on_path, Daemon, LogBuf, WAIT};
+use common::{config, free_port, is_root, on_path, Daemon, WAIT};
 
 /// The documented stunnel configuration.
 const RECIPE: &str = include_str!("../etc/stunnel-rovd.conf");
@@ -138,8 +138,7 @@ fn adapt(recipe: &str, lines: &[(&str, Option<String>)]) -> String {
 
 /// A running stunnel with the adapted recipe; stopped on drop.
 struct Stunnel {
-    child: Option<Child>,
-    log: LogBuf,
+    service: Service,
     port: u16,
 }
 
@@ -172,49 +171,24 @@ impl Stunnel {
         }
         let conf = dir.join("stunnel.conf");
         fs::write(&conf, adapt(RECIPE, &lines)).unwrap();
-        let mut child = Command::new(bin)
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn stunnel");
-        let log = LogBuf::default();
-        log.capture(child.stdout.take().unwrap());
-        log.capture(child.stderr.take().unwrap());
         let mut stunnel = Stunnel {
-            child: Some(child),
-            log,
+            service: Service::spawn("stunnel", Command::new(bin).arg(&conf)),
             port,
         };
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let deadline = Instant::now() + WAIT;
         while TcpStream::connect_timeout(&addr, Duration::from_millis(200)).is_err() {
-            if let Some(status) = stunnel.child.as_mut().unwrap().try_wait().unwrap() {
-                panic!("stunnel exited ({status}):\n{}", stunnel.log.text());
+            if let Some(status) = stunnel.service.exited() {
+                panic!("stunnel exited ({status}):\n{}", stunnel.service.log.text());
             }
             assert!(
                 Instant::now() < deadline,
                 "stunnel did not listen:\n{}",
-                stunnel.log.text()
+                stunnel.service.log.text()
             );
             thread::sleep(Duration::from_millis(50));
         }
         stunnel
-    }
-}
-
-impl Drop for Stunnel {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.take() {
-            stop(child);
-        }
-        if thread::panicking() {
-            eprintln!(
-                "---- stunnel log ----\n{}---- end of stunnel log ----",
-                self.log.text()
-            );
-        }
     }
 }
 
@@ -278,10 +252,11 @@ fn rtrdump_over_tls_through_stunnel() {
     assert_eq!((s.resets, s.versions.as_slice()), (1, &[1u8][..]), "{s:?}");
     assert!(
         stunnel
+            .service
             .log
             .text()
             .contains("accepted connection from 127.0.0.1"),
         "{}",
-        stunnel.log.text()
+        stunnel.service.log.text()
     );
 }

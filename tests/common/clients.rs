@@ -1,11 +1,12 @@
 //! Helpers for the tests that run real RTR clients: running their
-//! command-line tools with a time limit, stopping them by pid, finding
-//! their connection to rovd, and reading rovd's log per session.
+//! command-line tools with a time limit, running their daemons in the
+//! background, stopping them by pid, finding their connection to rovd,
+//! and reading rovd's log per session.
 
 use std::collections::BTreeSet;
 use std::fs;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -52,6 +53,55 @@ pub fn run(cmd: &mut Command) -> Result<String, String> {
         Some(s) if s.success() => Ok(out.text()),
         Some(s) => Err(format!("{s}: {}{}", out.text(), err.text())),
         None => Err(format!("no answer within {CMD_TIMEOUT:?}")),
+    }
+}
+
+/// A program the test runs in the background (a client daemon, sshd,
+/// stunnel): its standard output and error captured in `log`, stopped by
+/// pid when dropped, and its log printed if the test failed.
+pub struct Service {
+    name: &'static str,
+    child: Option<Child>,
+    pub log: LogBuf,
+}
+
+impl Service {
+    /// Start `cmd` with no input; panics if it cannot be started.
+    pub fn spawn(name: &'static str, cmd: &mut Command) -> Service {
+        let mut child = cmd
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap_or_else(|e| panic!("spawn {name}: {e}"));
+        let log = LogBuf::default();
+        log.capture(child.stdout.take().unwrap());
+        log.capture(child.stderr.take().unwrap());
+        Service {
+            name,
+            child: Some(child),
+            log,
+        }
+    }
+
+    /// How it ended, if it has.
+    pub fn exited(&mut self) -> Option<ExitStatus> {
+        self.child.as_mut().and_then(|c| c.try_wait().unwrap())
+    }
+}
+
+impl Drop for Service {
+    fn drop(&mut self) {
+        if let Some(child) = self.child.take() {
+            stop(child);
+        }
+        if thread::panicking() {
+            let name = self.name;
+            eprintln!(
+                "---- {name} log ----\n{}---- end of {name} log ----",
+                self.log.text()
+            );
+        }
     }
 }
 

@@ -2,21 +2,20 @@
 //! `rovd`: a unit that syncs from rovd — plain `rtr` or `rtr-tls` — and an
 //! `rtr` target of its own, through which this suite's independent client
 //! reads back what RTRTR received. Run by the test in a private directory;
-//! killed on drop, its log printed if the test failed.
+//! stopped on drop, its log printed if the test failed.
 
 use std::fs;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use super::clients::stop;
+use super::clients::Service;
 use super::rtr::{Answer, RtrClient, Table};
-use super::{free_port, LogBuf, WAIT};
+use super::{free_port, WAIT};
 
 pub struct Rtrtr {
-    child: Option<Child>,
-    log: LogBuf,
+    _service: Service,
     /// RTRTR's own `rtr` target.
     port: u16,
     _dir: tempfile::TempDir,
@@ -56,20 +55,8 @@ impl Rtrtr {
             ),
         )
         .unwrap();
-        let mut child = Command::new(bin)
-            .arg("-c")
-            .arg(&conf)
-            .stdin(Stdio::null())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("spawn rtrtr");
-        let log = LogBuf::default();
-        log.capture(child.stdout.take().unwrap());
-        log.capture(child.stderr.take().unwrap());
         Rtrtr {
-            child: Some(child),
-            log,
+            _service: Service::spawn("rtrtr", Command::new(bin).arg("-c").arg(&conf)),
             port,
             _dir: dir,
         }
@@ -101,20 +88,6 @@ impl Rtrtr {
                 None if Instant::now() > deadline => panic!("{what}: RTRTR never served data"),
                 _ => thread::sleep(Duration::from_millis(200)),
             }
-        }
-    }
-}
-
-impl Drop for Rtrtr {
-    fn drop(&mut self) {
-        if let Some(child) = self.child.take() {
-            stop(child);
-        }
-        if thread::panicking() {
-            eprintln!(
-                "---- rtrtr log ----\n{}---- end of rtrtr log ----",
-                self.log.text()
-            );
         }
     }
 }
