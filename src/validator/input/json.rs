@@ -48,7 +48,7 @@ use base64::{alphabet, Engine};
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::input::{self, quote, Format, ParseError, Rejected, Timed};
+use super::item::{self, quote, Format, ParseError, Payloads, Rejected, Timed};
 use crate::payload::{Aspa, Prefix, RouterKey, Vrp};
 
 /// The most VRPs the metadata may announce for the vector to be sized
@@ -58,10 +58,7 @@ const VRP_HINT_MAX: u64 = 1 << 22;
 //------------ read ----------------------------------------------------------
 
 /// Read a JSON payload file from a buffered stream.
-pub(super) fn read<R: Read>(
-    reader: R,
-    format: Format,
-) -> Result<(input::Payloads, Rejected), ParseError> {
+pub(super) fn read<R: Read>(reader: R, format: Format) -> Result<(Payloads, Rejected), ParseError> {
     let mut out = Collector::new(format);
     let mut de = serde_json::Deserializer::from_reader(reader);
     TopLevel(&mut out)
@@ -115,7 +112,7 @@ impl KeyText {
 
 /// Where the items go while the file is read.
 struct Collector {
-    payloads: input::Payloads,
+    payloads: Payloads,
     rejected: Rejected,
     keys: KeyText,
     meta: Metadata,
@@ -140,14 +137,14 @@ impl Collector {
             Format::Auto | Format::Rtrtr | Format::Csv => KeyText::Either,
         };
         Collector {
-            payloads: input::Payloads::default(),
+            payloads: Payloads::default(),
             rejected: Rejected::default(),
             keys,
             meta: Metadata::default(),
         }
     }
 
-    fn finish(mut self) -> (input::Payloads, Rejected) {
+    fn finish(mut self) -> (Payloads, Rejected) {
         let m = &self.meta;
         self.payloads.generated = m.generated.or(m.buildtime).or(m.generated_time);
         if let Some(valid) = m.valid {
@@ -341,7 +338,7 @@ impl<'de> Judge<'de> for MetadataBlock<'_> {
                 MetaKey::UniqueVrps => &mut m.unique_vrps,
                 MetaKey::Buildtime | MetaKey::GeneratedTime => {
                     let t = map.next_value_seed(scalar(|v| match v {
-                        Val::Str(s) => input::parse_time(s),
+                        Val::Str(s) => item::parse_time(s),
                         _ => None,
                     }))?;
                     match key {
@@ -550,7 +547,7 @@ impl Fields {
         let asn = need(self.asn, "asn")?;
         let prefix = need(self.prefix, "prefix")?;
         let max_len = need(self.max_length, "maxLength").map_err(|e| format!("{e} in {prefix}"))?;
-        let vrp = input::vrp(prefix, max_len, asn, "maxLength")?;
+        let vrp = item::vrp(prefix, max_len, asn, "maxLength")?;
         Ok(Timed::new(vrp, self.expires.transpose()?))
     }
 
@@ -566,7 +563,7 @@ impl Fields {
         let customer = need(self.customer_asid.or(self.customer), "customer")?;
         let providers =
             need(self.providers, "providers").map_err(|e| format!("{e} for AS{customer}"))?;
-        let aspa = input::aspa(customer, providers)?;
+        let aspa = item::aspa(customer, providers)?;
         Ok(Timed::new(aspa, self.expires.transpose()?))
     }
 }
@@ -618,15 +615,15 @@ impl<'de> Deserialize<'de> for FieldKey {
 
 fn asn(v: Val<'_>, what: &str) -> Result<u32, String> {
     match v {
-        Val::Uint(n) => input::asn_number(n, what),
-        Val::Str(s) => input::asn_text(s, what),
+        Val::Uint(n) => item::asn_number(n, what),
+        Val::Str(s) => item::asn_text(s, what),
         v => Err(format!("{what} is {}", v.describe())),
     }
 }
 
 fn prefix(v: Val<'_>) -> Result<Prefix, String> {
     match v {
-        Val::Str(s) => input::parse_prefix(s),
+        Val::Str(s) => item::parse_prefix(s),
         v => Err(format!("prefix is {}", v.describe())),
     }
 }
@@ -640,7 +637,7 @@ fn uint(v: Val<'_>, what: &str) -> Result<u64, String> {
 
 fn ski(v: Val<'_>, what: &str) -> Result<[u8; 20], String> {
     match v {
-        Val::Str(s) => input::parse_ski(s)
+        Val::Str(s) => item::parse_ski(s)
             .ok_or_else(|| format!("{what} is not 20 octets of hex: {}", quote(s))),
         v => Err(format!("{what} is {}", v.describe())),
     }
@@ -659,7 +656,7 @@ fn pubkey(v: Val<'_>, what: &str, keys: KeyText) -> Result<Box<[u8]>, String> {
         };
         format!("{what} is not {name} ({e}): {}", quote(text))
     })?;
-    input::spki(bytes, what)
+    item::spki(bytes, what)
 }
 
 /// A list of provider ASNs; the first bad one is named.
@@ -818,11 +815,11 @@ impl<'de, J: Judge<'de>> Visitor<'de> for Seed<J> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validator::input::{read, FIRST_REASONS};
+    use crate::validator::input::{self, read, FIRST_REASONS};
 
     macro_rules! fixture {
         ($name:literal) => {
-            &include_bytes!(concat!("../../tests/fixtures/inputs/", $name))[..]
+            &include_bytes!(concat!("../../../tests/fixtures/inputs/", $name))[..]
         };
     }
 
@@ -856,7 +853,7 @@ mod tests {
     }
 
     fn ski(hex: &str) -> [u8; 20] {
-        input::parse_ski(hex).unwrap()
+        item::parse_ski(hex).unwrap()
     }
 
     fn v4(s: &str, len: u8, max: u8, asn: u32) -> Vrp {
@@ -1068,7 +1065,7 @@ mod tests {
     #[test]
     fn demo_file_is_clean() {
         let (p, rej) = read_as(
-            include_bytes!("../../etc/demo/rpki-client.json"),
+            include_bytes!("../../../etc/demo/rpki-client.json"),
             Format::Auto,
         );
         assert_eq!(rej.count, 0, "{:?}", rej.first);

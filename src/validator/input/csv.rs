@@ -23,7 +23,7 @@ use std::io::Read;
 
 use ::csv::{ByteRecord, ReaderBuilder, Terminator, Trim};
 
-use super::input::{self, quote, ParseError, Payloads, Rejected, Timed};
+use super::item::{self, quote, ParseError, Payloads, Rejected, Timed};
 use crate::payload::Vrp;
 
 /// Read a CSV payload file whose first `skipped` lines were read already.
@@ -138,12 +138,12 @@ impl Columns {
         let field = |i: usize, name: &str| {
             std::str::from_utf8(&row[i]).map_err(|_| format!("{name} is not UTF-8"))
         };
-        let asn = input::asn_text(field(self.asn, "ASN")?, "ASN")?;
-        let prefix = input::parse_prefix(field(self.prefix, "IP Prefix")?)?;
+        let asn = item::asn_text(field(self.asn, "ASN")?, "ASN")?;
+        let prefix = item::parse_prefix(field(self.prefix, "IP Prefix")?)?;
         let text = field(self.max_len, "Max Length")?;
         let max_len =
             number(text).ok_or_else(|| format!("Max Length is not a number: {}", quote(text)))?;
-        let vrp = input::vrp(prefix, max_len, asn, "Max Length")?;
+        let vrp = item::vrp(prefix, max_len, asn, "Max Length")?;
         let expires = match self.expires {
             None => None,
             Some((i, kind)) => {
@@ -160,7 +160,7 @@ impl Columns {
                         })?)
                     }
                     (_, Expiry::NotAfter) => Some(
-                        input::parse_time(text)
+                        item::parse_time(text)
                             .ok_or_else(|| format!("Not After is not a time: {}", quote(text)))?,
                     ),
                 }
@@ -181,11 +181,11 @@ fn number(text: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::validator::input::{read, Format};
+    use crate::validator::input::{self, read, Format};
 
     macro_rules! fixture {
         ($name:literal) => {
-            &include_bytes!(concat!("../../tests/fixtures/inputs/", $name))[..]
+            &include_bytes!(concat!("../../../tests/fixtures/inputs/", $name))[..]
         };
     }
 
