@@ -24,13 +24,11 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
+use super::input::item::quote;
 use crate::payload::{Aspa, Prefix, PrefixError, RouterKey, Vrp, ASPA_MAX_PROVIDERS, SPKI_MAX_LEN};
 
 /// How many distinct unknown entry members [`Slurm::ignored`] names.
 const IGNORED_NAMES: usize = 32;
-
-/// How much of an offending string an error quotes.
-const QUOTE_MAX: usize = 60;
 
 /// RFC 8416 §3.3.2: "the Base64 encoding without trailing '=' (Section 5
 /// of [RFC4648])". Trailing padding is tolerated all the same.
@@ -621,14 +619,6 @@ fn ski(v: Json) -> Result<[u8; 20], String> {
         .map_err(|e| format!("SKI is not base64url ({e}): {}", quote(&text)))?;
     <[u8; 20]>::try_from(octets.as_slice())
         .map_err(|_| format!("SKI decodes to {} octets, not 20", octets.len()))
-}
-
-/// A string for an error, cut short so a hostile file cannot flood the log.
-fn quote(s: &str) -> String {
-    match s.char_indices().nth(QUOTE_MAX) {
-        Some((cut, _)) => format!("{:?}...", &s[..cut]),
-        None => format!("{s:?}"),
-    }
 }
 
 //------------ Json and Obj --------------------------------------------------

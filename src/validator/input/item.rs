@@ -397,8 +397,8 @@ fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
 }
 
 /// A string for a reason line, cut short so a hostile file cannot flood
-/// the log.
-pub(super) fn quote(s: &str) -> String {
+/// the log. SLURM errors quote with it too.
+pub(in crate::validator) fn quote(s: &str) -> String {
     match s.char_indices().nth(QUOTE_MAX) {
         Some((cut, _)) => format!("{:?}...", &s[..cut]),
         None => format!("{s:?}"),
