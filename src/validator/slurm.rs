@@ -1,7 +1,7 @@
 //! Local exceptions: SLURM files (RFC 8416), with the ASPA members of
 //! `slurmVersion` 2 (draft-ietf-sidrops-aspa-slurm). Runs in the validator
-//! process, unprivileged: it parses bytes already read into memory and
-//! touches no file, socket or privilege.
+//! process (unprivileged, chrooted, sandboxed): it parses bytes already
+//! read into memory and touches no file, socket or privilege.
 //!
 //! Unlike a payload file, a SLURM file is the operator's own and counts as
 //! a whole: one bad entry rejects the file, and the caller keeps the last

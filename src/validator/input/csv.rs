@@ -1,6 +1,7 @@
 //! Reader for VRP lists in CSV, as validators write them. Runs in the
-//! validator process, unprivileged: it reads from a stream it is handed
-//! and touches no file, socket or privilege.
+//! validator process (unprivileged, chrooted, sandboxed), and in rovctl,
+//! which reads files with it for `rovctl diff`: it reads from a stream it
+//! is handed and touches no file, socket or privilege.
 //!
 //! The dialect is told by the header line, whose columns are found by
 //! name, in any order and case, quoted or not:

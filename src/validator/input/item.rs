@@ -1,10 +1,10 @@
 //! What every payload reader takes and returns, the [`Format`] it reads,
 //! [`Timed`] items in [`Payloads`], [`Rejected`] items and a [`ParseError`]
 //! for a whole file, and the checks every item passes whatever file it
-//! came from. Runs in the validator
-//! process (unprivileged, chrooted, sandboxed), and in rovctl, which reads
-//! files with the same readers for `rovctl diff`; it computes on what it is
-//! given and touches no file, socket or privilege.
+//! came from. Runs in the validator process (unprivileged, chrooted,
+//! sandboxed), and in rovctl, which reads files with the same readers for
+//! `rovctl diff`; it computes on what it is given and touches no file,
+//! socket or privilege.
 //!
 //! An item that fails a check is skipped and counted in [`Rejected`]; only
 //! a file that cannot be read as a whole is a [`ParseError`]. The checks:

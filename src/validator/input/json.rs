@@ -1,7 +1,8 @@
 //! Reader for the JSON payload files of the validators in the field, one
-//! lenient reader for all of them. Runs in the validator process,
-//! unprivileged: it reads from a stream it is handed and touches no file,
-//! socket or privilege.
+//! lenient reader for all of them. Runs in the validator process
+//! (unprivileged, chrooted, sandboxed), and in rovctl, which reads files
+//! with it for `rovctl diff`: it reads from a stream it is handed and
+//! touches no file, socket or privilege.
 //!
 //! The shapes, by producer (unknown keys are ignored everywhere):
 //!

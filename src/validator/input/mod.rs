@@ -1,7 +1,7 @@
 //! Payload input files: [`read`] tells JSON from CSV and hands the stream
 //! to the reader of that format. Runs in the validator process
-//! (unprivileged, chrooted, sandboxed), on files that are already open;
-//! rovctl reads files with it for `rovctl diff`.
+//! (unprivileged, chrooted, sandboxed), on files that are already open,
+//! and in rovctl, which reads files with it for `rovctl diff`.
 //!
 //! A file is JSON if its first character (after a byte order mark and
 //! white space) is `{` or `[`, otherwise CSV; [`Format::Csv`] skips the
