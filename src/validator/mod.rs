@@ -18,15 +18,13 @@
 //! logged with file, position and reason, and its last good data stays in
 //! the snapshot.
 //!
-//! - `input`, `json`, `csv` — the payload file formats
+//! - `input` — the payload file formats (`input::json`, `input::csv`)
 //! - `build` — the union of the sources, with SLURM, streamed to rtr
 //! - `slurm` — local exceptions (RFC 8416)
 //! - `sources` — per-file state: last good data, staleness, guard
 
 pub mod build;
-pub mod csv;
 pub mod input;
-pub mod json;
 pub mod slurm;
 pub mod sources;
 

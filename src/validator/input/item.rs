@@ -1,13 +1,10 @@
-//! Payload input files: the types every reader returns, [`read`], which
-//! tells JSON from CSV and hands the stream on, and the checks every item
-//! passes whatever file it came from. Runs in the validator process,
-//! unprivileged and sandboxed: it reads from a file that is already open
-//! and touches nothing else.
-//!
-//! A file is JSON if its first character (after a byte order mark and
-//! white space) is `{` or `[`, otherwise CSV; [`Format::Csv`] skips the
-//! guess. The JSON shapes are described in [`super::json`], the CSV
-//! dialects in [`super::csv`].
+//! What every payload reader takes and returns, the [`Format`] it reads,
+//! [`Timed`] items in [`Payloads`], [`Rejected`] items and a [`ParseError`]
+//! for a whole file, and the checks every item passes whatever file it
+//! came from. Runs in the validator process (unprivileged, chrooted,
+//! sandboxed), and in rovctl, which reads files with the same readers for
+//! `rovctl diff`; it computes on what it is given and touches no file,
+//! socket or privilege.
 //!
 //! An item that fails a check is skipped and counted in [`Rejected`]; only
 //! a file that cannot be read as a whole is a [`ParseError`]. The checks:
@@ -23,11 +20,9 @@
 //! providers (the snapshot merges them and drops the AS0).
 
 use std::fmt;
-use std::io::{BufRead, BufReader, Read};
 
 use serde::{Deserialize, Serialize};
 
-use super::{csv, json};
 use crate::payload::{Aspa, Prefix, PrefixError, RouterKey, Vrp, SPKI_MAX_LEN};
 
 /// How many rejection reasons [`Rejected`] keeps verbatim.
@@ -35,9 +30,6 @@ pub const FIRST_REASONS: usize = 10;
 
 /// How much of an offending string a reason quotes.
 const QUOTE_MAX: usize = 60;
-
-/// The read buffer: large enough that a file is read in few system calls.
-const BUFFER: usize = 64 * 1024;
 
 //------------ Timed ---------------------------------------------------------
 
@@ -201,92 +193,6 @@ pub enum Format {
     Routinator,
     Rtrtr,
     Csv,
-}
-
-//------------ read ----------------------------------------------------------
-
-/// Read a whole payload file from `reader`, which need not be buffered.
-///
-/// The file is streamed: what stays in memory is the result and a read
-/// buffer. Invalid items are skipped and counted in [`Rejected`]; an
-/// empty, binary, truncated or malformed file is a [`ParseError`].
-pub fn read(reader: impl Read, format: Format) -> Result<(Payloads, Rejected), ParseError> {
-    let mut reader = BufReader::with_capacity(BUFFER, reader);
-    let start = Start::skip(&mut reader)?;
-    let res = match start.first {
-        None => return Err(ParseError::at_line(1, "empty file")),
-        Some(b'{' | b'[') if format != Format::Csv => json::read(reader, format),
-        Some(_) if start.binary => {
-            return Err(ParseError::at_line(
-                start.lines + 1,
-                "binary data, neither JSON nor CSV",
-            ))
-        }
-        Some(_) => return csv::read(reader, start.lines),
-    };
-    res.map_err(|e| start.shift(e))
-}
-
-/// Where the content of a file starts: what was skipped and the first
-/// character after it.
-struct Start {
-    first: Option<u8>,
-    binary: bool,
-    /// Line ends skipped.
-    lines: usize,
-    /// Characters skipped since the last of them.
-    columns: usize,
-}
-
-impl Start {
-    fn skip(reader: &mut impl BufRead) -> Result<Start, ParseError> {
-        let failed = |e| ParseError::read_failed(&e);
-        let mut start = Start {
-            first: None,
-            binary: false,
-            lines: 0,
-            columns: 0,
-        };
-        let buf = reader.fill_buf().map_err(failed)?;
-        if buf.starts_with(b"\xef\xbb\xbf") {
-            reader.consume(3);
-        }
-        loop {
-            let buf = reader.fill_buf().map_err(failed)?;
-            if buf.is_empty() {
-                return Ok(start);
-            }
-            let ws = buf.iter().take_while(|c| c.is_ascii_whitespace()).count();
-            for &c in &buf[..ws] {
-                if c == b'\n' {
-                    start.lines += 1;
-                    start.columns = 0;
-                } else {
-                    start.columns += 1;
-                }
-            }
-            if ws < buf.len() {
-                start.first = Some(buf[ws]);
-                start.binary = buf[ws..].contains(&0);
-                reader.consume(ws);
-                return Ok(start);
-            }
-            let n = buf.len();
-            reader.consume(n);
-        }
-    }
-
-    /// An error's position in the whole file rather than after the skip.
-    fn shift(&self, mut e: ParseError) -> ParseError {
-        if e.line == 0 {
-            return e;
-        }
-        if e.line == 1 {
-            e.column = e.column.map(|c| c + self.columns);
-        }
-        e.line += self.lines;
-        e
-    }
 }
 
 //------------ Item checks ---------------------------------------------------
@@ -491,8 +397,8 @@ fn days_from_civil(y: u64, m: u64, d: u64) -> u64 {
 }
 
 /// A string for a reason line, cut short so a hostile file cannot flood
-/// the log.
-pub(super) fn quote(s: &str) -> String {
+/// the log. SLURM errors quote with it too.
+pub(in crate::validator) fn quote(s: &str) -> String {
     match s.char_indices().nth(QUOTE_MAX) {
         Some((cut, _)) => format!("{:?}...", &s[..cut]),
         None => format!("{s:?}"),
@@ -500,263 +406,4 @@ pub(super) fn quote(s: &str) -> String {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn compact_items() {
-        assert_eq!(std::mem::size_of::<Timed<Vrp>>(), 28);
-        assert!(std::mem::size_of::<Timed<RouterKey>>() <= 48);
-        assert!(std::mem::size_of::<Timed<Aspa>>() <= 40);
-    }
-
-    #[test]
-    fn expiry_times() {
-        let t = Timed::new((), Some(1_700_000_000));
-        assert_eq!(t.expires(), Some(1_700_000_000));
-        assert!(!t.is_expired(1_700_000_000));
-        assert!(t.is_expired(1_700_000_001));
-        assert_eq!(Timed::new((), Some(0)).expires(), Some(0));
-        assert_eq!(Timed::new((), None).expires(), None);
-        assert!(!Timed::new((), None).is_expired(u64::MAX));
-        // Beyond 32 bits of seconds: in 2106, as good as never.
-        assert_eq!(
-            Timed::new((), Some(4_294_967_294)).expires(),
-            Some(4_294_967_294)
-        );
-        assert_eq!(Timed::new((), Some(4_294_967_295)).expires(), None);
-        assert_eq!(Timed::new((), Some(u64::MAX)).expires(), None);
-        let mut t = Timed::new((), None);
-        t.expire_by(5);
-        assert_eq!(t.expires(), Some(5));
-        t.expire_by(9);
-        assert_eq!(t.expires(), Some(5));
-    }
-
-    #[test]
-    fn asns() {
-        assert_eq!(asn_text("AS13335", "asn"), Ok(13335));
-        assert_eq!(asn_text("as0", "asn"), Ok(0));
-        assert_eq!(asn_text("As4294967295", "asn"), Ok(u32::MAX));
-        assert_eq!(asn_text("64496", "asn"), Ok(64496));
-        assert_eq!(
-            asn_text("AS4294967296", "asn"),
-            Err("asn 4294967296 out of range".to_string())
-        );
-        assert_eq!(
-            asn_text("AS99999999999999999999999", "asn"),
-            Err("asn is not an AS number: \"AS99999999999999999999999\"".to_string())
-        );
-        for bad in ["", "AS", "AS-1", "AS 1", " 1", "1.5", "ASN1", "+1"] {
-            assert!(asn_text(bad, "asn").is_err(), "{bad:?}");
-        }
-        assert_eq!(asn_number(4_294_967_295, "x"), Ok(u32::MAX));
-        assert!(asn_number(1 << 32, "x").is_err());
-    }
-
-    #[test]
-    fn prefixes_and_vrps() {
-        let p = parse_prefix("192.0.2.0/24").unwrap();
-        assert_eq!(p.to_string(), "192.0.2.0/24");
-        assert_eq!(
-            parse_prefix("10.0.0.1/24"),
-            Err("host bits set in 10.0.0.1/24".to_string())
-        );
-        assert_eq!(
-            parse_prefix("10.0.0.0/33"),
-            Err("prefix length out of range in 10.0.0.0/33".to_string())
-        );
-        assert!(parse_prefix("2001:DB8::/32").is_ok());
-        for bad in [
-            "10.0.0.0",
-            "10.0.0/8",
-            "10.0.0.0/",
-            "10.0.0.0/+8",
-            "10.0.0.0/0008",
-            "x::/8",
-        ] {
-            assert!(
-                parse_prefix(bad)
-                    .unwrap_err()
-                    .starts_with("bad prefix syntax"),
-                "{bad}"
-            );
-        }
-        assert_eq!(
-            vrp(p, 23, 1, "maxLength"),
-            Err("maxLength 23 is shorter than the prefix length in 192.0.2.0/24".to_string())
-        );
-        assert_eq!(
-            vrp(p, 33, 1, "Max Length"),
-            Err("Max Length 33 exceeds the address length in 192.0.2.0/24".to_string())
-        );
-        assert_eq!(vrp(p, 32, 7, "maxLength").unwrap().max_len, 32);
-        let six = parse_prefix("2001:db8::/32").unwrap();
-        assert!(vrp(six, 128, 7, "maxLength").is_ok());
-        assert!(vrp(six, 129, 7, "maxLength").is_err());
-    }
-
-    #[test]
-    fn spki_structure() {
-        let mut good = vec![0x30, 0x03, 0x02, 0x01, 0x05];
-        assert!(spki(good.clone(), "pubkey").is_ok());
-        let mut long = vec![0x30, 0x81, 0x80];
-        long.extend([0u8; 0x80]);
-        assert!(spki(long.clone(), "pubkey").is_ok());
-        let cases: [(Vec<u8>, &str); 8] = [
-            (vec![], "pubkey is empty"),
-            (vec![0x31, 0x00], "pubkey is not a DER SEQUENCE: tag 0x31"),
-            (vec![0x30], "pubkey is not a DER SEQUENCE: no length octets"),
-            (
-                vec![0x30, 0x80, 0x00, 0x00],
-                "pubkey is not a DER SEQUENCE: indefinite length",
-            ),
-            (vec![0x30, 0x00], "pubkey is not a DER SEQUENCE: empty"),
-            (
-                vec![0x30, 0x04, 0x02, 0x01, 0x05],
-                "pubkey is not a DER SEQUENCE: length octets say 4 octets, 3 follow",
-            ),
-            (
-                vec![0x30, 0x81, 0x03, 0x02, 0x01, 0x05],
-                "pubkey is not a DER SEQUENCE: length not in the fewest octets",
-            ),
-            (
-                vec![0x30, 0x82, 0x01],
-                "pubkey is not a DER SEQUENCE: bad length octets",
-            ),
-        ];
-        for (bytes, want) in cases {
-            assert_eq!(
-                spki(bytes.clone(), "pubkey").unwrap_err(),
-                want,
-                "{bytes:02x?}"
-            );
-        }
-        good.push(0);
-        assert!(spki(good, "pubkey").is_err());
-        long[2] = 0x7f;
-        assert!(spki(long, "pubkey").is_err());
-        let mut huge = vec![0x30, 0x83, 0x01, 0x00, 0x00];
-        huge.resize(5 + 0x10000, 0);
-        assert_eq!(
-            spki(huge, "pubkey").unwrap_err(),
-            "pubkey of 65541 octets is too long"
-        );
-    }
-
-    #[test]
-    fn aspa_rules() {
-        assert_eq!(
-            aspa(5, vec![7, 0, 7]),
-            Ok(Aspa {
-                customer: 5,
-                providers: vec![7, 0, 7]
-            })
-        );
-        assert_eq!(aspa(5, vec![]).unwrap_err(), "empty providers for AS5");
-        assert_eq!(
-            aspa(5, vec![1, 5]).unwrap_err(),
-            "customer AS5 listed as its own provider"
-        );
-        assert_eq!(aspa(0, vec![1]).unwrap_err(), "customer AS0 is not allowed");
-    }
-
-    #[test]
-    fn times() {
-        assert_eq!(parse_time("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_time("2021-07-27T18:56:02Z"), Some(1_627_412_162));
-        assert_eq!(parse_time("2023-05-30T14:10:41Z"), Some(1_685_455_841));
-        assert_eq!(parse_time("2029-07-18 11:40:32"), Some(1_879_069_232));
-        assert_eq!(parse_time("2000-02-29T00:00:00+00:00"), Some(951_782_400));
-        assert_eq!(parse_time("2023-05-30T14:10:41.250Z"), Some(1_685_455_841));
-        assert_eq!(parse_time("2106-02-07T06:28:15Z"), Some(4_294_967_295));
-        for bad in [
-            "",
-            "N/A",
-            "2023-05-30",
-            "2023-05-30T14:10:41+02:00",
-            "2023-05-30T14:10:41.Z",
-            "2023-02-29T00:00:00Z",
-            "2023-13-01T00:00:00Z",
-            "2023-00-01T00:00:00Z",
-            "1969-12-31T23:59:59Z",
-            "2023-05-30T24:00:00Z",
-            "2023-05-30X14:10:41Z",
-            "２０２３-05-30T14:10:41Z",
-        ] {
-            assert_eq!(parse_time(bad), None, "{bad}");
-        }
-    }
-
-    #[test]
-    fn start_of_file() {
-        let err = |bytes: &[u8]| read(bytes, Format::Auto).unwrap_err();
-        assert_eq!(err(b"").to_string(), "line 1: empty file");
-        assert_eq!(err(b" \n\t\r\n ").to_string(), "line 1: empty file");
-        assert_eq!(err(b"\xef\xbb\xbf").to_string(), "line 1: empty file");
-        assert_eq!(
-            err(b"\n\n\x89PNG\r\n\x1a\n\0\0\0\rIHDR").to_string(),
-            "line 3: binary data, neither JSON nor CSV"
-        );
-        // Positions count what was skipped.
-        let e = err(b"\xef\xbb\xbf\n\n   {\"roas\": 5}");
-        assert_eq!((e.line, e.column), (3, Some(14)), "{e}");
-        let e = err(b"  {\"roas\": 5}");
-        assert_eq!((e.line, e.column), (1, Some(13)), "{e}");
-        // More white space than one buffer holds.
-        let mut big = vec![b' '; BUFFER * 2 + 7];
-        big.extend_from_slice(b"\n{\"roas\": 5}");
-        let e = err(&big);
-        assert_eq!((e.line, e.column), (2, Some(11)), "{e}");
-        // A JSON file read as CSV.
-        let e = read(&b"{\"roas\": []}"[..], Format::Csv).unwrap_err();
-        assert!(e.reason.starts_with("no recognised header"), "{e}");
-    }
-
-    #[test]
-    fn read_errors_have_no_position() {
-        struct Broken;
-        impl Read for Broken {
-            fn read(&mut self, _: &mut [u8]) -> std::io::Result<usize> {
-                Err(std::io::Error::other("disk on fire"))
-            }
-        }
-        let e = read(Broken, Format::Auto).unwrap_err();
-        assert_eq!(e.line, 0);
-        assert_eq!(e.to_string(), "read error: disk on fire");
-    }
-
-    #[test]
-    fn error_display() {
-        let e = ParseError {
-            line: 4,
-            column: Some(18),
-            reason: "EOF while parsing".into(),
-        };
-        assert_eq!(e.to_string(), "line 4, column 18: EOF while parsing");
-        assert_eq!(
-            ParseError::at_line(12, "no recognised header").to_string(),
-            "line 12: no recognised header"
-        );
-    }
-
-    #[test]
-    fn format_names() {
-        #[derive(Deserialize)]
-        struct Conf {
-            format: Format,
-        }
-        for (text, want) in [
-            ("auto", Format::Auto),
-            ("rpki-client", Format::RpkiClient),
-            ("stayrtr", Format::Stayrtr),
-            ("routinator", Format::Routinator),
-            ("rtrtr", Format::Rtrtr),
-            ("csv", Format::Csv),
-        ] {
-            let c: Conf = toml::from_str(&format!("format = \"{text}\"")).unwrap();
-            assert_eq!(c.format, want);
-        }
-        assert!(toml::from_str::<Conf>("format = \"rpki_client\"").is_err());
-    }
-}
+mod tests;
