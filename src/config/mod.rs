@@ -10,8 +10,6 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use crate::validator::input::Format;
-
 mod load;
 
 /// The default configuration file.
@@ -232,6 +230,24 @@ pub enum StalePolicy {
     /// Serve nothing: routers get No Data Available and turn to another
     /// cache.
     Stop,
+}
+
+/// What a source file holds: the configuration key `format`.
+///
+/// `auto` reads every JSON shape and every CSV dialect. The JSON names
+/// read the same shapes but pin the encodings where producers differ (the
+/// router key SPKI is base64 for `rpki-client` and `stayrtr`, unpadded
+/// base64url for `routinator`); `csv` insists on CSV.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    #[default]
+    Auto,
+    RpkiClient,
+    Stayrtr,
+    Routinator,
+    Rtrtr,
+    Csv,
 }
 
 //------------ TCP-MD5 and TCP-AO --------------------------------------------
