@@ -3,8 +3,11 @@
 //! parent only: as root at start-up (and for `rovd -n`), unprivileged on
 //! SIGHUP.
 
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::Path;
+
+use serde::de::{self, Deserialize, Deserializer, Visitor};
 
 use super::{Config, ConfigError, Peer};
 
@@ -106,15 +109,6 @@ impl Config {
             }
         }
         let r = &config.rtr;
-        let tls_listen = config.tls.iter().flat_map(|t| &t.listen);
-        for addr in r.listen.iter().chain(tls_listen) {
-            if addr.parse::<SocketAddr>().is_err() {
-                return Err(err(
-                    line_of(addr),
-                    format!("listen: \"{addr}\" is not ADDRESS:PORT"),
-                ));
-            }
-        }
         if r.max_version > 2 {
             return Err(err(
                 line_of("max-version"),
@@ -234,5 +228,46 @@ impl Config {
             }
         }
         Ok(())
+    }
+}
+
+//------------ Listen addresses ----------------------------------------------
+
+/// Deserialise `[rtr] listen` and `[tls] listen`. In the file each address
+/// is an `ADDRESS:PORT` string, and a bad one is an error at its own line;
+/// over IPC (bincode, which is not human-readable) they travel as serde
+/// encodes a `SocketAddr`.
+pub(super) fn listen<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Error> {
+    if !d.is_human_readable() {
+        return Vec::deserialize(d);
+    }
+    let addrs: Vec<ListenAddr> = Vec::deserialize(d)?;
+    Ok(addrs.into_iter().map(|a| a.0).collect())
+}
+
+/// One address of a `listen` key, as written in the file.
+struct ListenAddr(SocketAddr);
+
+impl<'de> Deserialize<'de> for ListenAddr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Parsed in the visitor, while the TOML deserializer still holds
+        // the string: that gives the error the string's span.
+        d.deserialize_str(ListenAddrText)
+    }
+}
+
+struct ListenAddrText;
+
+impl Visitor<'_> for ListenAddrText {
+    type Value = ListenAddr;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ADDRESS:PORT")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<ListenAddr, E> {
+        s.parse()
+            .map(ListenAddr)
+            .map_err(|_| E::custom(format!("listen: \"{s}\" is not ADDRESS:PORT")))
     }
 }

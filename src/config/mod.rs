@@ -5,7 +5,7 @@
 //! its keys, and never open the file themselves.
 
 use std::fmt;
-use std::net::{IpAddr, SocketAddr};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -69,8 +69,10 @@ pub enum SeccompAction {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
 pub struct Rtr {
-    /// Addresses to listen on, `ADDR:PORT` (IPv6 in brackets).
-    pub listen: Vec<String>,
+    /// Addresses to listen on, `ADDR:PORT` in the file (IPv6 in
+    /// brackets).
+    #[serde(deserialize_with = "load::listen")]
+    pub listen: Vec<SocketAddr>,
     /// Highest RTR version offered: 0, 1 or 2.
     pub max_version: u8,
     /// End of Data timers, seconds (8210bis-27 §6).
@@ -88,7 +90,10 @@ pub struct Rtr {
 impl Default for Rtr {
     fn default() -> Self {
         Rtr {
-            listen: vec!["[::]:323".into(), "0.0.0.0:323".into()],
+            listen: vec![
+                SocketAddr::from((Ipv6Addr::UNSPECIFIED, 323)),
+                SocketAddr::from((Ipv4Addr::UNSPECIFIED, 323)),
+            ],
             max_version: 2,
             refresh: 3600,
             retry: 600,
@@ -104,9 +109,10 @@ impl Default for Rtr {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Tls {
-    /// Addresses to listen on for TLS, `ADDR:PORT` (IPv6 in brackets).
-    #[serde(default = "default_tls_listen")]
-    pub listen: Vec<String>,
+    /// Addresses to listen on for TLS, `ADDR:PORT` in the file (IPv6 in
+    /// brackets).
+    #[serde(default = "default_tls_listen", deserialize_with = "load::listen")]
+    pub listen: Vec<SocketAddr>,
     /// The server's certificate chain, PEM, end-entity certificate first.
     pub certificate: PathBuf,
     /// The certificate's private key, PEM (PKCS#8, RSA or SEC1).
@@ -126,8 +132,11 @@ fn default_check_client_address() -> bool {
     true
 }
 
-fn default_tls_listen() -> Vec<String> {
-    vec!["[::]:324".into(), "0.0.0.0:324".into()]
+fn default_tls_listen() -> Vec<SocketAddr> {
+    vec![
+        SocketAddr::from((Ipv6Addr::UNSPECIFIED, 324)),
+        SocketAddr::from((Ipv4Addr::UNSPECIFIED, 324)),
+    ]
 }
 
 impl Tls {
@@ -501,23 +510,15 @@ impl Config {
         dirs
     }
 
-    /// The listen addresses, already checked by [`Config::parse`].
-    pub fn listen_addrs(&self) -> Vec<SocketAddr> {
-        self.rtr
-            .listen
-            .iter()
-            .filter_map(|a| a.parse().ok())
-            .collect()
+    /// The addresses to listen on for RTR over TCP.
+    pub fn listen_addrs(&self) -> &[SocketAddr] {
+        &self.rtr.listen
     }
 
-    /// The TLS listen addresses, already checked by [`Config::parse`];
-    /// none without a `[tls]` table.
-    pub fn tls_listen_addrs(&self) -> Vec<SocketAddr> {
-        self.tls
-            .iter()
-            .flat_map(|t| &t.listen)
-            .filter_map(|a| a.parse().ok())
-            .collect()
+    /// The addresses to listen on for RTR over TLS; none without a `[tls]`
+    /// table.
+    pub fn tls_listen_addrs(&self) -> &[SocketAddr] {
+        self.tls.as_ref().map_or(&[], |t| &t.listen)
     }
 
     /// The directories of the `[tls]` files, each once: what the parent

@@ -7,7 +7,14 @@ use super::*;
 fn defaults() {
     let c = Config::parse(Path::new("/etc/rovd.conf"), "").unwrap();
     assert_eq!(c.rtr, Rtr::default());
-    assert_eq!(c.rtr.listen, ["[::]:323", "0.0.0.0:323"]);
+    assert_eq!(
+        c.rtr
+            .listen
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["[::]:323", "0.0.0.0:323"]
+    );
     assert!(c.sources.is_empty());
     assert_eq!(c.user, "_rovd");
     assert_eq!(c.chroot, Path::new("/var/empty"));
@@ -56,7 +63,13 @@ fn tls_table() {
     )
     .unwrap();
     let tls = c.tls.as_ref().unwrap();
-    assert_eq!(tls.listen, ["[::]:324", "0.0.0.0:324"]);
+    assert_eq!(
+        tls.listen
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>(),
+        ["[::]:324", "0.0.0.0:324"]
+    );
     assert_eq!(tls.certificate, Path::new("/etc/rovd/cert.pem"));
     assert_eq!(tls.key, Path::new("/etc/ssl/key.pem"));
     assert_eq!(tls.client_ca, None);
@@ -306,4 +319,49 @@ fn a_file_with_keys_must_be_private() {
     std::fs::write(&path, "").unwrap();
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
     Config::load(&path).unwrap();
+}
+
+#[test]
+fn a_parsed_configuration_crosses_ipc() {
+    use bincode::Options;
+    let text = format!(
+        "user = \"rovd\"\nseccomp = \"log\"\n\
+         [rtr]\nlisten = [\"[2001:db8::1]:8323\", \"192.0.2.1:323\"]\nrefresh = 900\n\
+         [tls]\ncertificate = \"c\"\nkey = \"k\"\nclient-ca = \"ca\"\n\
+         listen = [\"[::1]:8324\"]\n\
+         [[source]]\npath = \"a.json\"\nformat = \"rpki-client\"\nstale = \"stop\"\n\
+         [[slurm]]\npath = \"local\"\n{MD5}{AO}"
+    );
+    let c = Config::parse(Path::new("/etc/rovd/rovd.conf"), &text).unwrap();
+    assert_eq!(c.listen_addrs()[0], "[2001:db8::1]:8323".parse().unwrap());
+    assert_eq!(c.tls_listen_addrs(), ["[::1]:8324".parse().unwrap()]);
+    // As privsep frames encode: bincode with its default options.
+    let codec = bincode::DefaultOptions::new;
+    for sent in [c.without_keys(), c] {
+        let bytes = codec().serialize(&sent).unwrap();
+        let got: Config = codec().deserialize(&bytes).unwrap();
+        assert_eq!(got, sent);
+    }
+}
+
+#[test]
+fn a_bad_listen_address_is_named_at_its_line() {
+    let p = Path::new("x.conf");
+    // The same text earlier in a comment does not count.
+    let e = Config::parse(
+        p,
+        "# not \"rtr.example:324\" any more\n\
+         [tls]\ncertificate = \"c\"\nkey = \"k\"\n\
+         listen = [\n    \"127.0.0.1:324\",\n    \"rtr.example:324\",\n]\n",
+    )
+    .unwrap_err();
+    assert_eq!(e.line, Some(7), "{e}");
+    assert!(
+        e.to_string()
+            .ends_with("listen: \"rtr.example:324\" is not ADDRESS:PORT"),
+        "{e}"
+    );
+    let e = Config::parse(p, "[rtr]\nlisten = [\"192.0.2.1:323\", 323]\n").unwrap_err();
+    assert_eq!(e.line, Some(2), "{e}");
+    assert!(e.to_string().contains("ADDRESS:PORT"), "{e}");
 }
