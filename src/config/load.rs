@@ -1,15 +1,18 @@
 //! Reading rovd.conf: the file's permissions, the TOML text deserialised
-//! into the model, and the rules no single type expresses. Runs in the
-//! parent only: as root at start-up (and for `rovd -n`), unprivileged on
-//! SIGHUP.
+//! into the model, and the rules no single type expresses. An error in
+//! the text names the line of the key at fault, from the spans the TOML
+//! parser keeps. Runs in the parent only: as root at start-up (and for
+//! `rovd -n`), unprivileged on SIGHUP.
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::ops::Range;
 use std::path::Path;
 
 use serde::de::{self, Deserialize, Deserializer, Visitor};
+use toml_edit::{ImDocument, Item};
 
-use super::{Config, ConfigError, Peer};
+use super::{Config, ConfigError};
 
 impl Config {
     /// Read, parse and check a configuration file. A file that holds keys
@@ -54,130 +57,146 @@ impl Config {
         Ok(config)
     }
 
-    /// Parse and check configuration text that came from `path`.
+    /// Parse and check configuration text that came from `path`. An error
+    /// names the line of the key at fault.
     pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
-        let err = |line, reason: String| ConfigError {
+        let err = |span: Option<Range<usize>>, reason: String| ConfigError {
             file: path.into(),
-            line,
+            line: span.map(|s| line_at(text, s.start)),
             reason,
         };
-        let mut config: Config = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start].matches('\n').count() + 1);
-            err(line, e.message().to_string())
-        })?;
-        let line_of = |needle: &str| text.lines().position(|l| l.contains(needle)).map(|n| n + 1);
-        if config.user.is_empty() || config.user == "root" {
-            return Err(err(
-                line_of("user"),
-                "user must name an unprivileged user".into(),
-            ));
-        }
-        if !config.chroot.is_absolute() {
-            return Err(err(
-                line_of("chroot"),
-                "chroot must be an absolute path".into(),
-            ));
-        }
-        let base = path.parent().unwrap_or(Path::new("."));
-        for slurm in &mut config.slurm {
-            if slurm.path.is_relative() {
-                slurm.path = base.join(&slurm.path);
-            }
-        }
-        for source in &mut config.sources {
-            if source.max_drop > 100 {
-                return Err(err(line_of("max-drop"), "max-drop must be 0 to 100".into()));
-            }
-            if source.path.is_relative() {
-                source.path = base.join(&source.path);
-            }
-            if source.path.file_name().is_none() {
-                return Err(err(
-                    line_of("path"),
-                    format!("source path {} does not name a file", source.path.display()),
-                ));
-            }
-        }
-        if let Some(tls) = &mut config.tls {
-            for path in [&mut tls.certificate, &mut tls.key]
-                .into_iter()
-                .chain(tls.client_ca.as_mut())
-            {
-                if path.is_relative() {
-                    *path = base.join(&*path);
-                }
-            }
-        }
-        let r = &config.rtr;
-        if r.max_version > 2 {
-            return Err(err(
-                line_of("max-version"),
-                "max-version must be 0, 1 or 2".into(),
-            ));
-        }
-        // 8210bis-27 §6: ranges, and expire larger than refresh and retry.
-        if !(1..=86_400).contains(&r.refresh) {
-            return Err(err(
-                line_of("refresh"),
-                "refresh must be 1 to 86400 seconds".into(),
-            ));
-        }
-        if !(1..=7_200).contains(&r.retry) {
-            return Err(err(
-                line_of("retry"),
-                "retry must be 1 to 7200 seconds".into(),
-            ));
-        }
-        if !(600..=172_800).contains(&r.expire) {
-            return Err(err(
-                line_of("expire"),
-                "expire must be 600 to 172800 seconds".into(),
-            ));
-        }
-        if r.expire <= r.refresh || r.expire <= r.retry {
-            return Err(err(
-                line_of("expire"),
-                "expire must be larger than refresh and retry".into(),
-            ));
-        }
-        if r.history == 0 || r.history > 1000 {
-            return Err(err(line_of("history"), "history must be 1 to 1000".into()));
-        }
-        if r.max_sessions == 0 {
-            return Err(err(
-                line_of("max-sessions"),
-                "max-sessions must be positive".into(),
-            ));
-        }
-        config.check_tcp_keys().map_err(|(peer, reason)| {
-            // The line of the peer of the table at fault, which is the
-            // later one where two disagree.
-            let addr = peer.addr.to_string();
-            let line = text
-                .lines()
-                .enumerate()
-                .filter(|(_, l)| l.contains("peer") && l.contains(&addr))
-                .last()
-                .map(|(n, _)| n + 1);
-            err(line, reason)
-        })?;
+        // One parse: the model is deserialised from the document, and the
+        // rules find the lines of the keys they name in it.
+        let doc = ImDocument::parse(text).map_err(|e| err(e.span(), e.message().into()))?;
+        let mut config = Config::deserialize(toml_edit::de::Deserializer::from(doc.clone()))
+            .map_err(|e| err(e.span(), e.message().into()))?;
+        config.resolve_paths(path.parent().unwrap_or(Path::new(".")));
+        config
+            .check(&doc)
+            .map_err(|(span, reason)| err(span, reason))?;
         Ok(config)
     }
 
+    /// Take relative paths relative to `base`, the directory of the
+    /// configuration file.
+    fn resolve_paths(&mut self, base: &Path) {
+        let sources = self.sources.iter_mut().map(|s| &mut s.path);
+        let slurm = self.slurm.iter_mut().map(|s| &mut s.path);
+        let tls = self.tls.iter_mut().flat_map(|t| {
+            [&mut t.certificate, &mut t.key]
+                .into_iter()
+                .chain(t.client_ca.as_mut())
+        });
+        for path in sources.chain(slurm).chain(tls) {
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
+        }
+    }
+
+    /// The rules for values the types admit but rovd does not; a broken
+    /// rule comes with the span in `doc` of the value at fault.
+    fn check(&self, doc: &ImDocument<&str>) -> Result<(), (Option<Range<usize>>, String)> {
+        let rule = |holds: bool, key: KeyPath, reason: &str| {
+            if holds {
+                Ok(())
+            } else {
+                Err((key.span(doc), reason.to_string()))
+            }
+        };
+        rule(
+            !self.user.is_empty() && self.user != "root",
+            KeyPath::Top("user"),
+            "user must name an unprivileged user",
+        )?;
+        rule(
+            self.chroot.is_absolute(),
+            KeyPath::Top("chroot"),
+            "chroot must be an absolute path",
+        )?;
+        for (i, source) in self.sources.iter().enumerate() {
+            rule(
+                source.max_drop <= 100,
+                KeyPath::Nth("source", i, "max-drop"),
+                "max-drop must be 0 to 100",
+            )?;
+            if source.path.file_name().is_none() {
+                let path = source.path.display();
+                return Err((
+                    KeyPath::Nth("source", i, "path").span(doc),
+                    format!("source path {path} does not name a file"),
+                ));
+            }
+        }
+        let r = &self.rtr;
+        let rtr = |key| KeyPath::In("rtr", key);
+        rule(
+            r.max_version <= 2,
+            rtr("max-version"),
+            "max-version must be 0, 1 or 2",
+        )?;
+        // 8210bis-27 §6: ranges, and expire larger than refresh and retry.
+        rule(
+            (1..=86_400).contains(&r.refresh),
+            rtr("refresh"),
+            "refresh must be 1 to 86400 seconds",
+        )?;
+        rule(
+            (1..=7_200).contains(&r.retry),
+            rtr("retry"),
+            "retry must be 1 to 7200 seconds",
+        )?;
+        rule(
+            (600..=172_800).contains(&r.expire),
+            rtr("expire"),
+            "expire must be 600 to 172800 seconds",
+        )?;
+        if r.expire <= r.refresh || r.expire <= r.retry {
+            // With expire left at its default, the timer that reaches it
+            // is the key at fault.
+            let reaches = if r.expire <= r.refresh {
+                "refresh"
+            } else {
+                "retry"
+            };
+            let span = rtr("expire").span(doc).or_else(|| rtr(reaches).span(doc));
+            return Err((span, "expire must be larger than refresh and retry".into()));
+        }
+        rule(
+            (1..=1000).contains(&r.history),
+            rtr("history"),
+            "history must be 1 to 1000",
+        )?;
+        rule(
+            r.max_sessions > 0,
+            rtr("max-sessions"),
+            "max-sessions must be positive",
+        )?;
+        self.check_tcp_keys()
+            .map_err(|(key, reason)| (key.span(doc), reason))
+    }
+
     /// The rules for `[[tcp-md5]]` and `[[tcp-ao]]`; a failure names the
-    /// peer of the table at fault.
-    fn check_tcp_keys(&self) -> Result<(), (Peer, String)> {
+    /// peer of the table at fault, the later one where two disagree.
+    fn check_tcp_keys(&self) -> Result<(), (KeyPath, String)> {
         let max = privsep::tcpsig::MAX_KEY_LEN;
-        let peer_line = |p: &Peer| *p;
+        let md5 = |i| KeyPath::Nth("tcp-md5", i, "peer");
+        let ao = |i| KeyPath::Nth("tcp-ao", i, "peer");
         let keys = self
             .tcp_md5
             .iter()
-            .map(|k| (&k.peer, &k.key, "tcp-md5"))
-            .chain(self.tcp_ao.iter().map(|k| (&k.peer, &k.key, "tcp-ao")));
-        for (peer, key, table) in keys {
+            .enumerate()
+            .map(|(i, k)| (&k.peer, &k.key, "tcp-md5", md5(i)))
+            .chain(
+                self.tcp_ao
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| (&k.peer, &k.key, "tcp-ao", ao(i))),
+            );
+        for (peer, key, table, at) in keys {
             if key.octets().is_empty() || key.octets().len() > max {
                 return Err((
-                    peer_line(peer),
+                    at,
                     format!(
                         "{table} key for {peer} is {} octets; it must be 1 to {max}",
                         key.octets().len()
@@ -189,10 +208,7 @@ impl Config {
         // prefix. Different prefixes may nest: the longest match wins.
         for (i, a) in self.tcp_md5.iter().enumerate() {
             if self.tcp_md5[..i].iter().any(|b| b.peer == a.peer) {
-                return Err((
-                    peer_line(&a.peer),
-                    format!("tcp-md5: a second key for peer {}", a.peer),
-                ));
+                return Err((md5(i), format!("tcp-md5: a second key for peer {}", a.peer)));
             }
         }
         // Several master key tuples for one peer are how TCP-AO changes
@@ -208,27 +224,62 @@ impl Config {
                     format!("recv-id {}", a.recv_id)
                 };
                 return Err((
-                    peer_line(&a.peer),
+                    ao(i),
                     format!("tcp-ao: two keys for peer {} with {which}", a.peer),
                 ));
             }
         }
         // A connection uses TCP-AO or TCP-MD5, never both (RFC 5925,
         // Abstract and §9); Linux refuses keys of both kinds for one peer.
-        for ao in &self.tcp_ao {
-            if let Some(md5) = self.tcp_md5.iter().find(|m| m.peer.overlaps(&ao.peer)) {
+        for (i, a) in self.tcp_ao.iter().enumerate() {
+            if let Some(md5) = self.tcp_md5.iter().find(|m| m.peer.overlaps(&a.peer)) {
                 return Err((
-                    peer_line(&ao.peer),
+                    ao(i),
                     format!(
                         "peer {} has a tcp-ao key, and tcp-md5 peer {} covers some of \
                          the same addresses: a connection uses one or the other",
-                        ao.peer, md5.peer
+                        a.peer, md5.peer
                     ),
                 ));
             }
         }
         Ok(())
     }
+}
+
+//------------ KeyPath -------------------------------------------------------
+
+/// A key a rule names, to find its line in the parsed document.
+#[derive(Clone, Copy)]
+enum KeyPath {
+    /// A top-level key.
+    Top(&'static str),
+    /// A key of a table: `In("rtr", "expire")`.
+    In(&'static str, &'static str),
+    /// A key of the n-th table of an array of tables, counted from 0:
+    /// `Nth("tcp-md5", 2, "peer")`.
+    Nth(&'static str, usize, &'static str),
+}
+
+impl KeyPath {
+    /// The span of the key's value, if the file sets it.
+    fn span(self, doc: &ImDocument<&str>) -> Option<Range<usize>> {
+        let item = match self {
+            KeyPath::Top(key) => doc.get(key),
+            KeyPath::In(table, key) => doc.get(table).and_then(|t| t.get(key)),
+            KeyPath::Nth(tables, n, key) => doc
+                .get(tables)
+                .and_then(|t| t.get(n))
+                .and_then(|t| t.get(key)),
+        };
+        item.and_then(Item::span)
+    }
+}
+
+/// The line, counted from 1, of the octet at `offset` in `text`.
+fn line_at(text: &str, offset: usize) -> usize {
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    before.iter().filter(|&&b| b == b'\n').count() + 1
 }
 
 //------------ Listen addresses ----------------------------------------------

@@ -365,3 +365,104 @@ fn a_bad_listen_address_is_named_at_its_line() {
     assert_eq!(e.line, Some(2), "{e}");
     assert!(e.to_string().contains("ADDRESS:PORT"), "{e}");
 }
+
+#[test]
+fn errors_name_the_key_not_the_first_line_with_its_name() {
+    let bad = |text: &str, line: usize, what: &str| {
+        let e = Config::parse(Path::new("x.conf"), text).unwrap_err();
+        assert_eq!(e.line, Some(line), "{e}");
+        assert!(e.to_string().contains(what), "{e}");
+    };
+    // The name earlier in a comment, or in another key's value.
+    bad(
+        "# rovd.conf\n\
+         # set expire = 900 later\n\
+         user = \"rovd\"\n\
+         [rtr]\n\
+         refresh = 300\n\
+         retry = 60\n\
+         history = 20\n\
+         max-sessions = 100\n\
+         expire = 100\n",
+        9,
+        "expire must be 600 to 172800 seconds",
+    );
+    bad(
+        "# the user every process runs as\nuser = \"root\"\n",
+        2,
+        "unprivileged user",
+    );
+    bad(
+        "[[source]]\npath = \"/var/db/retry.json\"\n[rtr]\nretry = 0\n",
+        4,
+        "retry must be 1 to 7200 seconds",
+    );
+    // The key of the second of two tables.
+    bad(
+        "[[source]]\npath = \"a.json\"\nmax-drop = 50\n\
+         [[source]]\npath = \"b.json\"\nmax-drop = 101\n",
+        6,
+        "max-drop must be 0 to 100",
+    );
+    bad(
+        "[[source]]\npath = \"a.json\"\n[[source]]\npath = \"/\"\n",
+        4,
+        "source path / does not name a file",
+    );
+    // A dotted key.
+    bad(
+        "user = \"rovd\"\nrtr.history = 0\n",
+        2,
+        "history must be 1 to 1000",
+    );
+    // With expire at its default, the timer that reaches it.
+    bad(
+        "[rtr]\nretry = 600\nrefresh = 7200\n",
+        3,
+        "expire must be larger than refresh and retry",
+    );
+    bad(
+        "[rtr]\nrefresh = 600\nretry = 7200\n",
+        3,
+        "expire must be larger than refresh and retry",
+    );
+    bad(
+        "[rtr]\nexpire = 900\nrefresh = 900\n",
+        2,
+        "expire must be larger than refresh and retry",
+    );
+}
+
+#[test]
+fn tcp_key_errors_name_the_table_at_fault() {
+    let bad = |text: &str, line: usize, what: &str| {
+        let e = Config::parse(Path::new("x.conf"), text).unwrap_err();
+        assert_eq!(e.line, Some(line), "{e}");
+        assert!(e.to_string().contains(what), "{e}");
+    };
+    // Two tables for one peer, whose address a comment repeats.
+    bad(
+        "[[tcp-md5]]\npeer = \"10.0.0.1\"\nkey = \"a\"\n\
+         [[tcp-md5]]\npeer = \"10.0.0.1\"\nkey = \"b\"\n\
+         # peer 10.0.0.1 moves to TCP-AO in May\n",
+        5,
+        "a second key for peer 10.0.0.1",
+    );
+    // A key too long, and a later table whose peer starts the same.
+    bad(
+        "[[tcp-md5]]\npeer = \"10.0.0.0/8\"\nkey = \"a\"\n\
+         [[tcp-md5]]\npeer = \"10.0.0.0/16\"\nkey = \"\"\n\
+         [[tcp-md5]]\npeer = \"10.0.0.0/24\"\nkey = \"c\"\n",
+        5,
+        "tcp-md5 key for 10.0.0.0/16 is 0 octets",
+    );
+    // A TCP-AO peer inside a TCP-MD5 prefix: the TCP-AO table, even
+    // where the TCP-MD5 table comes later.
+    bad(
+        "[[tcp-ao]]\npeer = \"10.2.3.0/24\"\nkey = \"k\"\nsend-id = 1\n\
+         recv-id = 2\nalgorithm = \"hmac-sha1\"\n\
+         [[tcp-md5]]\npeer = \"10.2.3.0/28\"\nkey = \"a\"\n",
+        2,
+        "one or the other",
+    );
+}
