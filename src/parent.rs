@@ -67,8 +67,8 @@ pub fn main(opts: Options) -> ExitCode {
     // Listeners first, while we may still hold the privilege to bind, each
     // with the routers' TCP keys before it listens.
     let mut listeners = Vec::new();
-    let plain = config.listen_addrs().into_iter().map(|a| (a, false));
-    let tls = config.tls_listen_addrs().into_iter().map(|a| (a, true));
+    let plain = config.listen_addrs().iter().map(|&a| (a, false));
+    let tls = config.tls_listen_addrs().iter().map(|&a| (a, true));
     for (addr, is_tls) in plain.chain(tls) {
         match bind_listener(addr, &config) {
             Ok(fd) => listeners.push((addr, is_tls, fd)),

@@ -21,9 +21,9 @@
 
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
-
 use crate::payload::{Aspa, Prefix, PrefixError, RouterKey, Vrp, SPKI_MAX_LEN};
+
+pub use crate::config::Format;
 
 /// How many rejection reasons [`Rejected`] keeps verbatim.
 pub const FIRST_REASONS: usize = 10;
@@ -174,26 +174,6 @@ impl fmt::Display for ParseError {
 }
 
 impl std::error::Error for ParseError {}
-
-//------------ Format --------------------------------------------------------
-
-/// What a source file holds: the configuration key `format`.
-///
-/// `auto` reads every JSON shape and every CSV dialect. The JSON names
-/// read the same shapes but pin the encodings where producers differ (the
-/// router key SPKI is base64 for `rpki-client` and `stayrtr`, unpadded
-/// base64url for `routinator`); `csv` insists on CSV.
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Format {
-    #[default]
-    Auto,
-    RpkiClient,
-    Stayrtr,
-    Routinator,
-    Rtrtr,
-    Csv,
-}
 
 //------------ Item checks ---------------------------------------------------
 

@@ -202,23 +202,3 @@ fn error_display() {
         "line 12: no recognised header"
     );
 }
-
-#[test]
-fn format_names() {
-    #[derive(Deserialize)]
-    struct Conf {
-        format: Format,
-    }
-    for (text, want) in [
-        ("auto", Format::Auto),
-        ("rpki-client", Format::RpkiClient),
-        ("stayrtr", Format::Stayrtr),
-        ("routinator", Format::Routinator),
-        ("rtrtr", Format::Rtrtr),
-        ("csv", Format::Csv),
-    ] {
-        let c: Conf = toml::from_str(&format!("format = \"{text}\"")).unwrap();
-        assert_eq!(c.format, want);
-    }
-    assert!(toml::from_str::<Conf>("format = \"rpki_client\"").is_err());
-}

@@ -1,0 +1,324 @@
+//! Reading rovd.conf: the file's permissions, the TOML text deserialised
+//! into the model, and the rules no single type expresses. An error in
+//! the text names the line of the key at fault, from the spans the TOML
+//! parser keeps. Runs in the parent only: as root at start-up (and for
+//! `rovd -n`), unprivileged on SIGHUP.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::ops::Range;
+use std::path::Path;
+
+use serde::de::{self, Deserialize, Deserializer, Visitor};
+use toml_edit::{ImDocument, Item};
+
+use super::{Config, ConfigError};
+
+impl Config {
+    /// Read, parse and check a configuration file. A file that holds keys
+    /// must not be readable by others, nor writable by anyone but its
+    /// owner.
+    pub fn load(path: &Path) -> Result<Config, ConfigError> {
+        use std::io::Read;
+        use std::os::unix::fs::PermissionsExt;
+
+        let path = &std::path::absolute(path).unwrap_or_else(|_| path.into());
+        let err = |reason: String| ConfigError {
+            file: path.into(),
+            line: None,
+            reason,
+        };
+        let mut file = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+        // The mode of the file read, not of whatever the path names later.
+        let mode = file
+            .metadata()
+            .map_err(|e| err(e.to_string()))?
+            .permissions()
+            .mode();
+        let mut text = String::new();
+        file.read_to_string(&mut text)
+            .map_err(|e| err(e.to_string()))?;
+        let config = Self::parse(path, &text)?;
+        if config.has_keys() && mode & 0o026 != 0 {
+            return Err(err(format!(
+                "holds TCP keys but is {} (mode {:04o}); make it readable by \
+                 root and the group {user} only: chown root:{user} {file}; \
+                 chmod 640 {file}",
+                if mode & 0o004 != 0 {
+                    "readable by others"
+                } else {
+                    "writable by group or others"
+                },
+                mode & 0o7777,
+                user = config.user,
+                file = path.display(),
+            )));
+        }
+        Ok(config)
+    }
+
+    /// Parse and check configuration text that came from `path`. An error
+    /// names the line of the key at fault.
+    pub fn parse(path: &Path, text: &str) -> Result<Config, ConfigError> {
+        let err = |span: Option<Range<usize>>, reason: String| ConfigError {
+            file: path.into(),
+            line: span.map(|s| line_at(text, s.start)),
+            reason,
+        };
+        // One parse: the model is deserialised from the document, and the
+        // rules find the lines of the keys they name in it.
+        let doc = ImDocument::parse(text).map_err(|e| err(e.span(), e.message().into()))?;
+        let mut config = Config::deserialize(toml_edit::de::Deserializer::from(doc.clone()))
+            .map_err(|e| err(e.span(), e.message().into()))?;
+        config.resolve_paths(path.parent().unwrap_or(Path::new(".")));
+        config
+            .check(&doc)
+            .map_err(|(span, reason)| err(span, reason))?;
+        Ok(config)
+    }
+
+    /// Take relative paths relative to `base`, the directory of the
+    /// configuration file.
+    fn resolve_paths(&mut self, base: &Path) {
+        let sources = self.sources.iter_mut().map(|s| &mut s.path);
+        let slurm = self.slurm.iter_mut().map(|s| &mut s.path);
+        let tls = self.tls.iter_mut().flat_map(|t| {
+            [&mut t.certificate, &mut t.key]
+                .into_iter()
+                .chain(t.client_ca.as_mut())
+        });
+        for path in sources.chain(slurm).chain(tls) {
+            if path.is_relative() {
+                *path = base.join(&*path);
+            }
+        }
+    }
+
+    /// The rules for values the types admit but rovd does not; a broken
+    /// rule comes with the span in `doc` of the value at fault.
+    fn check(&self, doc: &ImDocument<&str>) -> Result<(), (Option<Range<usize>>, String)> {
+        let rule = |holds: bool, key: KeyPath, reason: &str| {
+            if holds {
+                Ok(())
+            } else {
+                Err((key.span(doc), reason.to_string()))
+            }
+        };
+        rule(
+            !self.user.is_empty() && self.user != "root",
+            KeyPath::Top("user"),
+            "user must name an unprivileged user",
+        )?;
+        rule(
+            self.chroot.is_absolute(),
+            KeyPath::Top("chroot"),
+            "chroot must be an absolute path",
+        )?;
+        for (i, source) in self.sources.iter().enumerate() {
+            rule(
+                source.max_drop <= 100,
+                KeyPath::Nth("source", i, "max-drop"),
+                "max-drop must be 0 to 100",
+            )?;
+            if source.path.file_name().is_none() {
+                let path = source.path.display();
+                return Err((
+                    KeyPath::Nth("source", i, "path").span(doc),
+                    format!("source path {path} does not name a file"),
+                ));
+            }
+        }
+        let r = &self.rtr;
+        let rtr = |key| KeyPath::In("rtr", key);
+        rule(
+            r.max_version <= 2,
+            rtr("max-version"),
+            "max-version must be 0, 1 or 2",
+        )?;
+        // 8210bis-27 §6: ranges, and expire larger than refresh and retry.
+        rule(
+            (1..=86_400).contains(&r.refresh),
+            rtr("refresh"),
+            "refresh must be 1 to 86400 seconds",
+        )?;
+        rule(
+            (1..=7_200).contains(&r.retry),
+            rtr("retry"),
+            "retry must be 1 to 7200 seconds",
+        )?;
+        rule(
+            (600..=172_800).contains(&r.expire),
+            rtr("expire"),
+            "expire must be 600 to 172800 seconds",
+        )?;
+        if r.expire <= r.refresh || r.expire <= r.retry {
+            // With expire left at its default, the timer that reaches it
+            // is the key at fault.
+            let reaches = if r.expire <= r.refresh {
+                "refresh"
+            } else {
+                "retry"
+            };
+            let span = rtr("expire").span(doc).or_else(|| rtr(reaches).span(doc));
+            return Err((span, "expire must be larger than refresh and retry".into()));
+        }
+        rule(
+            (1..=1000).contains(&r.history),
+            rtr("history"),
+            "history must be 1 to 1000",
+        )?;
+        rule(
+            r.max_sessions > 0,
+            rtr("max-sessions"),
+            "max-sessions must be positive",
+        )?;
+        self.check_tcp_keys()
+            .map_err(|(key, reason)| (key.span(doc), reason))
+    }
+
+    /// The rules for `[[tcp-md5]]` and `[[tcp-ao]]`; a failure names the
+    /// peer of the table at fault, the later one where two disagree.
+    fn check_tcp_keys(&self) -> Result<(), (KeyPath, String)> {
+        let max = privsep::tcpsig::MAX_KEY_LEN;
+        let md5 = |i| KeyPath::Nth("tcp-md5", i, "peer");
+        let ao = |i| KeyPath::Nth("tcp-ao", i, "peer");
+        let keys = self
+            .tcp_md5
+            .iter()
+            .enumerate()
+            .map(|(i, k)| (&k.peer, &k.key, "tcp-md5", md5(i)))
+            .chain(
+                self.tcp_ao
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| (&k.peer, &k.key, "tcp-ao", ao(i))),
+            );
+        for (peer, key, table, at) in keys {
+            if key.octets().is_empty() || key.octets().len() > max {
+                return Err((
+                    at,
+                    format!(
+                        "{table} key for {peer} is {} octets; it must be 1 to {max}",
+                        key.octets().len()
+                    ),
+                ));
+            }
+        }
+        // The kernel would silently keep only the last of two keys for one
+        // prefix. Different prefixes may nest: the longest match wins.
+        for (i, a) in self.tcp_md5.iter().enumerate() {
+            if self.tcp_md5[..i].iter().any(|b| b.peer == a.peer) {
+                return Err((md5(i), format!("tcp-md5: a second key for peer {}", a.peer)));
+            }
+        }
+        // Several master key tuples for one peer are how TCP-AO changes
+        // keys, but a KeyID picks one tuple per direction (RFC 5925 §4.1).
+        for (i, a) in self.tcp_ao.iter().enumerate() {
+            if let Some(b) = self.tcp_ao[..i]
+                .iter()
+                .find(|b| b.peer == a.peer && (b.send_id == a.send_id || b.recv_id == a.recv_id))
+            {
+                let which = if b.send_id == a.send_id {
+                    format!("send-id {}", a.send_id)
+                } else {
+                    format!("recv-id {}", a.recv_id)
+                };
+                return Err((
+                    ao(i),
+                    format!("tcp-ao: two keys for peer {} with {which}", a.peer),
+                ));
+            }
+        }
+        // A connection uses TCP-AO or TCP-MD5, never both (RFC 5925,
+        // Abstract and §9); Linux refuses keys of both kinds for one peer.
+        for (i, a) in self.tcp_ao.iter().enumerate() {
+            if let Some(md5) = self.tcp_md5.iter().find(|m| m.peer.overlaps(&a.peer)) {
+                return Err((
+                    ao(i),
+                    format!(
+                        "peer {} has a tcp-ao key, and tcp-md5 peer {} covers some of \
+                         the same addresses: a connection uses one or the other",
+                        a.peer, md5.peer
+                    ),
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+//------------ KeyPath -------------------------------------------------------
+
+/// A key a rule names, to find its line in the parsed document.
+#[derive(Clone, Copy)]
+enum KeyPath {
+    /// A top-level key.
+    Top(&'static str),
+    /// A key of a table: `In("rtr", "expire")`.
+    In(&'static str, &'static str),
+    /// A key of the n-th table of an array of tables, counted from 0:
+    /// `Nth("tcp-md5", 2, "peer")`.
+    Nth(&'static str, usize, &'static str),
+}
+
+impl KeyPath {
+    /// The span of the key's value, if the file sets it.
+    fn span(self, doc: &ImDocument<&str>) -> Option<Range<usize>> {
+        let item = match self {
+            KeyPath::Top(key) => doc.get(key),
+            KeyPath::In(table, key) => doc.get(table).and_then(|t| t.get(key)),
+            KeyPath::Nth(tables, n, key) => doc
+                .get(tables)
+                .and_then(|t| t.get(n))
+                .and_then(|t| t.get(key)),
+        };
+        item.and_then(Item::span)
+    }
+}
+
+/// The line, counted from 1, of the octet at `offset` in `text`.
+fn line_at(text: &str, offset: usize) -> usize {
+    let before = &text.as_bytes()[..offset.min(text.len())];
+    before.iter().filter(|&&b| b == b'\n').count() + 1
+}
+
+//------------ Listen addresses ----------------------------------------------
+
+/// Deserialise `[rtr] listen` and `[tls] listen`. In the file each address
+/// is an `ADDRESS:PORT` string, and a bad one is an error at its own line;
+/// over IPC (bincode, which is not human-readable) they travel as serde
+/// encodes a `SocketAddr`.
+pub(super) fn listen<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<SocketAddr>, D::Error> {
+    if !d.is_human_readable() {
+        return Vec::deserialize(d);
+    }
+    let addrs: Vec<ListenAddr> = Vec::deserialize(d)?;
+    Ok(addrs.into_iter().map(|a| a.0).collect())
+}
+
+/// One address of a `listen` key, as written in the file.
+struct ListenAddr(SocketAddr);
+
+impl<'de> Deserialize<'de> for ListenAddr {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        // Parsed in the visitor, while the TOML deserializer still holds
+        // the string: that gives the error the string's span.
+        d.deserialize_str(ListenAddrText)
+    }
+}
+
+struct ListenAddrText;
+
+impl Visitor<'_> for ListenAddrText {
+    type Value = ListenAddr;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ADDRESS:PORT")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<ListenAddr, E> {
+        s.parse()
+            .map(ListenAddr)
+            .map_err(|_| E::custom(format!("listen: \"{s}\" is not ADDRESS:PORT")))
+    }
+}

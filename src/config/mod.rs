@@ -1,0 +1,539 @@
+//! The rovd.conf model: every table and key with its default, and what
+//! the rest of rovd asks of a configuration. The parent builds it from the
+//! file ([`Config::load`], in `load.rs`): as root at start-up, unprivileged
+//! on SIGHUP. The children receive the parsed `Config` over IPC, without
+//! its keys, and never open the file themselves.
+
+use std::fmt;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+mod load;
+
+/// The default configuration file.
+pub const DEFAULT_PATH: &str = "/etc/rovd.conf";
+
+/// The whole configuration.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Config {
+    /// Every process runs as this user after start-up.
+    #[serde(default = "default_user")]
+    pub user: String,
+    /// The empty, root-owned directory the children chroot into.
+    #[serde(default = "default_chroot")]
+    pub chroot: PathBuf,
+    /// What a forbidden system call does: kill the process, or only be
+    /// logged by the kernel (a debug switch).
+    #[serde(default)]
+    pub seccomp: SeccompAction,
+    #[serde(default)]
+    pub rtr: Rtr,
+    /// RTR over TLS; no TLS listener without this table.
+    #[serde(default)]
+    pub tls: Option<Tls>,
+    #[serde(default, rename = "source")]
+    pub sources: Vec<Source>,
+    #[serde(default)]
+    pub slurm: Vec<Slurm>,
+    /// TCP-MD5 keys of router peers (RFC 2385).
+    #[serde(default, rename = "tcp-md5")]
+    pub tcp_md5: Vec<TcpMd5>,
+    /// TCP-AO master key tuples of router peers (RFC 5925).
+    #[serde(default, rename = "tcp-ao")]
+    pub tcp_ao: Vec<TcpAo>,
+}
+
+fn default_user() -> String {
+    "_rovd".into()
+}
+
+fn default_chroot() -> PathBuf {
+    "/var/empty".into()
+}
+
+/// The `seccomp` key.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SeccompAction {
+    /// A forbidden system call kills the process.
+    #[default]
+    Kill,
+    /// A forbidden system call is logged by the kernel and allowed.
+    Log,
+}
+
+/// The `[rtr]` table: how routers are served.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case", default)]
+pub struct Rtr {
+    /// Addresses to listen on, `ADDR:PORT` in the file (IPv6 in
+    /// brackets).
+    #[serde(deserialize_with = "load::listen")]
+    pub listen: Vec<SocketAddr>,
+    /// Highest RTR version offered: 0, 1 or 2.
+    pub max_version: u8,
+    /// End of Data timers, seconds (8210bis-27 §6).
+    pub refresh: u32,
+    pub retry: u32,
+    pub expire: u32,
+    /// Number of serials kept for incremental Serial Query answers.
+    pub history: usize,
+    /// Minimum seconds between two Serial Notify PDUs to one session.
+    pub notify_interval: u32,
+    /// Most router sessions served at once.
+    pub max_sessions: usize,
+}
+
+impl Default for Rtr {
+    fn default() -> Self {
+        Rtr {
+            listen: vec![
+                SocketAddr::from((Ipv6Addr::UNSPECIFIED, 323)),
+                SocketAddr::from((Ipv4Addr::UNSPECIFIED, 323)),
+            ],
+            max_version: 2,
+            refresh: 3600,
+            retry: 600,
+            expire: 7200,
+            history: 10,
+            notify_interval: 60,
+            max_sessions: 10_000,
+        }
+    }
+}
+
+/// The `[tls]` table: RTR over TLS (RFC 8210 §9, 8210bis-27 §9).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Tls {
+    /// Addresses to listen on for TLS, `ADDR:PORT` in the file (IPv6 in
+    /// brackets).
+    #[serde(default = "default_tls_listen", deserialize_with = "load::listen")]
+    pub listen: Vec<SocketAddr>,
+    /// The server's certificate chain, PEM, end-entity certificate first.
+    pub certificate: PathBuf,
+    /// The certificate's private key, PEM (PKCS#8, RSA or SEC1).
+    pub key: PathBuf,
+    /// Certificate authorities, PEM: when set, routers must present a
+    /// certificate issued under one of them.
+    #[serde(default)]
+    pub client_ca: Option<PathBuf>,
+    /// With `client-ca`: whether a router's certificate must name the
+    /// address it connects from as an iPAddress subjectAltName
+    /// (8210bis-27 §9.2).
+    #[serde(default = "default_check_client_address")]
+    pub check_client_address: bool,
+}
+
+fn default_check_client_address() -> bool {
+    true
+}
+
+fn default_tls_listen() -> Vec<SocketAddr> {
+    vec![
+        SocketAddr::from((Ipv6Addr::UNSPECIFIED, 324)),
+        SocketAddr::from((Ipv4Addr::UNSPECIFIED, 324)),
+    ]
+}
+
+impl Tls {
+    /// The files named by the table, each once, in order: certificate,
+    /// key, client CA.
+    pub fn files(&self) -> Vec<&Path> {
+        let mut files = vec![self.certificate.as_path(), self.key.as_path()];
+        files.extend(self.client_ca.as_deref());
+        files
+    }
+
+    /// Read the certificate, key and client CA files. An error names the
+    /// file.
+    pub fn read_files(&self) -> Result<TlsFiles, ConfigError> {
+        let read = |path: &Path| {
+            std::fs::read(path).map_err(|e| ConfigError {
+                file: path.into(),
+                line: None,
+                reason: e.to_string(),
+            })
+        };
+        Ok(TlsFiles {
+            certificate: read(&self.certificate)?,
+            key: read(&self.key)?,
+            client_ca: self.client_ca.as_deref().map(read).transpose()?,
+            check_client_address: self.check_client_address,
+        })
+    }
+}
+
+/// The contents of the `[tls]` files, as read by the parent and handed to
+/// the rtr worker, which never opens a file.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsFiles {
+    pub certificate: Vec<u8>,
+    pub key: Vec<u8>,
+    pub client_ca: Option<Vec<u8>>,
+    /// See [`Tls::check_client_address`].
+    pub check_client_address: bool,
+}
+
+impl fmt::Debug for TlsFiles {
+    // Never a private key in a log line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "TlsFiles {{ certificate: {} octets, key: (hidden), client_ca: {:?}, \
+             check_client_address: {} }}",
+            self.certificate.len(),
+            self.client_ca.as_ref().map(Vec::len),
+            self.check_client_address
+        )
+    }
+}
+
+/// One `[[source]]` table: a file of validated payloads.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Source {
+    /// The file; a relative path is taken relative to the configuration
+    /// file's directory.
+    pub path: PathBuf,
+    /// The file's format, or `auto` to recognise it.
+    #[serde(default = "default_format")]
+    pub format: Format,
+    /// Seconds after which the data counts as stale (from the time the
+    /// producer wrote into the file, else the file's modification time);
+    /// 0 turns the check off.
+    #[serde(default = "default_max_age")]
+    pub max_age: u64,
+    /// What stale data leads to.
+    #[serde(default)]
+    pub stale: StalePolicy,
+    /// Percent of the source's payloads one update may remove before it is
+    /// held back until confirmed by SIGHUP; 100 turns the guard off.
+    #[serde(default = "default_max_drop")]
+    pub max_drop: u8,
+}
+
+/// One `[[slurm]]` table: local exceptions (RFC 8416).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Slurm {
+    /// A SLURM file, or a directory whose `*.json` files are all used; a
+    /// relative path is taken relative to the configuration file's
+    /// directory.
+    pub path: PathBuf,
+}
+
+/// The `stale` key: what happens to a source whose data is older than
+/// `max-age`.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum StalePolicy {
+    /// Keep serving it, with a warning.
+    #[default]
+    Keep,
+    /// Serve the other sources without it.
+    Drop,
+    /// Serve nothing: routers get No Data Available and turn to another
+    /// cache.
+    Stop,
+}
+
+/// What a source file holds: the configuration key `format`.
+///
+/// `auto` reads every JSON shape and every CSV dialect. The JSON names
+/// read the same shapes but pin the encodings where producers differ (the
+/// router key SPKI is base64 for `rpki-client` and `stayrtr`, unpadded
+/// base64url for `routinator`); `csv` insists on CSV.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Format {
+    #[default]
+    Auto,
+    RpkiClient,
+    Stayrtr,
+    Routinator,
+    Rtrtr,
+    Csv,
+}
+
+//------------ TCP-MD5 and TCP-AO --------------------------------------------
+
+/// One `[[tcp-md5]]` table: the TCP-MD5 key (RFC 2385) of the routers in
+/// one address prefix.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TcpMd5 {
+    pub peer: Peer,
+    pub key: Secret,
+}
+
+/// One `[[tcp-ao]]` table: a TCP-AO master key tuple (RFC 5925 §4.1) of
+/// the routers in one address prefix.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct TcpAo {
+    pub peer: Peer,
+    pub key: Secret,
+    /// The KeyID rovd sends, the router's RecvID.
+    pub send_id: u8,
+    /// The KeyID rovd expects, the router's SendID.
+    pub recv_id: u8,
+    pub algorithm: AoAlgorithm,
+}
+
+/// The `algorithm` key of a `[[tcp-ao]]` table.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AoAlgorithm {
+    /// HMAC-SHA-1-96 (RFC 5926 §3.2.1).
+    HmacSha1,
+    /// AES-128-CMAC-96 (RFC 5926 §3.2.2).
+    CmacAes128,
+    /// HMAC-SHA-256 truncated to 96 bits.
+    HmacSha256,
+}
+
+impl From<AoAlgorithm> for privsep::tcpsig::AoAlgorithm {
+    fn from(a: AoAlgorithm) -> Self {
+        match a {
+            AoAlgorithm::HmacSha1 => Self::HmacSha1,
+            AoAlgorithm::CmacAes128 => Self::CmacAes128,
+            AoAlgorithm::HmacSha256 => Self::HmacSha256,
+        }
+    }
+}
+
+/// The routers a key is for: one address, or an address prefix
+/// `ADDR/LEN` without host bits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Peer {
+    pub addr: IpAddr,
+    pub len: u8,
+}
+
+impl Peer {
+    fn max_len(addr: IpAddr) -> u8 {
+        if addr.is_ipv4() {
+            32
+        } else {
+            128
+        }
+    }
+
+    /// Whether `addr` is in this prefix.
+    pub fn contains(&self, addr: IpAddr) -> bool {
+        let bits = |a: IpAddr| match a {
+            IpAddr::V4(a) => (u128::from(u32::from(a))) << 96,
+            IpAddr::V6(a) => u128::from(a),
+        };
+        if self.addr.is_ipv4() != addr.is_ipv4() {
+            return false;
+        }
+        let mask = u128::MAX
+            .checked_shl(128 - u32::from(self.len))
+            .unwrap_or(0);
+        bits(self.addr) & mask == bits(addr) & mask
+    }
+
+    /// Whether one of the two prefixes holds the other.
+    pub fn overlaps(&self, other: &Peer) -> bool {
+        self.contains(other.addr) || other.contains(self.addr)
+    }
+}
+
+impl TryFrom<String> for Peer {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Peer, String> {
+        let bad = |why: &str| format!("peer \"{s}\": {why}");
+        let (addr, len) = match s.split_once('/') {
+            Some((a, l)) => (a, Some(l)),
+            None => (s.as_str(), None),
+        };
+        let addr: IpAddr = addr
+            .parse()
+            .map_err(|_| bad("not an address or ADDRESS/LENGTH"))?;
+        let max = Peer::max_len(addr);
+        let len = match len {
+            None => max,
+            Some(l) => match l.parse::<u8>() {
+                Ok(l) if l <= max => l,
+                _ => return Err(bad(&format!("prefix length must be 0 to {max}"))),
+            },
+        };
+        let peer = Peer { addr, len };
+        let first = match addr {
+            IpAddr::V4(a) => {
+                let mask = u32::MAX.checked_shl(32 - u32::from(len)).unwrap_or(0);
+                IpAddr::from((u32::from(a) & mask).to_be_bytes())
+            }
+            IpAddr::V6(a) => {
+                let mask = u128::MAX.checked_shl(128 - u32::from(len)).unwrap_or(0);
+                IpAddr::from((u128::from(a) & mask).to_be_bytes())
+            }
+        };
+        if first != addr {
+            return Err(bad("host bits set beyond the prefix length"));
+        }
+        Ok(peer)
+    }
+}
+
+impl From<Peer> for String {
+    fn from(p: Peer) -> String {
+        p.to_string()
+    }
+}
+
+impl fmt::Display for Peer {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.len == Peer::max_len(self.addr) {
+            write!(f, "{}", self.addr)
+        } else {
+            write!(f, "{}/{}", self.addr, self.len)
+        }
+    }
+}
+
+/// A key: never shown by `Debug`, so that it stays out of logs.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(pub String);
+
+impl Secret {
+    pub fn octets(&self) -> &[u8] {
+        self.0.as_bytes()
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(..)")
+    }
+}
+
+fn default_format() -> Format {
+    Format::Auto
+}
+
+fn default_max_age() -> u64 {
+    86_400
+}
+
+fn default_max_drop() -> u8 {
+    50
+}
+
+/// A configuration that cannot be used, with where and why.
+#[derive(Debug)]
+pub struct ConfigError {
+    pub file: PathBuf,
+    pub line: Option<usize>,
+    pub reason: String,
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.line {
+            Some(line) => write!(f, "{}:{}: {}", self.file.display(), line, self.reason),
+            None => write!(f, "{}: {}", self.file.display(), self.reason),
+        }
+    }
+}
+
+impl Config {
+    /// Whether any TCP-MD5 or TCP-AO key is configured.
+    pub fn has_keys(&self) -> bool {
+        !self.tcp_md5.is_empty() || !self.tcp_ao.is_empty()
+    }
+
+    /// This configuration without its keys, for the children: they never
+    /// need them, since the listening sockets carry them.
+    pub fn without_keys(&self) -> Config {
+        Config {
+            tcp_md5: Vec::new(),
+            tcp_ao: Vec::new(),
+            ..self.clone()
+        }
+    }
+
+    /// What cannot change without a restart: the listeners were bound and
+    /// the privileges dropped at start-up. `None` if a reload to `new` is
+    /// possible, else the name of the first key that differs.
+    pub fn restart_required(&self, new: &Config) -> Option<&'static str> {
+        let tls_listen = |c: &Config| c.tls.as_ref().map(|t| t.listen.clone());
+        if self.rtr.listen != new.rtr.listen {
+            Some("listen")
+        } else if tls_listen(self) != tls_listen(new) {
+            Some("tls listen")
+        } else if self.user != new.user {
+            Some("user")
+        } else if self.chroot != new.chroot {
+            Some("chroot")
+        } else if self.seccomp != new.seccomp {
+            Some("seccomp")
+        } else if self.tcp_md5 != new.tcp_md5 {
+            Some("tcp-md5")
+        } else if self.tcp_ao != new.tcp_ao {
+            Some("tcp-ao")
+        } else {
+            None
+        }
+    }
+
+    /// The directories of the sources, each once, in configuration order,
+    /// with each source's file name. Source paths from [`Config::load`]
+    /// are absolute.
+    ///
+    /// SLURM paths count too: a SLURM directory itself, a SLURM file's
+    /// directory. Whether a SLURM path is a directory is decided by
+    /// `is_dir`, which the parent answers from the filesystem.
+    pub fn source_dirs(&self, is_dir: impl Fn(&Path) -> bool) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        let parent = |p: &Path| p.parent().unwrap_or(Path::new("/")).to_path_buf();
+        let slurm = self.slurm.iter().map(|s| {
+            if is_dir(&s.path) {
+                s.path.clone()
+            } else {
+                parent(&s.path)
+            }
+        });
+        for dir in self.sources.iter().map(|s| parent(&s.path)).chain(slurm) {
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+        dirs
+    }
+
+    /// The addresses to listen on for RTR over TCP.
+    pub fn listen_addrs(&self) -> &[SocketAddr] {
+        &self.rtr.listen
+    }
+
+    /// The addresses to listen on for RTR over TLS; none without a `[tls]`
+    /// table.
+    pub fn tls_listen_addrs(&self) -> &[SocketAddr] {
+        self.tls.as_ref().map_or(&[], |t| &t.listen)
+    }
+
+    /// The directories of the `[tls]` files, each once: what the parent
+    /// must still read after start-up, to reload them.
+    pub fn tls_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = Vec::new();
+        for file in self.tls.iter().flat_map(Tls::files) {
+            let dir = file.parent().unwrap_or(Path::new("/")).to_path_buf();
+            if !dirs.contains(&dir) {
+                dirs.push(dir);
+            }
+        }
+        dirs
+    }
+}
+
+#[cfg(test)]
+mod tests;
