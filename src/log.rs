@@ -6,6 +6,7 @@
 //! the syslog socket is connected here, so a chrooted child keeps it.
 
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
 
 use log::{Level, LevelFilter, Metadata, Record};
@@ -16,6 +17,12 @@ pub enum Target {
     Stderr,
     Syslog,
 }
+
+/// Whether errors also go to the terminal: set by [`echo_errors`] for the
+/// parent while it logs to syslog and still has the terminal that started
+/// it, so that a start-up failure is seen where rovd was started; cleared
+/// by [`detached`].
+static ECHO_ERRORS: AtomicBool = AtomicBool::new(false);
 
 struct Logger {
     role: &'static str,
@@ -44,6 +51,10 @@ impl log::Log for Logger {
             }
             Sink::Syslog(logger) => {
                 let msg = format!("{}: {}", self.role, record.args());
+                if record.level() == Level::Error && ECHO_ERRORS.load(Ordering::Relaxed) {
+                    let line = format!("rovd: {}\n", record.args());
+                    let _ = std::io::stderr().lock().write_all(line.as_bytes());
+                }
                 let Ok(mut l) = logger.lock() else { return };
                 let _ = match record.level() {
                     Level::Error => l.err(msg),
@@ -88,4 +99,16 @@ pub fn init(role: &'static str, target: Target, verbose: u8) {
     if log::set_boxed_logger(logger).is_ok() {
         log::set_max_level(level);
     }
+}
+
+/// Also show errors on standard error, as `rovd: …`, until [`detached`]:
+/// for the parent's start-up when it logs to syslog.
+pub fn echo_errors() {
+    ECHO_ERRORS.store(true, Ordering::Relaxed);
+}
+
+/// The process no longer has the terminal that started it: errors go to
+/// the log only.
+pub fn detached() {
+    ECHO_ERRORS.store(false, Ordering::Relaxed);
 }

@@ -108,7 +108,7 @@ fn main() -> ExitCode {
                 return ExitCode::FAILURE;
             }
             if let Some(tls) = &config.tls {
-                if let Err(e) = rtr::tls::load(tls) {
+                if let Err(e) = parent::tls::load(tls) {
                     eprintln!("rovd: {e}");
                     return ExitCode::FAILURE;
                 }
@@ -118,6 +118,9 @@ fn main() -> ExitCode {
                 return ExitCode::SUCCESS;
             }
             rlog::init("parent", target, args.verbose);
+            if target == Target::Syslog {
+                rlog::echo_errors();
+            }
             parent::main(parent::Options {
                 config_path: file,
                 config,

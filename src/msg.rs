@@ -5,17 +5,23 @@
 //! decoded with a size limit. A malformed frame is fatal for the receiver.
 //!
 //! Channels (fd numbers as the children see them):
-//! - parent → validator (fd 3): [`ToValidator`]
-//! - parent → rtr (fd 3): [`ToRtr`], listening sockets attached as fds
-//! - validator → rtr (fd 4): [`Snapshot`] stream
+//! - parent → each child (fd 3): the start-up [`Handover`] (descriptors
+//!   attached), received by [`receive_handover`], one receiver for both;
+//!   then [`ToValidator`] or [`ToRtr`]
+//! - validator → rtr (fd 4): the [`Snapshot`] stream, written and read by
+//!   [`crate::stream`]
 //!
 //! A child treats end-of-file on fd 3 as the order to exit.
 
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
+use log::error;
 use serde::{Deserialize, Serialize};
 
 use crate::config::{Config, TlsFiles};
+use crate::failed::Failed;
 use crate::payload::Payload;
 
 /// Largest body of any frame. Snapshot batches are cut well below it.
@@ -24,62 +30,220 @@ pub const MAX_BODY: u32 = 1 << 20;
 /// Target size of one batch of payload items on the snapshot channel.
 pub const BATCH_BYTES: usize = 64 * 1024;
 
-//------------ parent → validator --------------------------------------------
+//------------ parent → child: start-up --------------------------------------
 
-/// What the parent tells the validator.
+/// What the parent hands a child at start-up, while the child may still
+/// take descriptors: the configuration first, then one frame per item,
+/// then `Done`. Items that carry a descriptor have it attached to their
+/// frame.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Handover {
+    /// The configuration, without TCP keys.
+    Config(Box<Config>),
+    /// rtr: a bound, listening TCP socket, attached; `tls`: its
+    /// connections speak RTR over TLS.
+    Listener {
+        /// The address it is bound to, for the log.
+        addr: SocketAddr,
+        /// Whether its connections speak TLS.
+        tls: bool,
+    },
+    /// rtr: the TLS certificate chain, key and client CAs, read by the
+    /// parent.
+    Tls(Box<TlsFiles>),
+    /// validator: an open directory holding sources, attached. The
+    /// validator reads its sources through these only.
+    SourceDir {
+        /// The directory's path, to find it by.
+        path: PathBuf,
+    },
+    /// validator: a descriptor that turns readable when something changes
+    /// in the source directories (inotify on Linux), attached.
+    Watch,
+    /// Everything has been handed over.
+    Done,
+}
+
+impl privsep::Message for Handover {
+    fn kind(&self) -> u16 {
+        match self {
+            Handover::Config(_) => 1,
+            Handover::Listener { .. } => 2,
+            Handover::Tls(_) => 3,
+            Handover::SourceDir { .. } => 4,
+            Handover::Watch => 5,
+            Handover::Done => 6,
+        }
+    }
+}
+
+impl Handover {
+    /// Whether a descriptor comes with this item.
+    fn carries_fd(&self) -> bool {
+        matches!(
+            self,
+            Handover::Listener { .. } | Handover::SourceDir { .. } | Handover::Watch
+        )
+    }
+
+    fn name(&self) -> &'static str {
+        match self {
+            Handover::Config(_) => "configuration",
+            Handover::Listener { .. } => "listener",
+            Handover::Tls(_) => "TLS files",
+            Handover::SourceDir { .. } => "source directory",
+            Handover::Watch => "change notification",
+            Handover::Done => "end of hand-over",
+        }
+    }
+}
+
+/// One item a child received at start-up, with its descriptor.
+#[derive(Debug)]
+pub enum Handed {
+    /// A listening TCP socket.
+    Listener {
+        /// Its address.
+        addr: SocketAddr,
+        /// Whether it is for TLS.
+        tls: bool,
+        /// The socket.
+        socket: OwnedFd,
+    },
+    /// The TLS files.
+    Tls(Box<TlsFiles>),
+    /// An open source directory.
+    SourceDir {
+        /// Its path.
+        path: PathBuf,
+        /// The directory.
+        dir: OwnedFd,
+    },
+    /// The change notification.
+    Watch(OwnedFd),
+}
+
+/// What a child got at start-up.
+#[derive(Debug)]
+pub struct StartUp {
+    /// The configuration.
+    pub config: Box<Config>,
+    /// Everything else, in the order it came.
+    pub handed: Vec<Handed>,
+}
+
+/// The kinds of start-up item a child takes.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Taker {
+    /// Listeners and TLS files.
+    Rtr,
+    /// Source directories and the change notification.
+    Validator,
+}
+
+impl Taker {
+    fn takes(self, item: &Handover) -> bool {
+        match item {
+            Handover::Config(_) | Handover::Done => true,
+            Handover::Listener { .. } | Handover::Tls(_) => self == Taker::Rtr,
+            Handover::SourceDir { .. } | Handover::Watch => self == Taker::Validator,
+        }
+    }
+}
+
+/// Receive the start-up hand-over on a child's parent channel (blocking).
+/// `Ok(None)` if the parent went away before it began: an orderly exit.
+/// The configuration must come first; an item this child does not take,
+/// an item without its descriptor or a descriptor where none belongs is
+/// fatal (logged).
+pub fn receive_handover(
+    parent: &mut privsep::Channel,
+    taker: Taker,
+) -> Result<Option<StartUp>, Failed> {
+    let broken = |what: String| {
+        error!("parent channel: {what}");
+        Failed
+    };
+    let mut config = None;
+    let mut handed = Vec::new();
+    loop {
+        let mut frame = match parent.recv() {
+            Ok(Some(frame)) => frame,
+            Ok(None) if config.is_none() => return Ok(None),
+            Ok(None) => return Err(broken("closed during start-up".into())),
+            Err(e) => return Err(broken(e.to_string())),
+        };
+        let fd = frame.fd.take();
+        let item = frame
+            .decode::<Handover>(MAX_BODY)
+            .map_err(|e| broken(e.to_string()))?;
+        if !taker.takes(&item) {
+            return Err(broken(format!("unexpected {} at start-up", item.name())));
+        }
+        if item.carries_fd() != fd.is_some() {
+            return Err(broken(format!(
+                "{} {} a descriptor",
+                item.name(),
+                if fd.is_some() { "with" } else { "without" }
+            )));
+        }
+        if config.is_none() && !matches!(item, Handover::Config(_)) {
+            return Err(broken(format!("{} before the configuration", item.name())));
+        }
+        let handed_item = match (item, fd) {
+            (Handover::Config(c), _) => {
+                config = Some(c);
+                continue;
+            }
+            (Handover::Done, _) => break,
+            (Handover::Listener { addr, tls }, Some(socket)) => {
+                Handed::Listener { addr, tls, socket }
+            }
+            (Handover::Tls(files), _) => Handed::Tls(files),
+            (Handover::SourceDir { path }, Some(dir)) => Handed::SourceDir { path, dir },
+            (Handover::Watch, Some(fd)) => Handed::Watch(fd),
+            (item, None) => return Err(broken(format!("{} without a descriptor", item.name()))),
+        };
+        handed.push(handed_item);
+    }
+    let config = config.ok_or_else(|| broken("no configuration".into()))?;
+    Ok(Some(StartUp { config, handed }))
+}
+
+//------------ parent → child: afterwards ------------------------------------
+
+/// What the parent tells the validator after start-up.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum ToValidator {
-    /// The configuration; the first message, and again on every reload.
+    /// The configuration, again on every reload.
     Config(Box<Config>),
-    /// An open directory holding sources, attached to the frame as an fd.
-    /// Only at start-up: the validator reads its sources through these.
-    SourceDir { path: PathBuf },
-    /// A descriptor that turns readable when something changes in the
-    /// source directories (inotify on Linux), attached as an fd.
-    Watch,
-    /// All source directories have been passed.
-    SourceDirsDone,
-    /// Re-read every source now (SIGHUP).
+    /// Re-read every source now and accept held-back updates (SIGHUP).
     Reload,
 }
 
 impl privsep::Message for ToValidator {
     fn kind(&self) -> u16 {
         match self {
-            ToValidator::Config(_) => 1,
-            ToValidator::SourceDir { .. } => 2,
-            ToValidator::SourceDirsDone => 3,
-            ToValidator::Reload => 4,
-            ToValidator::Watch => 5,
+            ToValidator::Config(_) => 16,
+            ToValidator::Reload => 17,
         }
     }
 }
 
-//------------ parent → rtr --------------------------------------------------
-
-/// What the parent tells the rtr worker.
+/// What the parent tells the rtr worker after start-up.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum ToRtr {
-    /// The configuration; the first message, and again on every reload.
+    /// The configuration, again on every reload.
     Config(Box<Config>),
-    /// A bound, listening TCP socket, attached to the frame as an fd;
-    /// `tls`: its connections speak RTR over TLS.
-    Listener { addr: String, tls: bool },
-    /// The TLS certificate chain, key and client CAs, read by the parent:
-    /// before `ListenersDone` if TLS is configured, and again on every
-    /// reload that could read them. Applies to new connections only.
+    /// The TLS files, re-read on a reload. Apply to new connections only.
     Tls(Box<TlsFiles>),
-    /// All listeners have been passed.
-    ListenersDone,
 }
 
 impl privsep::Message for ToRtr {
     fn kind(&self) -> u16 {
         match self {
-            ToRtr::Config(_) => 16,
-            ToRtr::Listener { .. } => 17,
-            ToRtr::ListenersDone => 18,
-            ToRtr::Tls(_) => 19,
+            ToRtr::Config(_) => 24,
+            ToRtr::Tls(_) => 25,
         }
     }
 }
@@ -152,5 +316,83 @@ impl StreamChecksum {
 
     pub fn value(&self) -> u64 {
         self.0
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::fd::AsFd;
+
+    fn config() -> Box<Config> {
+        Box::new(Config::parse(std::path::Path::new("/etc/rovd.conf"), "").unwrap())
+    }
+
+    fn null() -> std::fs::File {
+        std::fs::File::open("/dev/null").unwrap()
+    }
+
+    /// What `send` puts on a channel, received by a `taker`.
+    fn receive(
+        taker: Taker,
+        send: impl FnOnce(&mut privsep::Channel) -> Result<(), privsep::FrameError>,
+    ) -> Result<Option<StartUp>, Failed> {
+        let (mut parent, mut child) = privsep::Channel::pair(MAX_BODY).unwrap();
+        send(&mut parent).unwrap();
+        drop(parent);
+        receive_handover(&mut child, taker)
+    }
+
+    #[test]
+    fn each_child_gets_its_items_with_their_descriptors() {
+        let dir = null();
+        let start = receive(Taker::Validator, |p| {
+            p.send(&Handover::Config(config()))?;
+            let path = PathBuf::from("/var/db/rpki-client");
+            p.send_with_fd(&Handover::SourceDir { path }, dir.as_fd())?;
+            p.send_with_fd(&Handover::Watch, dir.as_fd())?;
+            p.send(&Handover::Done)
+        })
+        .unwrap()
+        .unwrap();
+        assert_eq!(start.config, config());
+        assert!(matches!(
+            start.handed[..],
+            [Handed::SourceDir { .. }, Handed::Watch(_)]
+        ));
+        // The parent gone before a word: an orderly exit.
+        assert!(receive(Taker::Rtr, |_| Ok(())).unwrap().is_none());
+    }
+
+    #[test]
+    fn anything_out_of_place_is_refused() {
+        let fd = null();
+        let addr: SocketAddr = "127.0.0.1:323".parse().unwrap();
+        let listener = Handover::Listener { addr, tls: false };
+        // A listener for the validator.
+        let r = receive(Taker::Validator, |p| {
+            p.send(&Handover::Config(config()))?;
+            p.send_with_fd(&listener, fd.as_fd())?;
+            p.send(&Handover::Done)
+        });
+        assert_eq!(r.unwrap_err(), Failed);
+        // A listener without its socket.
+        let r = receive(Taker::Rtr, |p| {
+            p.send(&Handover::Config(config()))?;
+            p.send(&listener)?;
+            p.send(&Handover::Done)
+        });
+        assert_eq!(r.unwrap_err(), Failed);
+        // A descriptor where none belongs.
+        let r = receive(Taker::Rtr, |p| {
+            p.send_with_fd(&Handover::Config(config()), fd.as_fd())?;
+            p.send(&Handover::Done)
+        });
+        assert_eq!(r.unwrap_err(), Failed);
+        // Anything before the configuration, and a hand-over cut short.
+        let r = receive(Taker::Rtr, |p| p.send(&Handover::Done));
+        assert_eq!(r.unwrap_err(), Failed);
+        let r = receive(Taker::Rtr, |p| p.send(&Handover::Config(config())));
+        assert_eq!(r.unwrap_err(), Failed);
     }
 }

@@ -18,10 +18,7 @@ use log::{error, info};
 pub use privsep::sandbox::{Role, SeccompMode};
 
 use crate::config::SeccompAction;
-
-/// A failure that has been logged; the process exits.
-#[derive(Debug)]
-pub struct Failed;
+use crate::failed::Failed;
 
 /// Become the unprivileged `user`, chrooted to `chroot` if given.
 pub fn drop(user: &str, chroot: Option<&Path>) -> Result<(), Failed> {

@@ -202,6 +202,34 @@ impl Channel {
         Ok(false)
     }
 
+    /// Reads what the socket has to offer until it would block or at
+    /// least `budget` bytes wait unclaimed, whichever comes first: a
+    /// non-blocking reader that must not spend a whole burst in one go.
+    ///
+    /// Returns whether the peer may have more to read now: `false` once it
+    /// would block or the peer has closed (then see [`is_closed`]). With
+    /// `true` the caller must come back without waiting for readiness,
+    /// since an edge-triggered poll will not report what is already there.
+    ///
+    /// [`is_closed`]: Self::is_closed
+    pub fn fill_some(&mut self, budget: usize) -> Result<bool, FrameError> {
+        while !self.eof {
+            if self.end - self.start >= budget {
+                return Ok(true);
+            }
+            if !self.read()? {
+                return Ok(false);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Whether the peer has closed the channel. Frames received before may
+    /// still be waiting in [`next_frame`](Self::next_frame).
+    pub fn is_closed(&self) -> bool {
+        self.eof
+    }
+
     /// Takes the next complete frame out of what [`fill`](Self::fill) read.
     ///
     /// The header is validated as soon as it is complete, before the body
@@ -485,6 +513,30 @@ mod tests {
             first.decode::<TestMsg>(4 << 20).unwrap(),
             writer.join().unwrap()
         );
+    }
+
+    #[test]
+    fn fill_some_stops_at_its_budget_and_says_more_may_wait() {
+        let (mut raw, mut b) = raw_pair();
+        b.set_nonblocking(true).unwrap();
+        let msgs: Vec<TestMsg> = (0..6).map(|_| TestMsg::Blob(vec![7; 20_000])).collect();
+        raw.write_all(&encoded(&msgs)).unwrap();
+        // One read of at most 64 KiB: more than the budget, fewer than all.
+        assert!(b.fill_some(1).unwrap());
+        let mut got = 0;
+        while b.next_frame().unwrap().is_some() {
+            got += 1;
+        }
+        assert!((1..6).contains(&got), "{got} frames after one read");
+        while b.fill_some(1 << 20).unwrap() {}
+        while b.next_frame().unwrap().is_some() {
+            got += 1;
+        }
+        assert_eq!(got, 6);
+        assert!(!b.is_closed());
+        drop(raw);
+        assert!(!b.fill_some(1 << 20).unwrap());
+        assert!(b.is_closed());
     }
 
     #[test]

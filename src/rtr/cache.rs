@@ -20,46 +20,70 @@
 
 use std::cell::{Cell, OnceCell};
 use std::collections::VecDeque;
-use std::net::{Ipv4Addr, Ipv6Addr};
+use std::fmt;
 use std::sync::Arc;
 
-use crate::payload::{Delta, Prefix, Snapshot, Vrp};
-
-use super::pdu::{self, Timers};
-
-/// Protocol versions rovd speaks: 0, 1 and 2.
-pub const VERSIONS: usize = 3;
+use crate::payload::{Delta, Snapshot, Vrp};
+use crate::pdu::{self, DecodeError, Pdu, Serial, SessionId, Timers, Version};
 
 //------------ Encoded -------------------------------------------------------
 
 /// A run of encoded payload PDUs, shared by every session that sends it.
 #[derive(Clone, Debug)]
 pub struct Encoded {
+    /// The PDUs, back to back.
     pub bytes: Arc<[u8]>,
+    /// How many there are.
     pub pdus: u32,
+}
+
+impl Encoded {
+    /// No PDUs: the answer to a Serial Query for the current serial.
+    pub fn empty() -> Encoded {
+        Encoded {
+            bytes: Vec::new().into(),
+            pdus: 0,
+        }
+    }
+
+    fn encode(encode: impl FnOnce(&mut Vec<u8>) -> u32) -> Encoded {
+        let mut buf = Vec::new();
+        let pdus = encode(&mut buf);
+        Encoded {
+            bytes: buf.into(),
+            pdus,
+        }
+    }
 }
 
 /// One encoding per protocol version, made on first use.
 #[derive(Debug, Default)]
-struct PerVersion([OnceCell<Encoded>; VERSIONS]);
+struct PerVersion([OnceCell<Encoded>; Version::ALL.len()]);
 
 impl PerVersion {
-    /// Any encoding made so far.
-    fn any(&self) -> Option<&Encoded> {
-        self.0.iter().find_map(OnceCell::get)
-    }
-
-    fn get(&self, version: u8, encode: impl FnOnce(&mut Vec<u8>) -> u32) -> Encoded {
-        self.0[usize::from(version)]
-            .get_or_init(|| {
-                let mut buf = Vec::new();
-                let pdus = encode(&mut buf);
-                Encoded {
-                    bytes: buf.into(),
-                    pdus,
-                }
-            })
+    fn get(&self, version: Version, encode: impl FnOnce(&mut Vec<u8>) -> u32) -> Encoded {
+        self.0[version.index()]
+            .get_or_init(|| Encoded::encode(encode))
             .clone()
+    }
+}
+
+//------------ Corrupt -------------------------------------------------------
+
+/// The cache's own encoding of a table did not decode: a bug, which ends
+/// the worker rather than serve a wrong delta.
+#[derive(Clone, Debug)]
+pub struct Corrupt(String);
+
+impl fmt::Display for Corrupt {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "the encoded table does not decode: {}", self.0)
+    }
+}
+
+impl From<DecodeError> for Corrupt {
+    fn from(e: DecodeError) -> Corrupt {
+        Corrupt(e.to_string())
     }
 }
 
@@ -68,53 +92,62 @@ impl PerVersion {
 /// What a new snapshot changed, for the log.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Update {
-    pub serial: u32,
+    /// The new serial.
+    pub serial: Serial,
+    /// How many VRPs, router keys and ASPAs it holds.
     pub vrps: usize,
+    /// See `vrps`.
     pub router_keys: usize,
+    /// See `vrps`.
     pub aspas: usize,
+    /// Items announced and withdrawn since the previous serial.
     pub announced: usize,
+    /// See `announced`.
     pub withdrawn: usize,
 }
 
 #[derive(Debug)]
 struct Current {
-    serial: u32,
+    serial: Serial,
     /// The router keys and ASPAs; its `vrps` stay empty.
     rest: Snapshot,
     /// How many VRPs: the first PDUs of every full table.
     vrps: usize,
-    /// The full tables; at least one is always made.
+    /// The full table encoded when the snapshot came: what the others are
+    /// transcoded from and the VRPs decoded from.
+    base: Encoded,
+    /// The full tables per version, `base` among them.
     full: PerVersion,
 }
 
 impl Current {
-    fn new(serial: u32, mut snapshot: Snapshot, version: u8) -> Current {
+    fn new(serial: Serial, mut snapshot: Snapshot, version: Version) -> Current {
         let full = PerVersion::default();
-        full.get(version, |buf| encode_full(buf, version, &snapshot));
+        let base = full.get(version, |buf| encode_full(buf, version, &snapshot));
         let vrps = std::mem::take(&mut snapshot.vrps).len();
         Current {
             serial,
             rest: snapshot,
             vrps,
+            base,
             full,
         }
     }
 
-    /// The whole snapshot again, VRPs decoded from a full table.
-    fn snapshot(&self) -> Snapshot {
-        let table = self.full.any().expect("a full table is always encoded");
-        Snapshot {
-            vrps: decode_vrps(&table.bytes, self.vrps),
+    /// The whole snapshot again, VRPs decoded from the base table.
+    fn snapshot(&self) -> Result<Snapshot, Corrupt> {
+        Ok(Snapshot {
+            vrps: decode_vrps(&self.base.bytes, self.vrps)?,
             router_keys: self.rest.router_keys.clone(),
             aspas: self.rest.aspas.clone(),
-        }
+        })
     }
 }
 
 /// The net change from a retained older serial to the current one.
 #[derive(Debug)]
 struct Retained {
-    serial: u32,
+    serial: Serial,
     delta: Delta,
     encoded: PerVersion,
 }
@@ -122,13 +155,13 @@ struct Retained {
 /// Everything the sessions answer from.
 #[derive(Debug)]
 pub struct Cache {
-    session_ids: [u16; VERSIONS],
+    session_ids: [SessionId; Version::ALL.len()],
     timers: Timers,
     history_limit: usize,
-    next_serial: u32,
+    next_serial: Serial,
     /// The version the last full table was asked for: the one a new
     /// snapshot is encoded for first.
-    last_full: Cell<u8>,
+    last_full: Cell<Version>,
     current: Option<Current>,
     /// Oldest first.
     history: VecDeque<Retained>,
@@ -141,7 +174,7 @@ impl Cache {
     /// so that they differ from each other (§5.1: not the same ID across
     /// versions).
     pub fn new(session_base: u16, timers: Timers, history_limit: usize) -> Cache {
-        Self::with_first_serial(session_base, timers, history_limit, 0)
+        Self::with_first_serial(session_base, timers, history_limit, Serial(0))
     }
 
     /// As [`Cache::new`], with the serial the first snapshot gets.
@@ -149,23 +182,25 @@ impl Cache {
         session_base: u16,
         timers: Timers,
         history_limit: usize,
-        first_serial: u32,
+        first_serial: Serial,
     ) -> Cache {
-        let id = |v: u16| session_base.wrapping_add(v.wrapping_mul(0x5555));
+        let id = |v: Version| {
+            SessionId(session_base.wrapping_add(u16::from(v.number()).wrapping_mul(0x5555)))
+        };
         Cache {
-            session_ids: [id(0), id(1), id(2)],
+            session_ids: Version::ALL.map(id),
             timers,
             history_limit,
             next_serial: first_serial,
-            last_full: Cell::new(1),
+            last_full: Cell::new(Version::V1),
             current: None,
             history: VecDeque::new(),
         }
     }
 
     /// The session ID for a protocol version.
-    pub fn session_id(&self, version: u8) -> u16 {
-        self.session_ids[usize::from(version)]
+    pub fn session_id(&self, version: Version) -> SessionId {
+        self.session_ids[version.index()]
     }
 
     /// The End of Data timers.
@@ -181,26 +216,34 @@ impl Cache {
     }
 
     /// The current serial, or `None` before the first snapshot.
-    pub fn serial(&self) -> Option<u32> {
+    pub fn serial(&self) -> Option<Serial> {
         self.current.as_ref().map(|c| c.serial)
     }
 
     /// Serials a Serial Query can be answered incrementally from, oldest
     /// first, not counting the current one.
-    pub fn retained_serials(&self) -> impl Iterator<Item = u32> + '_ {
+    pub fn retained_serials(&self) -> impl Iterator<Item = Serial> + '_ {
         self.history.iter().map(|r| r.serial)
     }
 
     /// Install a new snapshot. Returns `None` and changes nothing if it
     /// equals the current one: the serial only moves when the data does.
-    pub fn update(&mut self, snapshot: Snapshot) -> Option<Update> {
+    pub fn update(&mut self, snapshot: Snapshot) -> Result<Option<Update>, Corrupt> {
         let (announced, withdrawn) = match self.current.take() {
             None => (snapshot.len(), 0),
             Some(old) => {
-                let delta = Delta::between(&old.snapshot(), &snapshot);
+                let before = match old.snapshot() {
+                    Ok(s) => s,
+                    Err(e) => {
+                        self.current = Some(old);
+                        return Err(e);
+                    }
+                };
+                let delta = Delta::between(&before, &snapshot);
+                drop(before);
                 if delta.is_empty() {
                     self.current = Some(old);
-                    return None;
+                    return Ok(None);
                 }
                 let counts = (delta.announce.len(), delta.withdraw.len());
                 for r in self.history.iter_mut() {
@@ -216,7 +259,7 @@ impl Cache {
             }
         };
         let serial = self.next_serial;
-        self.next_serial = serial.wrapping_add(1);
+        self.next_serial = serial.next();
         let update = Update {
             serial,
             vrps: snapshot.vrps.len(),
@@ -227,7 +270,7 @@ impl Cache {
         };
         self.current = Some(Current::new(serial, snapshot, self.last_full.get()));
         self.trim_history();
-        Some(update)
+        Ok(Some(update))
     }
 
     /// Drop the data and the history: every query gets No Data Available
@@ -245,12 +288,11 @@ impl Cache {
     }
 
     /// The payload PDUs of the full table for `version`.
-    pub fn full(&self, version: u8) -> Option<Encoded> {
+    pub fn full(&self, version: Version) -> Option<Encoded> {
         let cur = self.current.as_ref()?;
         self.last_full.set(version);
-        let from = cur.full.any().expect("a full table is always encoded");
         Some(cur.full.get(version, |buf| {
-            transcode_full(buf, version, &from.bytes, cur.vrps, &cur.rest)
+            transcode_full(buf, version, &cur.base.bytes, cur.vrps, &cur.rest)
         }))
     }
 
@@ -259,7 +301,7 @@ impl Cache {
     /// exact match of the serial value is required: anything else (older,
     /// "newer", never issued) gets a Cache Reset, which keeps RFC 1982
     /// wrap-around out of the picture.
-    pub fn delta(&self, version: u8, serial: u32) -> Option<Encoded> {
+    pub fn delta(&self, version: Version, serial: Serial) -> Option<Encoded> {
         let r = self.history.iter().find(|r| r.serial == serial)?;
         Some(
             r.encoded
@@ -277,27 +319,23 @@ fn v6_start(vrps: &[Vrp]) -> usize {
 
 /// The full table: announcements only (§5.5), IPv4, IPv6, router keys
 /// (v1+), ASPA (v2), each in the order of §11.2. Returns the PDU count.
-pub fn encode_full(buf: &mut Vec<u8>, version: u8, s: &Snapshot) -> u32 {
+pub fn encode_full(buf: &mut Vec<u8>, version: Version, s: &Snapshot) -> u32 {
     let mut n = 0u32;
     buf.reserve(s.vrps.len() * 24);
-    let split = v6_start(&s.vrps);
+    let (v4, v6) = s.vrps.split_at(v6_start(&s.vrps));
     // §11.2.1: announcements by address, max length, length, ASN, all
     // descending — the reverse of the stored order.
-    for v in s.vrps[..split]
-        .iter()
-        .rev()
-        .chain(s.vrps[split..].iter().rev())
-    {
+    for v in v4.iter().rev().chain(v6.iter().rev()) {
         pdu::vrp(buf, version, true, v);
         n += 1;
     }
-    if version >= 1 {
+    if version.has_router_keys() {
         for k in &s.router_keys {
             pdu::router_key(buf, version, true, k);
             n += 1;
         }
     }
-    if version >= 2 {
+    if version.has_aspa() {
         for a in &s.aspas {
             pdu::aspa_announce(buf, version, a);
             n += 1;
@@ -311,78 +349,59 @@ pub fn encode_full(buf: &mut Vec<u8>, version: u8, s: &Snapshot) -> u32 {
 /// version's router keys and ASPAs from `rest`.
 fn transcode_full(
     buf: &mut Vec<u8>,
-    version: u8,
+    version: Version,
     table: &[u8],
     vrps: usize,
     rest: &Snapshot,
 ) -> u32 {
-    let end = vrp_pdus_end(table, vrps);
-    buf.reserve(end + rest.router_keys.len() * 128 + rest.aspas.len() * 64);
-    buf.extend_from_slice(&table[..end]);
-    let mut at = 0;
-    while at < end {
-        buf[at] = version;
-        at += pdu_len(&table[at..]);
+    buf.reserve(table.len() + rest.router_keys.len() * 128 + rest.aspas.len() * 64);
+    let mut copied = 0;
+    let mut rest_of_table = table;
+    while copied < vrps {
+        let Ok(Some((_, pdu))) = pdu::split(rest_of_table) else {
+            break;
+        };
+        let start = buf.len();
+        buf.extend_from_slice(pdu);
+        if let Some(octet) = buf.get_mut(start) {
+            *octet = version.number();
+        }
+        rest_of_table = rest_of_table.get(pdu.len()..).unwrap_or_default();
+        copied += 1;
     }
-    let rest_pdus = encode_full(buf, version, rest);
-    vrps as u32 + rest_pdus
-}
-
-/// The length field of the PDU at the start of `pdu` (§5.1).
-fn pdu_len(pdu: &[u8]) -> usize {
-    u32::from_be_bytes([pdu[4], pdu[5], pdu[6], pdu[7]]) as usize
-}
-
-/// Where the first `vrps` PDUs of `table` end.
-fn vrp_pdus_end(table: &[u8], vrps: usize) -> usize {
-    let mut at = 0;
-    for _ in 0..vrps {
-        at += pdu_len(&table[at..]);
-    }
-    at
+    copied as u32 + encode_full(buf, version, rest)
 }
 
 /// The VRPs of a full table's first `count` PDUs, in stored order: the
 /// table holds each family in reverse (§11.2.1).
-fn decode_vrps(table: &[u8], count: usize) -> Vec<Vrp> {
+fn decode_vrps(table: &[u8], count: usize) -> Result<Vec<Vrp>, Corrupt> {
     let mut vrps = Vec::with_capacity(count);
-    let mut at = 0;
-    for _ in 0..count {
-        let p = &table[at..];
-        let len = pdu_len(p);
-        let prefix = if p[1] == pdu::kind::IPV4_PREFIX {
-            let a: [u8; 4] = p[12..16].try_into().expect("IPv4 PDU");
-            Prefix::v4(Ipv4Addr::from(a), p[9])
-        } else {
-            let a: [u8; 16] = p[12..28].try_into().expect("IPv6 PDU");
-            Prefix::v6(Ipv6Addr::from(a), p[9])
+    let mut rest = table;
+    while vrps.len() < count {
+        match Pdu::decode(rest)? {
+            Some((_, Pdu::Prefix { vrp, .. }, len)) => {
+                vrps.push(vrp);
+                rest = rest.get(len..).unwrap_or_default();
+            }
+            other => return Err(Corrupt(format!("VRP {} is {other:?}", vrps.len()))),
         }
-        .expect("a prefix this cache encoded");
-        let asn = u32::from_be_bytes(p[len - 4..len].try_into().expect("ASN"));
-        vrps.push(Vrp {
-            prefix,
-            max_len: p[10],
-            asn,
-        });
-        at += len;
     }
     let split = v6_start(&vrps);
-    vrps[..split].reverse();
-    vrps[split..].reverse();
-    vrps
+    let (v4, v6) = vrps.split_at_mut(split);
+    v4.reverse();
+    v6.reverse();
+    Ok(vrps)
 }
 
 /// A delta: per type, announcements before withdrawals (§11.2), with the
 /// version's filtering. An ASPA customer whose provider set changed is sent
 /// as one replacing announcement without a withdrawal (§5.12).
-pub fn encode_delta(buf: &mut Vec<u8>, version: u8, d: &Delta) -> u32 {
+pub fn encode_delta(buf: &mut Vec<u8>, version: Version, d: &Delta) -> u32 {
     let mut n = 0u32;
     let (a, w) = (&d.announce, &d.withdraw);
-    let (sa, sw) = (v6_start(&a.vrps), v6_start(&w.vrps));
-    for (ann, wd) in [
-        (&a.vrps[..sa], &w.vrps[..sw]),
-        (&a.vrps[sa..], &w.vrps[sw..]),
-    ] {
+    let (a4, a6) = a.vrps.split_at(v6_start(&a.vrps));
+    let (w4, w6) = w.vrps.split_at(v6_start(&w.vrps));
+    for (ann, wd) in [(a4, w4), (a6, w6)] {
         for v in ann.iter().rev() {
             pdu::vrp(buf, version, true, v);
             n += 1;
@@ -392,7 +411,7 @@ pub fn encode_delta(buf: &mut Vec<u8>, version: u8, d: &Delta) -> u32 {
             n += 1;
         }
     }
-    if version >= 1 {
+    if version.has_router_keys() {
         for k in &a.router_keys {
             pdu::router_key(buf, version, true, k);
             n += 1;
@@ -402,7 +421,7 @@ pub fn encode_delta(buf: &mut Vec<u8>, version: u8, d: &Delta) -> u32 {
             n += 1;
         }
     }
-    if version >= 2 {
+    if version.has_aspa() {
         for x in &a.aspas {
             pdu::aspa_announce(buf, version, x);
             n += 1;
@@ -443,7 +462,7 @@ mod tests {
     fn session_ids_differ_per_version() {
         for base in [0u16, 1, 0x5555, 0xaaab, 0xffff] {
             let c = Cache::new(base, TIMERS, 10);
-            let ids = [c.session_id(0), c.session_id(1), c.session_id(2)];
+            let ids = Version::ALL.map(|v| c.session_id(v));
             assert!(
                 ids[0] != ids[1] && ids[1] != ids[2] && ids[0] != ids[2],
                 "{ids:?}"
@@ -454,32 +473,36 @@ mod tests {
     #[test]
     fn serial_moves_only_on_change() {
         let mut c = Cache::new(7, TIMERS, 10);
-        assert!(c.full(2).is_none());
+        assert!(c.full(Version::V2).is_none());
         let s = snap(vec![v4("10.0.0.0", 8, 8, 1)], vec![]);
-        assert_eq!(c.update(s.clone()).unwrap().serial, 0);
-        assert!(c.update(s).is_none());
-        assert_eq!(c.serial(), Some(0));
+        assert_eq!(c.update(s.clone()).unwrap().unwrap().serial, Serial(0));
+        assert!(c.update(s).unwrap().is_none());
+        assert_eq!(c.serial(), Some(Serial(0)));
         let u = c
             .update(snap(vec![v4("10.0.0.0", 8, 9, 1)], vec![]))
+            .unwrap()
             .unwrap();
-        assert_eq!((u.serial, u.announced, u.withdrawn), (1, 1, 1));
-        assert_eq!(c.retained_serials().collect::<Vec<_>>(), [0]);
+        assert_eq!((u.serial, u.announced, u.withdrawn), (Serial(1), 1, 1));
+        assert_eq!(c.retained_serials().collect::<Vec<_>>(), [Serial(0)]);
     }
 
     #[test]
     fn history_is_bounded_and_wraps() {
-        let mut c = Cache::with_first_serial(1, TIMERS, 3, u32::MAX - 1);
+        let mut c = Cache::with_first_serial(1, TIMERS, 3, Serial(u32::MAX - 1));
         let mut vrps = vec![v4("10.0.0.0", 8, 8, 1), v4("11.0.0.0", 8, 8, 1)];
         for i in 0..6u32 {
             vrps.push(v4(&format!("12.{i}.0.0"), 16, 16, i));
-            c.update(snap(vrps.clone(), vec![]));
+            c.update(snap(vrps.clone(), vec![])).unwrap();
         }
         // Serials: MAX-1, MAX, 0, 1, 2, 3 — current 3, three retained.
-        assert_eq!(c.serial(), Some(3));
-        assert_eq!(c.retained_serials().collect::<Vec<_>>(), [0, 1, 2]);
-        assert!(c.delta(2, u32::MAX).is_none());
-        assert_eq!(c.delta(2, 0).unwrap().pdus, 3);
-        assert_eq!(c.delta(0, 2).unwrap().pdus, 1);
+        assert_eq!(c.serial(), Some(Serial(3)));
+        assert_eq!(
+            c.retained_serials().collect::<Vec<_>>(),
+            [Serial(0), Serial(1), Serial(2)]
+        );
+        assert!(c.delta(Version::V2, Serial(u32::MAX)).is_none());
+        assert_eq!(c.delta(Version::V2, Serial(0)).unwrap().pdus, 3);
+        assert_eq!(c.delta(Version::V0, Serial(2)).unwrap().pdus, 1);
     }
 
     #[test]
@@ -513,7 +536,7 @@ mod tests {
             ),
         );
         let mut buf = Vec::new();
-        assert_eq!(encode_delta(&mut buf, 2, &d), 3);
+        assert_eq!(encode_delta(&mut buf, Version::V2, &d), 3);
         assert_eq!(
             buf,
             [
@@ -525,7 +548,7 @@ mod tests {
             ]
         );
         let mut buf = Vec::new();
-        assert_eq!(encode_delta(&mut buf, 1, &d), 0);
+        assert_eq!(encode_delta(&mut buf, Version::V1, &d), 0);
         assert!(buf.is_empty());
     }
 
@@ -537,33 +560,33 @@ mod tests {
             ..Spec::small()
         });
         let new = testdata::mutate(&old, 5.0, 3);
-        for first in 0..=2u8 {
+        for first in Version::ALL {
             let mut c = Cache::new(0, TIMERS, 10);
-            c.update(old.clone());
+            c.update(old.clone()).unwrap();
             // The first request decides what the next snapshot is encoded as.
             c.full(first);
-            for v in [2u8, 0, 1] {
+            for v in [Version::V2, Version::V0, Version::V1] {
                 let mut want = Vec::new();
                 let n = encode_full(&mut want, v, &old);
                 let got = c.full(v).unwrap();
                 assert_eq!((got.pdus, &got.bytes[..]), (n, &want[..]), "v{v}");
             }
-            let u = c.update(new.clone()).unwrap();
+            let u = c.update(new.clone()).unwrap().unwrap();
             let d = Delta::between(&old, &new);
             assert_eq!(
                 (u.announced, u.withdrawn),
                 (d.announce.len(), d.withdraw.len())
             );
-            for v in 0..=2u8 {
+            for v in Version::ALL {
                 let mut want = Vec::new();
                 encode_full(&mut want, v, &new);
                 assert_eq!(&c.full(v).unwrap().bytes[..], &want[..]);
                 let mut want = Vec::new();
                 encode_delta(&mut want, v, &d);
-                assert_eq!(&c.delta(v, 0).unwrap().bytes[..], &want[..]);
+                assert_eq!(&c.delta(v, Serial(0)).unwrap().bytes[..], &want[..]);
             }
             // The same data again is no update.
-            assert!(c.update(new.clone()).is_none());
+            assert!(c.update(new.clone()).unwrap().is_none());
         }
     }
 
@@ -584,17 +607,18 @@ mod tests {
         )
         .0;
         let mut c = Cache::new(0, TIMERS, 10);
-        c.update(s);
-        assert_eq!(c.full(0).unwrap().pdus, 1);
-        assert_eq!(c.full(1).unwrap().pdus, 2);
-        assert_eq!(c.full(2).unwrap().pdus, 3);
-        assert_eq!(c.full(0).unwrap().bytes.len(), 20);
-        assert_eq!(c.full(1).unwrap().bytes.len(), 20 + 35);
-        assert_eq!(c.full(2).unwrap().bytes.len(), 20 + 35 + 16);
+        c.update(s).unwrap();
+        let [v0, v1, v2] = Version::ALL;
+        assert_eq!(c.full(v0).unwrap().pdus, 1);
+        assert_eq!(c.full(v1).unwrap().pdus, 2);
+        assert_eq!(c.full(v2).unwrap().pdus, 3);
+        assert_eq!(c.full(v0).unwrap().bytes.len(), 20);
+        assert_eq!(c.full(v1).unwrap().bytes.len(), 20 + 35);
+        assert_eq!(c.full(v2).unwrap().bytes.len(), 20 + 35 + 16);
         // Shared, not re-encoded.
         assert!(Arc::ptr_eq(
-            &c.full(2).unwrap().bytes,
-            &c.full(2).unwrap().bytes
+            &c.full(v2).unwrap().bytes,
+            &c.full(v2).unwrap().bytes
         ));
     }
 }

@@ -6,141 +6,78 @@
 //! routers from one mio thread until the parent closes fd 3. It never
 //! opens a file or a socket of its own: everything it needs is handed in.
 //!
-//! - `pdu` — the wire format of every PDU, v0 to v2
-//! - `session` — the per-router protocol state machine, sans I/O
+//! - `session` — the per-router protocol state machine, sans I/O, on the
+//!   shared codec in [`crate::pdu`]
 //! - `cache` — serial, history of deltas and the shared encoded buffers
 //! - `net` — the event loop around them
 //! - `tls` — RTR over TLS: the server configuration and a connection's
 //!   TLS layer
 
 pub mod cache;
-pub mod client;
 pub mod net;
-pub mod pdu;
 pub mod session;
 pub mod tls;
 
 use std::path::Path;
 use std::process::ExitCode;
 
-use log::{error, info};
+use log::info;
 use privsep::sandbox::Policy;
 
-use crate::msg::{self, ToRtr};
+use crate::failed::{exit_code, Failed, OrFail};
+use crate::msg::{self, Handed, Taker};
 use crate::privileges::{self, Role};
 
 /// The rtr worker's entry point: `user` and `chroot` come from the
 /// parent's command line, everything else over the channel on fd 3.
 pub fn main(user: &str, chroot: &Path) -> ExitCode {
-    // 1. Privileges: the user, the chroot, no capabilities.
-    if privileges::drop(user, Some(chroot)).is_err() {
-        return ExitCode::FAILURE;
-    }
+    exit_code(run(user, chroot))
+}
 
-    // 2. What the parent hands over: the configuration, then every
-    //    listening socket and, for TLS, the certificate and key.
-    let (mut parent, validator) = match msg::child_channels() {
-        Ok(channels) => channels,
-        Err(e) => {
-            error!("channels: {e}");
-            return ExitCode::FAILURE;
-        }
+fn run(user: &str, chroot: &Path) -> Result<(), Failed> {
+    // 1. Privileges: the user, the chroot, no capabilities.
+    privileges::drop(user, Some(chroot))?;
+
+    // 2. What the parent hands over: the configuration, every listening
+    //    socket and, for TLS, the certificate and key.
+    let (mut parent, validator) = msg::child_channels().or_fail("channels")?;
+    let Some(start) = msg::receive_handover(&mut parent, Taker::Rtr)? else {
+        return Ok(());
     };
-    let mut config = None;
-    let mut listeners = Vec::new();
-    let mut tls_listeners = Vec::new();
-    let mut tls_files = None;
-    loop {
-        let mut frame = match parent.recv() {
-            Ok(Some(frame)) => frame,
-            Ok(None) => return ExitCode::SUCCESS,
-            Err(e) => {
-                error!("parent channel: {e}");
-                return ExitCode::FAILURE;
+    let session_base = random_u16().or_fail("random session ID")?;
+    let settings = net::Settings::from_config(&start.config);
+    let mut server = net::Server::new(settings, Vec::new(), session_base).or_fail("event loop")?;
+    for item in start.handed {
+        match item {
+            Handed::Listener { tls, socket, .. } => {
+                server.listen(socket.into(), tls).or_fail("event loop")?
             }
-        };
-        let fd = frame.fd.take();
-        match frame.decode::<ToRtr>(msg::MAX_BODY) {
-            Ok(ToRtr::Config(c)) => config = Some(c),
-            Ok(ToRtr::Tls(files)) => tls_files = Some(files),
-            Ok(ToRtr::Listener { addr, tls }) => match fd {
-                Some(fd) if tls => tls_listeners.push(std::net::TcpListener::from(fd)),
-                Some(fd) => listeners.push(std::net::TcpListener::from(fd)),
-                None => {
-                    error!("parent channel: listener {addr} without a socket");
-                    return ExitCode::FAILURE;
-                }
-            },
-            Ok(ToRtr::ListenersDone) => break,
-            Err(e) => {
-                error!("parent channel: {e}");
-                return ExitCode::FAILURE;
-            }
+            Handed::Tls(files) => server.set_tls(&files).or_fail("TLS")?,
+            Handed::SourceDir { .. } | Handed::Watch(_) => {}
         }
     }
-    let Some(config) = config else {
-        error!("parent channel: no configuration");
-        return ExitCode::FAILURE;
-    };
-    let session_base = match random_u16() {
-        Ok(r) => r,
-        Err(e) => {
-            error!("random session ID: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let mut server =
-        match net::Server::new(net::Settings::from_config(&config), listeners, session_base) {
-            Ok(s) => s,
-            Err(e) => {
-                error!("event loop: {e}");
-                return ExitCode::FAILURE;
-            }
-        };
-    if !tls_listeners.is_empty() {
-        let Some(files) = tls_files else {
-            error!("parent channel: TLS listeners without a certificate");
-            return ExitCode::FAILURE;
-        };
-        if let Err(e) = server.set_tls(&files) {
-            error!("TLS {e}");
-            return ExitCode::FAILURE;
-        }
-        for l in tls_listeners {
-            if let Err(e) = server.listen_tls(l) {
-                error!("event loop: {e}");
-                return ExitCode::FAILURE;
-            }
-        }
-    }
-    if let Err(e) = server.attach(parent, validator) {
-        error!("event loop: {e}");
-        return ExitCode::FAILURE;
-    }
+    server.attach(parent, validator).or_fail("event loop")?;
 
     // 3. Lock down: no filesystem, no sockets but the ones accepted, a
     //    descriptor for every session and a few more.
-    let policy = Policy {
+    privileges::lock_down(&Policy {
         role: Role::Rtr,
         read_beneath: Vec::new(),
         unveil: Vec::new(),
-        max_files: config.rtr.max_sessions as u64 + 64,
-        seccomp: privileges::seccomp_mode(config.seccomp),
-    };
-    if privileges::lock_down(&policy).is_err() {
-        return ExitCode::FAILURE;
-    }
+        max_files: start.config.rtr.max_sessions as u64 + 64,
+        seccomp: privileges::seccomp_mode(start.config.seccomp),
+    })?;
     #[cfg(feature = "sandbox-probe")]
     probe::run();
 
-    // 4. Serve.
+    // 4. Serve until the parent closes its channel.
     match server.run() {
         net::Exit::Shutdown => {
             server.shut_down();
             info!("exiting");
-            ExitCode::SUCCESS
+            Ok(())
         }
-        net::Exit::Failed => ExitCode::FAILURE,
+        net::Exit::Failed => Err(Failed),
     }
 }
 

@@ -1,8 +1,10 @@
-//! The rtr worker's event loop: accepts routers, moves bytes between their
-//! sockets and their [`Session`]s, receives snapshots from the validator
-//! and tells established sessions about new serials.
+//! The rtr worker's event loop: accepts routers and moves octets between
+//! their sockets and their [`Session`]s, takes snapshots off the
+//! validator's stream, and asks each session when to notify.
 //!
-//! Runs in the rtr worker (unprivileged, sandboxed), one thread, mio.
+//! Runs in the rtr worker (unprivileged, sandboxed), one thread, mio. All
+//! protocol decisions — what to answer, when a Serial Notify is due — are
+//! the session's; this file only moves octets and keeps time.
 //!
 //! Output is a queue of chunks per connection: small PDUs owned by the
 //! session and references into the cache's shared, pre-encoded buffers,
@@ -13,6 +15,7 @@
 //! its session; the same bound holds for it (see `tls`).
 
 use std::collections::VecDeque;
+use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -25,11 +28,12 @@ use nix::sys::socket::{setsockopt, sockopt};
 
 use crate::config::{Config, TlsFiles};
 use crate::msg;
-use crate::payload::{Payload, Snapshot};
+use crate::payload::Snapshot;
+use crate::pdu::{self, Timers, Version, MAX_LEN};
+use crate::stream::{self, Word};
 
 use super::cache::{Cache, Update};
-use super::pdu::{self, Timers, MAX_LEN};
-use super::session::{Note, Output, SerialAnswer, Session};
+use super::session::{Note, Output, Reason, SerialAnswer, Session};
 use super::tls::{self, TlsConn};
 
 const PARENT: Token = Token(0);
@@ -49,22 +53,34 @@ const INPUT_LIMIT: usize = MAX_LEN + 4096;
 /// Vectored writes take up to this many chunks at once.
 const IOV_MAX: usize = 64;
 
+/// Snapshot stream read per wake-up: frames, and octets buffered. A big
+/// snapshot arrives over several wake-ups with the sessions served in
+/// between.
+const STREAM_FRAMES: usize = 32;
+const STREAM_OCTETS: usize = 2 << 20;
+
 //------------ Settings ------------------------------------------------------
 
 /// The parts of the configuration the event loop uses.
 #[derive(Clone, Debug)]
 pub struct Settings {
-    pub max_version: u8,
+    /// The highest version offered.
+    pub max_version: Version,
+    /// The End of Data timers.
     pub timers: Timers,
+    /// Serials kept for Serial Queries.
     pub history: usize,
+    /// The least time between two Serial Notifies to one session.
     pub notify_interval: Duration,
+    /// The most sessions at once.
     pub max_sessions: usize,
 }
 
 impl Settings {
+    /// The settings of a configuration.
     pub fn from_config(c: &Config) -> Settings {
         Settings {
-            max_version: c.rtr.max_version,
+            max_version: Version::new(c.rtr.max_version).unwrap_or(Version::MAX),
             timers: Timers {
                 refresh: c.rtr.refresh,
                 retry: c.rtr.retry,
@@ -83,6 +99,38 @@ impl Settings {
     }
 }
 
+//------------ Close ---------------------------------------------------------
+
+/// Why a connection ends, as its log line says.
+#[derive(Debug)]
+pub enum Close {
+    /// The protocol ended the session (an Error Report either way).
+    Protocol(Reason),
+    /// The router closed the connection.
+    ByRouter,
+    /// No write progress for three retry intervals (§9).
+    Stalled,
+    /// The socket failed.
+    Io(io::Error),
+    /// The TLS layer failed.
+    Tls(String),
+    /// The cache withdrew its data (a stale source with policy `stop`).
+    NoData,
+}
+
+impl fmt::Display for Close {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Close::Protocol(reason) => reason.fmt(f),
+            Close::ByRouter => f.write_str("closed by router"),
+            Close::Stalled => f.write_str("transport stalled"),
+            Close::Io(e) => e.fmt(f),
+            Close::Tls(e) => f.write_str(e),
+            Close::NoData => f.write_str("no data to serve"),
+        }
+    }
+}
+
 //------------ Connection ----------------------------------------------------
 
 enum Bytes {
@@ -98,10 +146,43 @@ struct Chunk {
 
 impl Chunk {
     fn rest(&self) -> &[u8] {
-        match &self.bytes {
-            Bytes::Owned(v) => &v[self.pos..],
-            Bytes::Shared(a) => &a[self.pos..],
+        let all: &[u8] = match &self.bytes {
+            Bytes::Owned(v) => v,
+            Bytes::Shared(a) => a,
+        };
+        all.get(self.pos..).unwrap_or_default()
+    }
+}
+
+/// Octets received and not yet taken by the session: `buf[start..]`. A
+/// taken PDU only moves `start`; what is left moves to the front when the
+/// next read needs the room, so taking many PDUs costs no copying.
+#[derive(Default)]
+struct Input {
+    buf: Vec<u8>,
+    start: usize,
+}
+
+impl Input {
+    fn pending(&self) -> &[u8] {
+        self.buf.get(self.start..).unwrap_or_default()
+    }
+
+    fn consume(&mut self, n: usize) {
+        self.start = (self.start + n).min(self.buf.len());
+        if self.start == self.buf.len() {
+            self.buf.clear();
+            self.start = 0;
         }
+    }
+
+    /// The buffer to append to, with the pending octets at its front.
+    fn for_reading(&mut self) -> &mut Vec<u8> {
+        if self.start > 0 {
+            self.buf.drain(..self.start);
+            self.start = 0;
+        }
+        &mut self.buf
     }
 }
 
@@ -111,15 +192,11 @@ struct Conn {
     /// The TLS layer, on a TLS listener.
     tls: Option<Box<TlsConn>>,
     session: Session,
-    input: Vec<u8>,
+    input: Input,
     output: VecDeque<Chunk>,
     /// Close once the output is written.
-    closing: Option<String>,
+    closing: Option<Close>,
     eof: bool,
-    /// The serial of the last End of Data or Serial Notify sent.
-    told_serial: Option<u32>,
-    last_notify: Option<Instant>,
-    notify_due: bool,
     last_progress: Instant,
     bytes_sent: u64,
     pdus_sent: u64,
@@ -142,7 +219,7 @@ impl Conn {
             }),
             Output::Close(reason) => {
                 if self.closing.is_none() {
-                    self.closing = Some(reason.to_string());
+                    self.closing = Some(Close::Protocol(reason));
                 }
             }
         }
@@ -176,7 +253,7 @@ impl Conn {
                 .take(IOV_MAX)
                 .map(|c| IoSlice::new(c.rest()))
                 .collect();
-            let mut n = match self.tls.as_mut() {
+            let n = match self.tls.as_mut() {
                 Some(tls) => match tls.send(&slices)? {
                     // Buffer full (plaintext held during the handshake).
                     0 => break,
@@ -192,18 +269,7 @@ impl Conn {
             };
             wrote = true;
             self.bytes_sent += n as u64;
-            while n > 0 {
-                let front = self.output.front_mut().expect("written bytes were queued");
-                let left = front.rest().len();
-                if n >= left {
-                    n -= left;
-                    self.pdus_sent += u64::from(front.pdus);
-                    self.output.pop_front();
-                } else {
-                    front.pos += n;
-                    n = 0;
-                }
-            }
+            self.advance(n);
         }
         if wrote {
             self.last_progress = Instant::now();
@@ -211,46 +277,64 @@ impl Conn {
         Ok(wrote)
     }
 
-    /// Read what the socket has, up to the input limit.
-    fn read(&mut self) -> Result<bool, String> {
-        if let Some(tls) = self.tls.as_mut() {
-            if self.eof {
-                return Ok(false);
+    /// Drop `n` written octets from the front of the queue.
+    fn advance(&mut self, mut n: usize) {
+        while n > 0 {
+            let Some(front) = self.output.front_mut() else {
+                return;
+            };
+            let left = front.rest().len();
+            if n >= left {
+                n -= left;
+                self.pdus_sent += u64::from(front.pdus);
+                self.output.pop_front();
+            } else {
+                front.pos += n;
+                n = 0;
             }
-            let (got, eof) = tls.receive(&mut self.stream, &mut self.input, INPUT_LIMIT)?;
+        }
+    }
+
+    /// Read what the socket has, up to the input limit.
+    fn read(&mut self) -> Result<bool, Close> {
+        if self.eof {
+            return Ok(false);
+        }
+        let input = self.input.for_reading();
+        if let Some(tls) = self.tls.as_mut() {
+            let (got, eof) = tls
+                .receive(&mut self.stream, input, INPUT_LIMIT)
+                .map_err(Close::Tls)?;
             self.eof = eof;
-            if let Some(what) = tls.established()? {
+            if let Some(what) = tls.established().map_err(Close::Tls)? {
                 info!("session {}: {what}", self.peer);
             }
             return Ok(got);
         }
         let mut got = false;
         let mut buf = [0u8; 4096];
-        while !self.eof && self.input.len() < INPUT_LIMIT {
-            let room = (INPUT_LIMIT - self.input.len()).min(buf.len());
+        while !self.eof && input.len() < INPUT_LIMIT {
+            let room = (INPUT_LIMIT - input.len()).min(buf.len());
             match self.stream.read(&mut buf[..room]) {
                 Ok(0) => self.eof = true,
                 Ok(n) => {
-                    self.input.extend_from_slice(&buf[..n]);
+                    input.extend_from_slice(buf.get(..n).unwrap_or_default());
                     got = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
                 Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => return Err(e.to_string()),
+                Err(e) => return Err(Close::Io(e)),
             }
         }
         Ok(got)
     }
-}
 
-//------------ Incoming snapshot ---------------------------------------------
-
-/// A snapshot being received from the validator, built aside.
-#[derive(Default)]
-struct Incoming {
-    snapshot: Snapshot,
-    count: u64,
-    checksum: msg::StreamChecksum,
+    /// Whether the router has closed and nothing is left to answer.
+    fn finished(&self) -> bool {
+        self.eof
+            && !self.pending()
+            && !matches!(pdu::split(self.input.pending()), Ok(Some(_)) | Err(_))
+    }
 }
 
 /// Why the loop ended.
@@ -277,7 +361,10 @@ pub struct Server {
     cache: Cache,
     parent: Option<privsep::Channel>,
     validator: Option<privsep::Channel>,
-    incoming: Option<Incoming>,
+    /// The snapshot stream from the validator.
+    stream: stream::Reader,
+    /// The validator's channel may hold more than one wake-up took.
+    stream_more: bool,
     accept_paused_until: Option<Instant>,
 }
 
@@ -289,22 +376,11 @@ impl Server {
         listeners: Vec<std::net::TcpListener>,
         session_base: u16,
     ) -> io::Result<Server> {
-        let poll = Poll::new()?;
-        let mut ls = Vec::new();
-        for (i, l) in listeners.into_iter().enumerate() {
-            l.set_nonblocking(true)?;
-            let addr = l.local_addr()?;
-            let mut l = TcpListener::from_std(l);
-            poll.registry()
-                .register(&mut l, Token(LISTENER_BASE + i), Interest::READABLE)?;
-            info!("listening on {addr}");
-            ls.push((l, addr, false));
-        }
         let cache = Cache::new(session_base, settings.timers, settings.history);
-        Ok(Server {
-            poll,
+        let mut server = Server {
+            poll: Poll::new()?,
             settings,
-            listeners: ls,
+            listeners: Vec::new(),
             tls: None,
             conns: Vec::new(),
             free: Vec::new(),
@@ -312,13 +388,18 @@ impl Server {
             cache,
             parent: None,
             validator: None,
-            incoming: None,
+            stream: stream::Reader::new(),
+            stream_more: false,
             accept_paused_until: None,
-        })
+        };
+        for l in listeners {
+            server.listen(l, false)?;
+        }
+        Ok(server)
     }
 
-    /// Add a listening socket whose connections speak TLS.
-    pub fn listen_tls(&mut self, listener: std::net::TcpListener) -> io::Result<()> {
+    /// Add a listening socket; `tls`: its connections speak TLS.
+    pub fn listen(&mut self, listener: std::net::TcpListener, tls: bool) -> io::Result<()> {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let mut l = TcpListener::from_std(listener);
@@ -326,8 +407,8 @@ impl Server {
         self.poll
             .registry()
             .register(&mut l, token, Interest::READABLE)?;
-        info!("listening on {addr} (tls)");
-        self.listeners.push((l, addr, true));
+        info!("listening on {addr}{}", if tls { " (tls)" } else { "" });
+        self.listeners.push((l, addr, tls));
         Ok(())
     }
 
@@ -364,11 +445,14 @@ impl Server {
     }
 
     /// Install a snapshot directly (what a complete stream from the
-    /// validator does).
-    pub fn install(&mut self, snapshot: Snapshot) -> Option<Update> {
+    /// validator does); `None` if it changes nothing. An error is fatal:
+    /// the cache's own encoding did not decode.
+    pub fn install(&mut self, snapshot: Snapshot) -> Result<Option<Update>, super::cache::Corrupt> {
         let update = self.cache.update(snapshot);
         privsep::memory::release_free_memory();
-        let update = update?;
+        let Some(update) = update? else {
+            return Ok(None);
+        };
         info!(
             "serial {}: {} VRPs, {} router keys, {} ASPAs (+{} -{})",
             update.serial,
@@ -379,15 +463,13 @@ impl Server {
             update.withdrawn
         );
         let now = Instant::now();
-        for i in 0..self.conns.len() {
-            if let Some(conn) = self.conns[i].as_mut() {
-                if conn.session.is_established() {
-                    conn.notify_due = true;
-                    self.notify_if_due(i, now);
-                }
+        for slot in 0..self.conns.len() {
+            if let Some(conn) = self.conns[slot].as_mut() {
+                conn.session.new_serial();
+                self.notify(slot, now);
             }
         }
-        Some(update)
+        Ok(Some(update))
     }
 
     /// Serve nothing: drop the data, close every session so that routers
@@ -397,7 +479,7 @@ impl Server {
         warn!("no data to serve ({reason}): closing all sessions");
         for slot in 0..self.conns.len() {
             if self.conns[slot].is_some() {
-                self.close(slot, "no data to serve");
+                self.close(slot, Close::NoData);
             }
         }
     }
@@ -406,13 +488,20 @@ impl Server {
     pub fn run(&mut self) -> Exit {
         let mut events = Events::with_capacity(1024);
         loop {
-            if let Err(e) = self.poll.poll(&mut events, Some(TICK)) {
+            // More of the snapshot stream waits: come straight back.
+            let timeout = if self.stream_more {
+                Duration::ZERO
+            } else {
+                TICK
+            };
+            if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
                 error!("poll: {e}");
                 return Exit::Failed;
             }
+            let mut validator = self.stream_more;
             for event in events.iter() {
                 match event.token() {
                     PARENT => {
@@ -420,14 +509,13 @@ impl Server {
                             return exit;
                         }
                     }
-                    VALIDATOR => {
-                        if !self.handle_validator() {
-                            return Exit::Failed;
-                        }
-                    }
+                    VALIDATOR => validator = true,
                     Token(t) if t >= CONN_BASE => self.drive(t - CONN_BASE),
                     Token(t) => self.accept(t - LISTENER_BASE),
                 }
+            }
+            if validator && !self.handle_validator() {
+                return Exit::Failed;
             }
             self.tick();
         }
@@ -469,10 +557,6 @@ impl Server {
                 Ok(Some(frame)) => match frame.decode::<msg::ToRtr>(msg::MAX_BODY) {
                     Ok(msg::ToRtr::Config(config)) => configs.push(config),
                     Ok(msg::ToRtr::Tls(files)) => tls_files.push(files),
-                    Ok(other) => {
-                        error!("parent channel: unexpected {other:?}");
-                        return Some(Exit::Failed);
-                    }
                     Err(e) => {
                         error!("parent channel: {e}");
                         return Some(Exit::Failed);
@@ -491,7 +575,7 @@ impl Server {
         for files in tls_files {
             match self.set_tls(&files) {
                 Ok(()) => info!("TLS certificate reloaded; new sessions use it"),
-                Err(e) => error!("TLS {e}; keeping the current certificate"),
+                Err(e) => error!("TLS {e}; keeping the current TLS certificate"),
             }
         }
         if open {
@@ -508,105 +592,46 @@ impl Server {
         info!("configuration reloaded");
     }
 
-    /// Read the snapshot stream; false if it is broken or gone (fatal).
+    /// Take a bounded share of the snapshot stream; false if it is broken
+    /// or gone (fatal).
     fn handle_validator(&mut self) -> bool {
         let Some(validator) = self.validator.as_mut() else {
             return true;
         };
-        let open = match validator.fill() {
-            Ok(open) => open,
+        let more = match validator.fill_some(STREAM_OCTETS) {
+            Ok(more) => more,
             Err(e) => {
                 error!("validator channel: {e}");
                 return false;
             }
         };
-        let mut complete = Vec::new();
-        let mut no_data = None;
-        loop {
-            let frame = match validator.next_frame() {
-                Ok(Some(frame)) => frame,
-                Ok(None) => break,
-                Err(e) => {
-                    error!("validator channel: {e}");
-                    return false;
-                }
-            };
-            let message = match frame.decode::<msg::Snapshot>(msg::MAX_BODY) {
-                Ok(m) => m,
-                Err(e) => {
-                    error!("validator channel: {e}");
-                    return false;
-                }
-            };
-            match (message, self.incoming.as_mut()) {
-                (
-                    msg::Snapshot::Begin {
-                        vrps,
-                        router_keys,
-                        aspas,
-                    },
-                    _,
-                ) => {
-                    let cap = |n: u64| usize::try_from(n).unwrap_or(0).min(16 << 20);
-                    let mut inc = Incoming::default();
-                    inc.snapshot.vrps.reserve_exact(cap(vrps));
-                    inc.snapshot.router_keys.reserve_exact(cap(router_keys));
-                    inc.snapshot.aspas.reserve_exact(cap(aspas));
-                    self.incoming = Some(inc);
-                }
-                (msg::Snapshot::Batch(items), Some(inc)) => {
-                    inc.checksum.update(&frame.body);
-                    inc.count += items.len() as u64;
-                    for item in items {
-                        match item {
-                            Payload::Vrp(v) => inc.snapshot.vrps.push(v),
-                            Payload::RouterKey(k) => inc.snapshot.router_keys.push(k),
-                            Payload::Aspa(a) => inc.snapshot.aspas.push(a),
-                        }
-                    }
-                }
-                (msg::Snapshot::End { count, checksum }, Some(_)) => {
-                    let inc = self.incoming.take().expect("matched Some");
-                    if inc.count != count || inc.checksum.value() != checksum {
-                        error!(
-                            "validator channel: snapshot of {} items (checksum {:016x}) \
-                             announced as {count} ({checksum:016x})",
-                            inc.count,
-                            inc.checksum.value()
-                        );
-                        return false;
-                    }
-                    if !is_canonical(&inc.snapshot) {
-                        error!("validator channel: snapshot not sorted and unique");
-                        return false;
-                    }
-                    complete.push(inc.snapshot);
-                    no_data = None;
-                }
-                (msg::Snapshot::NoData { reason }, _) => {
-                    self.incoming = None;
-                    complete.clear();
-                    no_data = Some(reason);
-                }
-                (other, None) => {
-                    error!(
-                        "validator channel: {} outside a snapshot",
-                        kind_name(&other)
-                    );
+        let (word, frames_left) = match self
+            .stream
+            .take_some(STREAM_FRAMES, || validator.next_frame())
+        {
+            Ok(taken) => taken,
+            Err(e) => {
+                error!("validator channel: {e}");
+                return false;
+            }
+        };
+        let closed = validator.is_closed();
+        self.stream_more = more || frames_left;
+        match word {
+            Some(Word::NoData(reason)) => self.withdraw(&reason),
+            Some(Word::Snapshot(snapshot)) => {
+                if let Err(e) = self.install(snapshot) {
+                    error!("{e}");
                     return false;
                 }
             }
+            None => {}
         }
-        // Only the newest word counts: a complete snapshot, or no data.
-        if let Some(reason) = no_data {
-            self.withdraw(&reason);
-        } else if let Some(snapshot) = complete.pop() {
-            self.install(snapshot);
-        }
-        if !open {
+        if closed && !self.stream_more {
             error!("validator channel closed");
+            return false;
         }
-        open
+        true
     }
 
     //--- Connections
@@ -666,13 +691,10 @@ impl Server {
                 peer,
                 tls,
                 session: Session::new(self.settings.max_version),
-                input: Vec::new(),
+                input: Input::default(),
                 output: VecDeque::new(),
                 closing: None,
                 eof: false,
-                told_serial: None,
-                last_notify: None,
-                notify_due: false,
                 last_progress: Instant::now(),
                 bytes_sent: 0,
                 pdus_sent: 0,
@@ -706,15 +728,15 @@ impl Server {
         let result = loop {
             let mut progress = false;
             while conn.output.is_empty() && conn.closing.is_none() {
-                let n = conn
-                    .session
-                    .receive(&conn.input, &self.cache, &mut outs, &mut notes);
+                let n =
+                    conn.session
+                        .receive(conn.input.pending(), &self.cache, &mut outs, &mut notes);
                 if n == 0 {
                     break;
                 }
-                conn.input.drain(..n);
+                conn.input.consume(n);
                 for note in notes.drain(..) {
-                    note_session(conn, &self.cache, note);
+                    note_session(conn, note);
                 }
                 for out in outs.drain(..) {
                     conn.push(out);
@@ -723,7 +745,7 @@ impl Server {
             }
             match conn.write() {
                 Ok(wrote) => progress |= wrote,
-                Err(e) => break Some(e.to_string()),
+                Err(e) => break Some(Close::Io(e)),
             }
             if !conn.pending() {
                 if let Some(reason) = conn.closing.take() {
@@ -732,22 +754,22 @@ impl Server {
             }
             match conn.read() {
                 Ok(got) => progress |= got,
-                Err(e) => break Some(e),
+                Err(close) => break Some(close),
             }
-            if conn.eof && !conn.pending() && pdu::complete_len(&conn.input).is_none() {
-                break Some("closed by router".into());
+            if conn.finished() {
+                break Some(Close::ByRouter);
             }
             if !progress {
                 break None;
             }
         };
         if let Some(reason) = result {
-            self.close(slot, &reason);
+            self.close(slot, reason);
         }
     }
 
-    fn close(&mut self, slot: usize, reason: &str) {
-        let Some(mut conn) = self.conns[slot].take() else {
+    fn close(&mut self, slot: usize, reason: Close) {
+        let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) else {
             return;
         };
         if let Some(tls) = conn.tls.as_mut() {
@@ -774,30 +796,17 @@ impl Server {
         );
     }
 
-    /// Queue a deferred Serial Notify if its time has come (§8.2: at most
-    /// one per interval per session; coalesced, never dropped), and write
-    /// it. Sessions with nothing to say are not touched.
-    fn notify_if_due(&mut self, slot: usize, now: Instant) {
-        let Some(conn) = self.conns[slot].as_mut() else {
+    /// Queue the session's Serial Notify if it is due now, and write it.
+    fn notify(&mut self, slot: usize, now: Instant) {
+        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
-        if !conn.notify_due || conn.closing.is_some() {
+        if conn.closing.is_some() {
             return;
         }
-        if conn.told_serial.is_some() && conn.told_serial == self.cache.serial() {
-            conn.notify_due = false;
-            return;
-        }
-        if let Some(last) = conn.last_notify {
-            if now.duration_since(last) < self.settings.notify_interval {
-                return;
-            }
-        }
-        conn.notify_due = false;
-        if let Some(out) = conn.session.notify(&self.cache) {
+        let interval = self.settings.notify_interval;
+        if let Some(out) = conn.session.due_notify(now, interval, &self.cache) {
             conn.push(out);
-            conn.told_serial = self.cache.serial();
-            conn.last_notify = Some(now);
             self.drive(slot);
         }
     }
@@ -816,18 +825,18 @@ impl Server {
                 continue;
             };
             if conn.pending() && now.duration_since(conn.last_progress) > stall {
-                self.close(slot, "transport stalled");
+                self.close(slot, Close::Stalled);
                 continue;
             }
-            if conn.notify_due {
-                self.notify_if_due(slot, now);
+            if conn.session.wants_notify() {
+                self.notify(slot, now);
             }
         }
     }
 }
 
 /// Count and log what a session did.
-fn note_session(conn: &mut Conn, cache: &Cache, note: Note) {
+fn note_session(conn: &mut Conn, note: Note) {
     let peer = conn.peer;
     match note {
         Note::Negotiated(v) => debug!("session {peer}: version {v}"),
@@ -838,16 +847,12 @@ fn note_session(conn: &mut Conn, cache: &Cache, note: Note) {
         Note::NoData => info!("session {peer}: no data yet, answered No Data Available"),
         Note::ResetQuery => {
             conn.resets += 1;
-            conn.told_serial = cache.serial();
             debug!("session {peer}: reset query");
         }
         Note::SerialQuery { serial, answer } => {
             conn.serials += 1;
             match answer {
-                SerialAnswer::Delta => {
-                    conn.told_serial = cache.serial();
-                    debug!("session {peer}: serial query from {serial}");
-                }
+                SerialAnswer::Delta => debug!("session {peer}: serial query from {serial}"),
                 SerialAnswer::CacheReset => {
                     debug!("session {peer}: serial query from {serial}, answered Cache Reset")
                 }
@@ -856,20 +861,23 @@ fn note_session(conn: &mut Conn, cache: &Cache, note: Note) {
     }
 }
 
-/// Whether every vector is strictly increasing (sorted, no duplicates) and
-/// ASPA customers are unique.
-fn is_canonical(s: &Snapshot) -> bool {
-    s.vrps.windows(2).all(|w| w[0] < w[1])
-        && s.router_keys.windows(2).all(|w| w[0] < w[1])
-        && s.aspas.windows(2).all(|w| w[0].customer < w[1].customer)
-        && s.aspas.iter().all(|a| !a.providers.is_empty())
-}
+#[cfg(test)]
+mod tests {
+    use super::*;
 
-fn kind_name(m: &msg::Snapshot) -> &'static str {
-    match m {
-        msg::Snapshot::Begin { .. } => "Begin",
-        msg::Snapshot::Batch(_) => "Batch",
-        msg::Snapshot::End { .. } => "End",
-        msg::Snapshot::NoData { .. } => "NoData",
+    #[test]
+    fn input_is_taken_by_moving_a_cursor_and_compacted_only_to_read() {
+        let mut input = Input::default();
+        input.for_reading().extend_from_slice(&[1, 2, 3, 4, 5]);
+        input.consume(2);
+        assert_eq!(input.pending(), [3, 4, 5]);
+        assert_eq!(input.buf.len(), 5, "taking a PDU moves nothing");
+        input.for_reading().push(6);
+        assert_eq!((input.start, &input.buf[..]), (0, &[3, 4, 5, 6][..]));
+        input.consume(4);
+        assert!(input.pending().is_empty());
+        assert!(input.buf.is_empty());
+        input.consume(1);
+        assert!(input.pending().is_empty());
     }
 }

@@ -7,9 +7,10 @@
 //! as summarised in rovd's protocol digest §3.
 
 use std::fmt;
+use std::time::{Duration, Instant};
 
 use super::cache::{Cache, Encoded};
-use super::pdu::{self, kind, ErrorCode, ErrorReport, Header, HEADER_LEN, MAX_LEN};
+use crate::pdu::{self, kind, ErrorCode, ErrorReport, Serial, SessionId, Version, HEADER_LEN};
 
 //------------ Output --------------------------------------------------------
 
@@ -17,14 +18,19 @@ use super::pdu::{self, kind, ErrorCode, ErrorReport, Header, HEADER_LEN, MAX_LEN
 #[derive(Clone, Debug)]
 pub enum Output {
     /// Send these PDUs, owned by this session.
-    Pdus { bytes: Vec<u8>, pdus: u32 },
+    Pdus {
+        /// The PDUs, back to back.
+        bytes: Vec<u8>,
+        /// How many.
+        pdus: u32,
+    },
     /// Send a run of payload PDUs shared with other sessions.
     Shared(Encoded),
     /// Close the connection once everything before this has been sent.
     Close(Reason),
 }
 
-/// Why a session ends.
+/// Why the protocol ends a session.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Reason {
     /// We sent a fatal Error Report.
@@ -41,11 +47,10 @@ pub enum Reason {
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Reason::SentError(code) => write!(f, "sent error {} ({})", *code as u16, code.name()),
-            Reason::ReceivedError(code) => match ErrorCode::for_version(*code, 2) {
-                Some(c) => write!(f, "router reported error {code} ({})", c.name()),
-                None => write!(f, "router reported error {code}"),
-            },
+            Reason::SentError(code) => write!(f, "sent error {} ({})", code.value(), code.name()),
+            Reason::ReceivedError(code) => {
+                write!(f, "router reported error {}", ErrorCode::describe(*code))
+            }
             Reason::BadErrorReport => f.write_str("malformed Error Report from router"),
             Reason::ErrorReportVersion(v) => write!(f, "Error Report with version {v}"),
         }
@@ -60,19 +65,26 @@ pub enum Note {
     /// The router reported a non-fatal error.
     ReceivedError(u16),
     /// The version was fixed.
-    Negotiated(u8),
+    Negotiated(Version),
+    /// A Reset Query was answered with the full table.
     ResetQuery,
+    /// A Serial Query was answered.
     SerialQuery {
-        serial: u32,
+        /// The serial the router asked from.
+        serial: Serial,
+        /// How.
         answer: SerialAnswer,
     },
+    /// A query came before the first data set: No Data Available.
     NoData,
 }
 
 /// How a Serial Query was answered.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum SerialAnswer {
+    /// With the net change since the router's serial.
     Delta,
+    /// With Cache Reset: that serial is not retained.
     CacheReset,
 }
 
@@ -82,28 +94,43 @@ pub enum SerialAnswer {
 #[derive(Debug)]
 pub struct Session {
     /// The highest version offered (C in §7).
-    max_version: u8,
+    max_version: Version,
     /// The version fixed by the first query answered.
-    version: Option<u8>,
+    version: Option<Version>,
     /// Set once a Cache Response went out: from then on the session ID is
     /// established and Serial Notifies may be sent (§7).
     established: bool,
     closed: bool,
+    notify: NotifyState,
+}
+
+/// What §8.2 needs to know to send a Serial Notify: at most one per
+/// interval, deferred rather than dropped, none for a serial the router
+/// already has.
+#[derive(Debug, Default)]
+struct NotifyState {
+    /// A new serial has not been told yet.
+    due: bool,
+    /// The serial of the last End of Data or Serial Notify sent.
+    told: Option<Serial>,
+    /// When the last Serial Notify went out.
+    last: Option<Instant>,
 }
 
 impl Session {
     /// A new connection, offering versions up to `max_version`.
-    pub fn new(max_version: u8) -> Session {
+    pub fn new(max_version: Version) -> Session {
         Session {
             max_version,
             version: None,
             established: false,
             closed: false,
+            notify: NotifyState::default(),
         }
     }
 
     /// The negotiated version, if any.
-    pub fn version(&self) -> Option<u8> {
+    pub fn version(&self) -> Option<Version> {
         self.version
     }
 
@@ -133,85 +160,124 @@ impl Session {
         if self.closed {
             return 0;
         }
-        let Some(h) = Header::parse(input) else {
-            return 0;
-        };
-        let len = h.len as usize;
         // §5.1: lengths are checked on the header alone, before any body.
-        if !(HEADER_LEN..=MAX_LEN).contains(&len) {
-            let v = self.reply_version(h.version);
-            self.fatal(out, v, ErrorCode::CorruptData, &input[..HEADER_LEN]);
-            return HEADER_LEN;
-        }
-        if input.len() < len {
-            return 0;
-        }
-        let pdu = &input[..len];
+        let (h, octets) = match pdu::split(input) {
+            Ok(Some(split)) => split,
+            Ok(None) => return 0,
+            Err(e) => {
+                let v = self.reply_version(e.header().version);
+                let header = input.get(..HEADER_LEN).unwrap_or_default();
+                self.fatal(out, v, ErrorCode::CorruptData, header);
+                return HEADER_LEN;
+            }
+        };
+        let len = octets.len();
 
         // §7: the version.
-        if let Some(v) = self.version {
-            if h.version != v {
+        let version = match (self.version, Version::new(h.version)) {
+            (Some(v), got) if got != Some(v) => {
                 if h.kind == kind::ERROR_REPORT {
                     self.close(out, Reason::ErrorReportVersion(h.version));
                 } else {
                     // Code 8 does not exist in v0 (RFC 6810 §10); a v0
                     // session gets Unsupported Protocol Version instead.
-                    let code = if v == 0 {
+                    let code = if v == Version::V0 {
                         ErrorCode::UnsupportedVersion
                     } else {
                         ErrorCode::UnexpectedVersion
                     };
-                    self.fatal(out, v, code, pdu);
+                    self.fatal(out, v, code, octets);
                 }
                 return len;
             }
-        } else if h.version > self.max_version {
-            if h.kind == kind::ERROR_REPORT {
-                self.close(out, Reason::ErrorReportVersion(h.version));
-            } else {
-                // Never echo an unsupported version: answer with ours, and
-                // keep the connection for a query at a lower version.
-                error(out, self.max_version, ErrorCode::UnsupportedVersion, pdu);
-                notes.push(Note::VersionTooHigh(h.version));
+            (Some(v), _) => v,
+            (None, Some(v)) if v <= self.max_version => v,
+            (None, _) => {
+                if h.kind == kind::ERROR_REPORT {
+                    self.close(out, Reason::ErrorReportVersion(h.version));
+                } else {
+                    // Never echo an unsupported version: answer with ours,
+                    // and keep the connection for a query at a lower one.
+                    error(out, self.max_version, ErrorCode::UnsupportedVersion, octets);
+                    notes.push(Note::VersionTooHigh(h.version));
+                }
+                return len;
             }
+        };
+
+        if !kind::exists_in(h.kind, version) {
+            self.fatal(out, version, ErrorCode::UnsupportedPduType, octets);
             return len;
         }
-        let version = h.version;
-
-        match h.kind {
-            kind::RESET_QUERY | kind::SERIAL_QUERY => {
-                let expected = if h.kind == kind::RESET_QUERY { 8 } else { 12 };
-                if len != expected {
-                    self.fatal(out, version, ErrorCode::CorruptData, pdu);
-                    return len;
-                }
-                if self.version.is_none() {
-                    self.version = Some(version);
-                    notes.push(Note::Negotiated(version));
-                }
-                if h.kind == kind::RESET_QUERY {
-                    self.reset_query(version, cache, out, notes);
-                } else {
-                    self.serial_query(version, pdu, cache, out, notes);
-                }
+        if !kind::sent_by_router(h.kind) {
+            self.fatal(out, version, ErrorCode::InvalidRequest, octets);
+            return len;
+        }
+        match pdu::Pdu::read(h, octets) {
+            Ok((_, pdu::Pdu::ResetQuery)) => {
+                self.negotiate(version, notes);
+                self.reset_query(version, cache, out, notes);
             }
-            kind::ERROR_REPORT => self.error_report(version, pdu, out, notes),
-            kind::SERIAL_NOTIFY
-            | kind::CACHE_RESPONSE
-            | kind::IPV4_PREFIX
-            | kind::IPV6_PREFIX
-            | kind::END_OF_DATA
-            | kind::CACHE_RESET => self.fatal(out, version, ErrorCode::InvalidRequest, pdu),
-            kind::ROUTER_KEY if version >= 1 => {
-                self.fatal(out, version, ErrorCode::InvalidRequest, pdu)
+            Ok((_, pdu::Pdu::SerialQuery { session, serial })) => {
+                self.negotiate(version, notes);
+                self.serial_query(version, session, serial, octets, cache, out, notes);
             }
-            kind::ASPA if version >= 2 => self.fatal(out, version, ErrorCode::InvalidRequest, pdu),
-            _ => self.fatal(out, version, ErrorCode::UnsupportedPduType, pdu),
+            Ok((_, pdu::Pdu::ErrorReport(report))) => {
+                self.error_report(version, report, out, notes)
+            }
+            // A router's own PDU types are the three above.
+            Ok(_) => self.fatal(out, version, ErrorCode::InvalidRequest, octets),
+            Err(_) if h.kind == kind::ERROR_REPORT => self.close(out, Reason::BadErrorReport),
+            Err(_) => self.fatal(out, version, ErrorCode::CorruptData, octets),
         }
         len
     }
 
-    /// A Serial Notify for the current serial, if the session is
+    /// The cache has a new serial: an established session is to be told
+    /// (§8.2), as soon as [`Session::due_notify`] allows.
+    pub fn new_serial(&mut self) {
+        if self.established && !self.closed {
+            self.notify.due = true;
+        }
+    }
+
+    /// Whether a Serial Notify waits for its time.
+    pub fn wants_notify(&self) -> bool {
+        self.notify.due && !self.closed
+    }
+
+    /// The Serial Notify due at `now`, if one is: for a serial the session
+    /// does not have yet, and at most one per `interval` (§8.2) — a later
+    /// one is deferred, never dropped, and several coalesce into one.
+    pub fn due_notify(
+        &mut self,
+        now: Instant,
+        interval: Duration,
+        cache: &Cache,
+    ) -> Option<Output> {
+        if !self.wants_notify() {
+            return None;
+        }
+        let serial = cache.serial();
+        if serial.is_none() || self.notify.told == serial {
+            self.notify.due = false;
+            return None;
+        }
+        if self
+            .notify
+            .last
+            .is_some_and(|last| now.saturating_duration_since(last) < interval)
+        {
+            return None;
+        }
+        self.notify.due = false;
+        let out = self.notify(cache)?;
+        self.notify.told = serial;
+        self.notify.last = Some(now);
+        Some(out)
+    }
+
+    /// A Serial Notify for the cache's current serial, if the session is
     /// established (§8.2; none before the first Cache Response, §7).
     pub fn notify(&self, cache: &Cache) -> Option<Output> {
         let (version, serial) = (self.version?, cache.serial()?);
@@ -226,17 +292,30 @@ impl Session {
     /// What to send to a v2 session when the cache goes away for a restart
     /// (§8.5: Cache Restart, non-fatal; other versions have no such code).
     pub fn restart(&mut self) -> Option<Output> {
-        if self.version != Some(2) || self.closed {
+        if self.version != Some(Version::V2) || self.closed {
             return None;
         }
         let mut bytes = Vec::new();
-        pdu::error_report(&mut bytes, 2, ErrorCode::CacheRestart, &[], "");
+        pdu::error_report(&mut bytes, Version::V2, ErrorCode::CacheRestart, &[], "");
         Some(Output::Pdus { bytes, pdus: 1 })
     }
 
     //--- Queries
 
-    fn reset_query(&mut self, v: u8, cache: &Cache, out: &mut Vec<Output>, notes: &mut Vec<Note>) {
+    fn negotiate(&mut self, version: Version, notes: &mut Vec<Note>) {
+        if self.version.is_none() {
+            self.version = Some(version);
+            notes.push(Note::Negotiated(version));
+        }
+    }
+
+    fn reset_query(
+        &mut self,
+        v: Version,
+        cache: &Cache,
+        out: &mut Vec<Output>,
+        notes: &mut Vec<Note>,
+    ) {
         let (Some(serial), Some(full)) = (cache.serial(), cache.full(v)) else {
             return no_data(out, v, notes);
         };
@@ -244,9 +323,12 @@ impl Session {
         self.respond(v, serial, full, cache, out);
     }
 
+    #[allow(clippy::too_many_arguments)] // one query's fields and where its answer goes
     fn serial_query(
         &mut self,
-        v: u8,
+        v: Version,
+        session: SessionId,
+        serial: Serial,
         pdu: &[u8],
         cache: &Cache,
         out: &mut Vec<Output>,
@@ -255,7 +337,6 @@ impl Session {
         let Some(current) = cache.serial() else {
             return no_data(out, v, notes);
         };
-        let (session, serial) = pdu::serial_query(pdu).expect("length checked");
         if session != cache.session_id(v) {
             // §5.3 (-27): a wrong ID on an established session is corrupt
             // data; on a new connection it is a session from before a
@@ -270,10 +351,7 @@ impl Session {
             return cache_reset(out, v);
         }
         let delta = if serial == current {
-            Some(Encoded {
-                bytes: Vec::new().into(),
-                pdus: 0,
-            })
+            Some(Encoded::empty())
         } else {
             cache.delta(v, serial)
         };
@@ -296,7 +374,14 @@ impl Session {
     }
 
     /// Cache Response, the payload PDUs, End of Data (§8.1, §8.2).
-    fn respond(&mut self, v: u8, serial: u32, body: Encoded, cache: &Cache, out: &mut Vec<Output>) {
+    fn respond(
+        &mut self,
+        v: Version,
+        serial: Serial,
+        body: Encoded,
+        cache: &Cache,
+        out: &mut Vec<Output>,
+    ) {
         let session = cache.session_id(v);
         let mut head = Vec::with_capacity(8);
         pdu::cache_response(&mut head, v, session);
@@ -314,16 +399,20 @@ impl Session {
             pdus: 1,
         });
         self.established = true;
+        self.notify.told = Some(serial);
     }
 
     //--- Errors
 
-    fn error_report(&mut self, v: u8, pdu: &[u8], out: &mut Vec<Output>, notes: &mut Vec<Note>) {
-        // §5.8: never answer an Error Report with one. A malformed report
-        // or one with a code not defined for the version drops the session.
-        let Some(report) = ErrorReport::parse(pdu) else {
-            return self.close(out, Reason::BadErrorReport);
-        };
+    fn error_report(
+        &mut self,
+        v: Version,
+        report: ErrorReport<'_>,
+        out: &mut Vec<Output>,
+        notes: &mut Vec<Note>,
+    ) {
+        // §5.8: never answer an Error Report with one. A code not defined
+        // for the version drops the session.
         match ErrorCode::for_version(report.code, v) {
             None => self.close(out, Reason::BadErrorReport),
             Some(code) if code.is_fatal_in(v) => {
@@ -335,15 +424,15 @@ impl Session {
 
     /// The version for an error before negotiation: the PDU's own if we
     /// speak it, else our highest (§7: never echo an unsupported one).
-    fn reply_version(&self, pdu_version: u8) -> u8 {
-        match self.version {
-            Some(v) => v,
-            None if pdu_version <= self.max_version => pdu_version,
-            None => self.max_version,
+    fn reply_version(&self, pdu_version: u8) -> Version {
+        match (self.version, Version::new(pdu_version)) {
+            (Some(v), _) => v,
+            (None, Some(v)) if v <= self.max_version => v,
+            (None, _) => self.max_version,
         }
     }
 
-    fn fatal(&mut self, out: &mut Vec<Output>, v: u8, code: ErrorCode, pdu: &[u8]) {
+    fn fatal(&mut self, out: &mut Vec<Output>, v: Version, code: ErrorCode, pdu: &[u8]) {
         error(out, v, code, pdu);
         self.close(out, Reason::SentError(code));
     }
@@ -354,7 +443,7 @@ impl Session {
     }
 }
 
-fn error(out: &mut Vec<Output>, v: u8, code: ErrorCode, pdu: &[u8]) {
+fn error(out: &mut Vec<Output>, v: Version, code: ErrorCode, pdu: &[u8]) {
     let mut bytes = Vec::with_capacity(16 + pdu.len());
     pdu::error_report(&mut bytes, v, code, pdu, "");
     out.push(Output::Pdus { bytes, pdus: 1 });
@@ -362,12 +451,12 @@ fn error(out: &mut Vec<Output>, v: u8, code: ErrorCode, pdu: &[u8]) {
 
 /// §8.4: before the first data set, both queries get No Data Available,
 /// which is not fatal: the connection stays open.
-fn no_data(out: &mut Vec<Output>, v: u8, notes: &mut Vec<Note>) {
+fn no_data(out: &mut Vec<Output>, v: Version, notes: &mut Vec<Note>) {
     error(out, v, ErrorCode::NoDataAvailable, &[]);
     notes.push(Note::NoData);
 }
 
-fn cache_reset(out: &mut Vec<Output>, v: u8) {
+fn cache_reset(out: &mut Vec<Output>, v: Version) {
     let mut bytes = Vec::with_capacity(8);
     pdu::cache_reset(&mut bytes, v);
     out.push(Output::Pdus { bytes, pdus: 1 });

@@ -5,7 +5,7 @@
 //! Runs in the rtr worker (unprivileged, sandboxed): the worker never opens
 //! a file, it gets the PEM bytes over its channel. The parent also builds a
 //! configuration once, only to check the files (`rovd -n`, start-up,
-//! reload) before handing them over. rustls with the ring provider, TLS 1.2
+//! reload; see `parent::tls`) before handing them over. rustls with the ring provider, TLS 1.2
 //! and 1.3; it needs no system call beyond what plain RTR uses, but
 //! `getrandom`.
 //!
@@ -27,7 +27,7 @@ use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig, ServerConnection};
 
-use crate::config::{self, ConfigError, TlsFiles};
+use crate::config::TlsFiles;
 
 /// Ciphertext a connection buffers at most before it stops taking
 /// plaintext; the same bound holds plaintext queued during the handshake.
@@ -131,26 +131,6 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, BadFile> {
         e => bad(Part::Key, e),
     })?;
     Ok(Arc::new(config))
-}
-
-/// Read the `[tls]` files and check them as [`server_config`] does: what
-/// the parent does at start-up, on reload and for `rovd -n`. An error
-/// names the file.
-pub fn load(tls: &config::Tls) -> Result<TlsFiles, ConfigError> {
-    let files = tls.read_files()?;
-    if let Err(e) = server_config(&files) {
-        let file = match e.part {
-            Part::Certificate => &tls.certificate,
-            Part::Key => &tls.key,
-            Part::ClientCa => tls.client_ca.as_ref().unwrap_or(&tls.certificate),
-        };
-        return Err(ConfigError {
-            file: file.clone(),
-            line: None,
-            reason: e.reason,
-        });
-    }
-    Ok(files)
 }
 
 //------------ TlsConn -------------------------------------------------------

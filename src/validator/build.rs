@@ -11,8 +11,11 @@
 use log::warn;
 
 use crate::config::StalePolicy;
-use crate::msg::{self, StreamChecksum};
+use privsep::FrameError;
+
+use crate::msg::StreamChecksum;
 use crate::payload::{Aspa, Payload, RouterKey, Snapshot, Vrp};
+use crate::stream;
 
 use super::input::Timed;
 use super::slurm::Slurm;
@@ -167,58 +170,20 @@ impl Plan<'_> {
         (n, c.value())
     }
 
-    /// Stream the data to rtr: Begin, bounded batches, End with count and
-    /// checksum. `vrps` is the count from [`Plan::summary`].
-    pub fn send(&self, rtr: &mut privsep::Channel, vrps: u64) -> Result<(), privsep::FrameError> {
-        rtr.send(&msg::Snapshot::Begin {
+    /// Stream the data to rtr (see [`crate::stream`]). `vrps` is the count
+    /// from [`Plan::summary`].
+    pub fn send(&self, rtr: &mut privsep::Channel, vrps: u64) -> Result<(), FrameError> {
+        let counts = stream::Counts {
             vrps,
             router_keys: self.router_keys.len() as u64,
             aspas: self.aspas.len() as u64,
-        })?;
-        let mut checksum = StreamChecksum::default();
-        let mut count = 0u64;
-        let mut batch = Vec::new();
-        let mut size = 0;
-        let mut frame = Vec::new();
-        let mut flush = |batch: &mut Vec<Payload>, size: &mut usize| {
-            count += batch.len() as u64;
-            let message = msg::Snapshot::Batch(std::mem::take(batch));
-            frame.clear();
-            privsep::frame::encode(&message, false, msg::MAX_BODY, &mut frame)?;
-            checksum.update(&frame[privsep::frame::HEADER_LEN..]);
-            rtr.send_encoded(&frame)?;
-            *size = 0;
-            Ok::<_, privsep::FrameError>(())
         };
         let items = self
             .vrps()
             .map(Payload::Vrp)
-            .chain(
-                self.router_keys
-                    .iter()
-                    .map(|k| Payload::RouterKey(k.clone())),
-            )
-            .chain(self.aspas.iter().map(|a| Payload::Aspa(a.clone())));
-        for item in items {
-            // An upper bound of the item's bincode size.
-            size += match &item {
-                Payload::Vrp(_) => 32,
-                Payload::RouterKey(k) => 48 + k.spki.len(),
-                Payload::Aspa(a) => 16 + 5 * a.providers.len(),
-            };
-            batch.push(item);
-            if size >= msg::BATCH_BYTES {
-                flush(&mut batch, &mut size)?;
-            }
-        }
-        if !batch.is_empty() {
-            flush(&mut batch, &mut size)?;
-        }
-        rtr.send(&msg::Snapshot::End {
-            count,
-            checksum: checksum.value(),
-        })?;
-        Ok(())
+            .chain(self.router_keys.iter().cloned().map(Payload::RouterKey))
+            .chain(self.aspas.iter().cloned().map(Payload::Aspa));
+        stream::write(counts, items, |frame| Ok(rtr.send_encoded(frame)?))
     }
 }
 

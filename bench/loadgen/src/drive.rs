@@ -11,6 +11,7 @@ use std::thread;
 use std::time::{Duration, Instant};
 
 use mio::{Events, Interest, Poll, Token};
+use rovd::pdu::Version;
 use rustls::pki_types::ServerName;
 use rustls::{ClientConfig, ClientConnection};
 
@@ -49,14 +50,14 @@ pub struct Start {
 #[derive(Clone)]
 enum First {
     /// A Reset Query at this version.
-    Reset(u8),
+    Reset(Version),
     /// A Serial Query for the table this router fetched.
     Join(Arc<Router>),
 }
 
 impl Start {
     /// Each router sends a Reset Query at `version`.
-    pub fn reset(version: u8) -> Start {
+    pub fn reset(version: Version) -> Start {
         Start {
             first: First::Reset(version),
             frame_only: false,

@@ -13,7 +13,7 @@
 //! hash. This is a consistency check, not a cryptographic digest.
 
 use rovd::payload::{Aspa, RouterKey, Snapshot, Vrp};
-use rovd::rtr::pdu;
+use rovd::pdu::{self, Version};
 
 /// The hash of one item.
 pub type ItemHash = u64;
@@ -69,21 +69,21 @@ impl ContentHash {
 /// The hash of a VRP.
 pub fn vrp(vrp: &Vrp) -> ItemHash {
     let mut out = Vec::with_capacity(32);
-    pdu::vrp(&mut out, 2, true, vrp);
+    pdu::vrp(&mut out, Version::V2, true, vrp);
     item(&out)
 }
 
 /// The hash of a router key.
 pub fn router_key(key: &RouterKey) -> ItemHash {
     let mut out = Vec::with_capacity(32 + key.spki.len());
-    pdu::router_key(&mut out, 2, true, key);
+    pdu::router_key(&mut out, Version::V2, true, key);
     item(&out)
 }
 
 /// The hash of an ASPA record (one customer, all its providers).
 pub fn aspa(aspa: &Aspa) -> ItemHash {
     let mut out = Vec::with_capacity(12 + 4 * aspa.providers.len());
-    pdu::aspa_announce(&mut out, 2, aspa);
+    pdu::aspa_announce(&mut out, Version::V2, aspa);
     item(&out)
 }
 

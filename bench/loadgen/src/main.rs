@@ -35,6 +35,7 @@ use clap::{Args, Parser, Subcommand};
 use nix::sys::resource::{getrlimit, setrlimit, Resource};
 use nix::sys::signal::{SigSet, Signal};
 use rovd::payload::Snapshot;
+use rovd::pdu::{kind, Header, Version};
 use rovd::validator::input::{self, Format};
 use serde_json::json;
 
@@ -99,8 +100,8 @@ enum Mode {
         #[arg(long, value_name = "ADDR:PORT")]
         listen: SocketAddr,
         /// The RTR version to record.
-        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
-        version: u8,
+        #[arg(long, default_value = "2", value_parser = parse_version)]
+        version: Version,
     },
     /// Synced sessions that stay open and idle, to measure what they cost
     /// the cache.
@@ -147,8 +148,8 @@ enum Mode {
         /// A JSON or CSV payload file (rpki-client, StayRTR, Routinator).
         file: PathBuf,
         /// The protocol version: 0 VRPs, 1 and router keys, 2 and ASPA.
-        #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
-        version: u8,
+        #[arg(long, default_value = "2", value_parser = parse_version)]
+        version: Version,
     },
 }
 
@@ -157,8 +158,8 @@ struct Sessions {
     /// The cache, as HOST:PORT.
     target: String,
     /// The RTR version to ask for.
-    #[arg(long, default_value_t = 2, value_parser = clap::value_parser!(u8).range(0..=2))]
-    version: u8,
+    #[arg(long, default_value = "2", value_parser = parse_version)]
+    version: Version,
     /// Concurrent sessions.
     #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u64).range(1..))]
     sessions: u64,
@@ -263,6 +264,14 @@ impl Sessions {
     }
 }
 
+/// An RTR version on the command line: 0, 1 or 2.
+fn parse_version(s: &str) -> Result<Version, String> {
+    s.parse::<u8>()
+        .ok()
+        .and_then(Version::new)
+        .ok_or_else(|| format!("{s:?} is not an RTR version (0, 1 or 2)"))
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let res = match &cli.mode {
@@ -297,7 +306,7 @@ fn main() -> ExitCode {
             sessions,
             expect_hash,
         } => follow(sessions, expect_hash.as_deref(), cli.json),
-        Mode::Hash { file, version } => file_hash(file, *version, cli.json),
+        Mode::Hash { file, version } => file_hash(file, version.number(), cli.json),
         Mode::Gen {
             vrps,
             seed,
@@ -771,7 +780,7 @@ fn ready(s: &Sessions, expect: Option<&str>, json: bool) -> Result<(), String> {
 //------------ replay --------------------------------------------------------
 
 /// Record one full answer from `from`, then replay it on `listen`.
-fn replay(from: &str, listen: SocketAddr, version: u8) -> Result<(), String> {
+fn replay(from: &str, listen: SocketAddr, version: Version) -> Result<(), String> {
     use std::io::Read;
     use std::net::{TcpListener, TcpStream};
     let mut cache = TcpStream::connect(from).map_err(|e| format!("{from}: {e}"))?;
@@ -811,9 +820,8 @@ fn replay(from: &str, listen: SocketAddr, version: u8) -> Result<(), String> {
             let mut query = [0u8; 8];
             while conn.read_exact(&mut query).is_ok() {
                 // Anything but a Reset Query is ignored: no protocol logic.
-                if query[1] == rovd::rtr::pdu::kind::RESET_QUERY
-                    && conn.write_all(&recording).is_err()
-                {
+                let reset = Header::parse(&query).is_some_and(|h| h.kind == kind::RESET_QUERY);
+                if reset && conn.write_all(&recording).is_err() {
                     break;
                 }
             }

@@ -12,8 +12,7 @@
 use std::collections::HashMap;
 use std::time::Instant;
 
-use rovd::rtr::client::{self, CachePdu, Received};
-use rovd::rtr::pdu::{self, kind, ErrorCode};
+use rovd::pdu::{self, kind, ErrorCode, Pdu, Reader, Serial, SessionId, Version};
 
 use crate::hash::{self, ContentHash, ItemHash};
 
@@ -39,7 +38,7 @@ pub enum Phase {
 #[derive(Debug)]
 pub struct Router {
     /// The version asked for; lowered if the cache answers at a lower one.
-    version: u8,
+    version: Version,
     /// Whether to answer a Serial Notify with a Serial Query.
     follow: bool,
     /// Whether to check only the PDU framing: no decoding, no hash.
@@ -77,7 +76,9 @@ pub struct Router {
 
 impl Router {
     /// A router that queues its Reset Query at `version` now.
-    pub fn start(version: u8, follow: bool, now: Instant) -> Router {
+    pub fn start(version: Version, follow: bool, now: Instant) -> Router {
+        let mut out = Vec::with_capacity(pdu::SERIAL_QUERY_LEN);
+        pdu::reset_query(&mut out, version);
         Router {
             version,
             follow,
@@ -90,7 +91,7 @@ impl Router {
             synced_serial: None,
             hash: ContentHash::default(),
             aspas: HashMap::new(),
-            out: client::reset_query(version).to_vec(),
+            out,
             octets: 0,
             pdus: 0,
             timed_out: false,
@@ -139,7 +140,7 @@ impl Router {
 
     /// The version the session runs at.
     pub fn version(&self) -> u8 {
-        self.version
+        self.version.number()
     }
 
     /// End the router with `why`, unless it has already ended.
@@ -157,12 +158,12 @@ impl Router {
         }
         let mut used = 0;
         while !matches!(self.phase, Phase::Failed(_)) {
-            match client::decode(&buf[used..]) {
+            match Pdu::decode_from_cache(buf.get(used..).unwrap_or_default()) {
                 Ok(None) => break,
-                Ok(Some((received, len))) => {
+                Ok(Some((version, pdu, len))) => {
                     used += len;
                     self.pdus += 1;
-                    if let Err(why) = self.pdu(received, now) {
+                    if let Err(why) = self.pdu(version, pdu, now) {
                         self.fail(why);
                     }
                 }
@@ -175,31 +176,33 @@ impl Router {
     /// `receive` without decoding: §5.1 headers only.
     fn frame(&mut self, buf: &[u8], now: Instant) -> usize {
         let mut used = 0;
-        while let Some(header) = buf.get(used..used + 8) {
-            let len = u32::from_be_bytes([header[4], header[5], header[6], header[7]]) as usize;
-            if !(8..=pdu::MAX_LEN).contains(&len) {
-                self.fail(format!("PDU length {len} out of bounds"));
-                break;
-            }
-            let Some(pdu) = buf.get(used..used + len) else {
-                break;
+        while let Some(rest) = buf.get(used..) {
+            let (h, pdu) = match pdu::split(rest) {
+                Ok(Some(split)) => split,
+                Ok(None) => break,
+                Err(e) => {
+                    let len = e.header().len;
+                    self.fail(format!("PDU length {len} out of bounds"));
+                    break;
+                }
             };
-            used += len;
+            used += pdu.len();
             self.pdus += 1;
-            let res = match pdu[1] {
+            let res = match h.kind {
                 kind::CACHE_RESPONSE => {
-                    self.session = Some(u16::from_be_bytes([pdu[2], pdu[3]]));
+                    self.session = Some(h.field);
                     self.in_answer = true;
                     Ok(())
                 }
-                kind::END_OF_DATA if len >= 12 => {
+                kind::END_OF_DATA if pdu.len() >= 12 => {
+                    let mut r = Reader::new(pdu);
                     self.in_answer = false;
-                    self.serial = Some(u32::from_be_bytes([pdu[8], pdu[9], pdu[10], pdu[11]]));
+                    self.serial = r.take(pdu::HEADER_LEN).and_then(|_| r.u32());
                     self.phase = Phase::Synced;
                     self.synced_at = Some(now);
                     Ok(())
                 }
-                kind::ERROR_REPORT => Err(format!("cache sent Error Report {}", pdu[3])),
+                kind::ERROR_REPORT => Err(format!("cache sent Error Report {}", h.field)),
                 kind::SERIAL_NOTIFY => Ok(()),
                 _ if self.in_answer => Ok(()),
                 other => Err(format!("PDU type {other} outside an answer")),
@@ -212,18 +215,19 @@ impl Router {
         used
     }
 
-    fn pdu(&mut self, received: Received, now: Instant) -> Result<(), String> {
-        let Received { version, pdu } = received;
-        if let CachePdu::ErrorReport { code, text } = &pdu {
-            let name = ErrorCode::for_version(*code, version).map_or("unknown code", |c| c.name());
+    fn pdu(&mut self, version: Version, pdu: Pdu<'_>, now: Instant) -> Result<(), String> {
+        if let Pdu::ErrorReport(report) = &pdu {
+            let code = report.code;
+            let name = ErrorCode::for_version(code, version).map_or("unknown code", |c| c.name());
             return Err(format!(
-                "cache sent Error Report {code} ({name}) at version {version}: {text}"
+                "cache sent Error Report {code} ({name}) at version {version}: {}",
+                report.text
             ));
         }
         // As rovctl: a cache may answer the first query at a lower version.
         if self.session.is_none()
             && version < self.version
-            && matches!(pdu, CachePdu::CacheResponse { .. })
+            && matches!(pdu, Pdu::CacheResponse { .. })
         {
             self.version = version;
         }
@@ -235,9 +239,9 @@ impl Router {
         }
         let announce_only = self.phase == Phase::Reset;
         match pdu {
-            CachePdu::SerialNotify { serial, .. } => {
+            Pdu::SerialNotify { serial, .. } => {
                 // §8.2: a notify may arrive at any time.
-                if self.follow && self.phase == Phase::Synced && Some(serial) != self.serial {
+                if self.follow && self.phase == Phase::Synced && Some(serial.0) != self.serial {
                     if self.notified_at.is_none() {
                         self.notified_at = Some(now);
                         self.synced_serial = self.serial;
@@ -246,7 +250,9 @@ impl Router {
                 }
                 Ok(())
             }
-            CachePdu::CacheResponse { session } => {
+            Pdu::CacheResponse {
+                session: SessionId(session),
+            } => {
                 if self.in_answer {
                     return Err("Cache Response inside an answer".into());
                 }
@@ -262,7 +268,7 @@ impl Router {
                 self.in_answer = true;
                 Ok(())
             }
-            CachePdu::CacheReset => {
+            Pdu::CacheReset => {
                 // §5.6: the answer to a Serial Query the cache cannot serve.
                 if !matches!(self.phase, Phase::Serial | Phase::Joining) || self.in_answer {
                     return Err("Cache Reset not in answer to a Serial Query".into());
@@ -272,21 +278,20 @@ impl Router {
                 self.phase = Phase::Reset;
                 self.hash = ContentHash::default();
                 self.aspas.clear();
-                self.out
-                    .extend_from_slice(&client::reset_query(self.version));
+                pdu::reset_query(&mut self.out, self.version);
                 Ok(())
             }
-            CachePdu::Prefix { announce, vrp } => {
+            Pdu::Prefix { announce, vrp } => {
                 self.payload(announce, announce_only)?;
                 self.apply(announce, hash::vrp(&vrp));
                 Ok(())
             }
-            CachePdu::RouterKey { announce, key } => {
+            Pdu::RouterKey { announce, key } => {
                 self.payload(announce, announce_only)?;
                 self.apply(announce, hash::router_key(&key));
                 Ok(())
             }
-            CachePdu::Aspa { announce, aspa } => {
+            Pdu::Aspa { announce, aspa } => {
                 self.payload(announce, announce_only)?;
                 // §5.12: an announcement replaces the customer's record.
                 let old = if announce {
@@ -308,8 +313,10 @@ impl Router {
                 }
                 Ok(())
             }
-            CachePdu::EndOfData {
-                session, serial, ..
+            Pdu::EndOfData {
+                session: SessionId(session),
+                serial: Serial(serial),
+                ..
             } => {
                 if !self.in_answer {
                     return Err("End of Data without Cache Response".into());
@@ -342,7 +349,9 @@ impl Router {
                 }
                 Ok(())
             }
-            CachePdu::ErrorReport { .. } => unreachable!("handled above"),
+            Pdu::ErrorReport(_) | Pdu::ResetQuery | Pdu::SerialQuery { .. } => {
+                Err("a PDU no cache sends".into())
+            }
         }
     }
 
@@ -367,19 +376,9 @@ impl Router {
 
     /// Serial Query (§5.3): 12 octets.
     fn serial_query(&mut self) {
-        let session = self.session.unwrap_or(0).to_be_bytes();
-        let serial = self.serial.unwrap_or(0).to_be_bytes();
-        self.out.extend_from_slice(&[
-            self.version,
-            kind::SERIAL_QUERY,
-            session[0],
-            session[1],
-            0,
-            0,
-            0,
-            12,
-        ]);
-        self.out.extend_from_slice(&serial);
+        let session = SessionId(self.session.unwrap_or(0));
+        let serial = Serial(self.serial.unwrap_or(0));
+        pdu::serial_query(&mut self.out, self.version, session, serial);
         self.phase = Phase::Serial;
     }
 }
@@ -388,8 +387,17 @@ impl Router {
 mod tests {
     use super::*;
     use rovd::payload::{Delta, Snapshot};
-    use rovd::rtr::pdu::{self, Timers};
+    use rovd::pdu::{self, Timers};
     use rovd::testdata::{self, Spec};
+
+    const V1: Version = Version::V1;
+    const V2: Version = Version::V2;
+
+    fn reset_query(v: Version) -> Vec<u8> {
+        let mut q = Vec::new();
+        pdu::reset_query(&mut q, v);
+        q
+    }
 
     const TIMERS: Timers = Timers {
         refresh: 3600,
@@ -398,13 +406,13 @@ mod tests {
     };
 
     fn full(out: &mut Vec<u8>, s: &Snapshot, session: u16, serial: u32) {
-        pdu::cache_response(out, 2, session);
-        s.vrps.iter().for_each(|v| pdu::vrp(out, 2, true, v));
+        pdu::cache_response(out, V2, SessionId(session));
+        s.vrps.iter().for_each(|v| pdu::vrp(out, V2, true, v));
         s.router_keys
             .iter()
-            .for_each(|k| pdu::router_key(out, 2, true, k));
-        s.aspas.iter().for_each(|a| pdu::aspa_announce(out, 2, a));
-        pdu::end_of_data(out, 2, session, serial, &TIMERS);
+            .for_each(|k| pdu::router_key(out, V2, true, k));
+        s.aspas.iter().for_each(|a| pdu::aspa_announce(out, V2, a));
+        pdu::end_of_data(out, V2, SessionId(session), Serial(serial), &TIMERS);
     }
 
     /// Feed `octets` in pieces of `step`, as a socket might deliver them.
@@ -425,8 +433,8 @@ mod tests {
             ..Spec::small()
         });
         let new = testdata::mutate(&old, 10.0, 7);
-        let mut r = Router::start(2, true, Instant::now());
-        assert_eq!(r.out, client::reset_query(2));
+        let mut r = Router::start(V2, true, Instant::now());
+        assert_eq!(r.out, reset_query(V2));
         r.out.clear();
         let mut octets = Vec::new();
         full(&mut octets, &old, 9, 1);
@@ -435,41 +443,41 @@ mod tests {
         assert_eq!(r.hash, ContentHash::of_snapshot(&old, 2));
 
         let mut octets = Vec::new();
-        pdu::serial_notify(&mut octets, 2, 9, 2);
+        pdu::serial_notify(&mut octets, V2, SessionId(9), Serial(2));
         feed(&mut r, &octets, 12);
         assert_eq!(r.phase, Phase::Serial);
         assert_eq!(r.out, [2, 1, 0, 9, 0, 0, 0, 12, 0, 0, 0, 1]);
 
         let d = Delta::between(&old, &new);
         let mut octets = Vec::new();
-        pdu::cache_response(&mut octets, 2, 9);
+        pdu::cache_response(&mut octets, V2, SessionId(9));
         d.withdraw
             .vrps
             .iter()
-            .for_each(|v| pdu::vrp(&mut octets, 2, false, v));
+            .for_each(|v| pdu::vrp(&mut octets, V2, false, v));
         d.announce
             .vrps
             .iter()
-            .for_each(|v| pdu::vrp(&mut octets, 2, true, v));
+            .for_each(|v| pdu::vrp(&mut octets, V2, true, v));
         d.withdraw
             .router_keys
             .iter()
-            .for_each(|k| pdu::router_key(&mut octets, 2, false, k));
+            .for_each(|k| pdu::router_key(&mut octets, V2, false, k));
         d.announce
             .router_keys
             .iter()
-            .for_each(|k| pdu::router_key(&mut octets, 2, true, k));
+            .for_each(|k| pdu::router_key(&mut octets, V2, true, k));
         // A changed ASPA is announced once; a removed one withdrawn.
         for a in &d.withdraw.aspas {
             if !d.announce.aspas.iter().any(|n| n.customer == a.customer) {
-                pdu::aspa_withdraw(&mut octets, 2, a.customer);
+                pdu::aspa_withdraw(&mut octets, V2, a.customer);
             }
         }
         d.announce
             .aspas
             .iter()
-            .for_each(|a| pdu::aspa_announce(&mut octets, 2, a));
-        pdu::end_of_data(&mut octets, 2, 9, 2, &TIMERS);
+            .for_each(|a| pdu::aspa_announce(&mut octets, V2, a));
+        pdu::end_of_data(&mut octets, V2, SessionId(9), Serial(2), &TIMERS);
         feed(&mut r, &octets, 1000);
         assert_eq!(r.phase, Phase::Updated);
         assert_eq!(r.serial, Some(2));
@@ -484,32 +492,32 @@ mod tests {
         });
         let new = testdata::mutate(&old, 10.0, 5);
         let want = ContentHash::of_snapshot(&new, 2).hex();
-        let mut r = Router::start(2, true, Instant::now()).until_hash(&want);
+        let mut r = Router::start(V2, true, Instant::now()).until_hash(&want);
         r.out.clear();
         let mut octets = Vec::new();
         full(&mut octets, &old, 3, 1);
         feed(&mut r, &octets, 64);
         // Serial 2 changes nothing: not there yet, still following.
         let mut octets = Vec::new();
-        pdu::serial_notify(&mut octets, 2, 3, 2);
+        pdu::serial_notify(&mut octets, V2, SessionId(3), Serial(2));
         feed(&mut r, &octets, 12);
         r.out.clear();
         let mut octets = Vec::new();
-        pdu::cache_response(&mut octets, 2, 3);
-        pdu::end_of_data(&mut octets, 2, 3, 2, &TIMERS);
+        pdu::cache_response(&mut octets, V2, SessionId(3));
+        pdu::end_of_data(&mut octets, V2, SessionId(3), Serial(2), &TIMERS);
         feed(&mut r, &octets, 64);
         assert_eq!((r.phase.clone(), r.updates), (Phase::Synced, 1));
         let first_notify = r.notified_at;
         // Serial 3 carries it.
         let mut octets = Vec::new();
-        pdu::serial_notify(&mut octets, 2, 3, 3);
+        pdu::serial_notify(&mut octets, V2, SessionId(3), Serial(3));
         feed(&mut r, &octets, 12);
         assert_eq!(r.out, [2, 1, 0, 3, 0, 0, 0, 12, 0, 0, 0, 2]);
         let d = Delta::between(&old, &new);
         let mut octets = Vec::new();
-        pdu::cache_response(&mut octets, 2, 3);
-        rovd::rtr::cache::encode_delta(&mut octets, 2, &d);
-        pdu::end_of_data(&mut octets, 2, 3, 3, &TIMERS);
+        pdu::cache_response(&mut octets, V2, SessionId(3));
+        rovd::rtr::cache::encode_delta(&mut octets, V2, &d);
+        pdu::end_of_data(&mut octets, V2, SessionId(3), Serial(3), &TIMERS);
         feed(&mut r, &octets, 1000);
         assert_eq!((r.phase.clone(), r.updates), (Phase::Updated, 2));
         assert_eq!(r.hash.hex(), want);
@@ -524,7 +532,7 @@ mod tests {
             vrps: 300,
             ..Spec::small()
         });
-        let mut primer = Router::start(2, false, Instant::now());
+        let mut primer = Router::start(V2, false, Instant::now());
         let mut octets = Vec::new();
         full(&mut octets, &s, 4, 17);
         feed(&mut primer, &octets, 100);
@@ -534,8 +542,8 @@ mod tests {
         assert_eq!(r.phase, Phase::Joining);
         assert_eq!(r.out, [2, 1, 0, 4, 0, 0, 0, 12, 0, 0, 0, 17]);
         let mut octets = Vec::new();
-        pdu::cache_response(&mut octets, 2, 4);
-        pdu::end_of_data(&mut octets, 2, 4, 17, &TIMERS);
+        pdu::cache_response(&mut octets, V2, SessionId(4));
+        pdu::end_of_data(&mut octets, V2, SessionId(4), Serial(17), &TIMERS);
         feed(&mut r, &octets, 5);
         assert_eq!(r.phase, Phase::Synced);
         assert_eq!(r.hash, ContentHash::of_snapshot(&s, 2));
@@ -548,7 +556,7 @@ mod tests {
             vrps: 300,
             ..Spec::small()
         });
-        let mut r = Router::start(1, false, Instant::now()).frame_only();
+        let mut r = Router::start(V1, false, Instant::now()).frame_only();
         let mut octets = Vec::new();
         full(&mut octets, &s, 4, 9);
         feed(&mut r, &octets, 333);
@@ -556,7 +564,7 @@ mod tests {
         assert_eq!(r.serial, Some(9));
         assert_eq!(r.pdus as usize, s.len() + 2);
         // A PDU outside an answer is still caught.
-        let mut r = Router::start(1, false, Instant::now()).frame_only();
+        let mut r = Router::start(V1, false, Instant::now()).frame_only();
         r.receive(&octets[8..], Instant::now());
         assert!(matches!(r.phase, Phase::Failed(_)));
     }
@@ -567,16 +575,16 @@ mod tests {
             vrps: 10,
             ..Spec::small()
         });
-        let mut r = Router::start(2, false, Instant::now());
+        let mut r = Router::start(V2, false, Instant::now());
         let mut octets = Vec::new();
-        pdu::cache_response(&mut octets, 2, 1);
-        pdu::vrp(&mut octets, 2, false, &s.vrps[0]);
+        pdu::cache_response(&mut octets, V2, SessionId(1));
+        pdu::vrp(&mut octets, V2, false, &s.vrps[0]);
         feed(&mut r, &octets, 64);
         assert!(matches!(r.phase, Phase::Failed(ref w) if w.contains("withdrawal")));
 
-        let mut r = Router::start(2, false, Instant::now());
+        let mut r = Router::start(V2, false, Instant::now());
         let mut octets = Vec::new();
-        pdu::error_report(&mut octets, 2, ErrorCode::NoDataAvailable, &[], "");
+        pdu::error_report(&mut octets, V2, ErrorCode::NoDataAvailable, &[], "");
         r.receive(&octets, Instant::now());
         assert!(matches!(r.phase, Phase::Failed(ref w) if w.contains("Error Report 2")));
     }

@@ -5,9 +5,22 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::*;
 use crate::payload::{Aspa, Prefix, RouterKey, Snapshot, Vrp};
-use crate::rtr::pdu::Timers;
+use crate::pdu::Timers;
 
 //------------ Helpers -------------------------------------------------------
+
+fn ver(n: u8) -> Version {
+    Version::new(n).unwrap()
+}
+
+/// The cache's session ID for version `v`, as a number.
+fn id_of(cache: &Cache, v: u8) -> u16 {
+    cache.session_id(ver(v)).0
+}
+
+fn version_of(session: &Session) -> Option<u8> {
+    session.version().map(Version::number)
+}
 
 const TIMERS: Timers = Timers {
     refresh: 3600,
@@ -117,7 +130,7 @@ fn run(session: &mut Session, cache: &Cache, input: &[u8]) -> (Vec<u8>, Vec<Note
 
 /// One query on a fresh connection.
 fn ask(max_version: u8, cache: &Cache, input: &[u8]) -> (Vec<u8>, Vec<Note>, Option<Reason>) {
-    run(&mut Session::new(max_version), cache, input)
+    run(&mut Session::new(ver(max_version)), cache, input)
 }
 
 fn v4(addr: &str, plen: u8, mlen: u8, asn: u32) -> Vrp {
@@ -165,7 +178,7 @@ fn mixed() -> Snapshot {
 fn cache_with(snapshots: Vec<Snapshot>) -> Cache {
     let mut cache = Cache::new(BASE, TIMERS, 10);
     for s in snapshots {
-        cache.update(s);
+        cache.update(s).unwrap();
     }
     cache
 }
@@ -364,7 +377,7 @@ fn decode_one(p: &[u8]) -> Pdu {
                 v,
                 code: r.code,
                 pdu: r.pdu.to_vec(),
-                text: r.text.to_vec(),
+                text: r.text.as_bytes().to_vec(),
             }
         }
         11 => {
@@ -400,7 +413,7 @@ fn decode_one(p: &[u8]) -> Pdu {
 
 /// Cache Response, `body`, End of Data: a complete answer.
 fn answer(cache: &Cache, v: u8, serial: u32, body: Vec<Pdu>) -> Vec<Pdu> {
-    let session = cache.session_id(v);
+    let session = id_of(cache, v);
     let mut all = vec![Response { v, session }];
     all.extend(body);
     all.push(EndOfData { v, session, serial });
@@ -414,7 +427,7 @@ fn c22_reset_query_one_octet_at_a_time_is_answered_identically() {
     let cache = cache_with(vec![mixed()]);
     let (whole, whole_notes, _) = ask(2, &cache, &query_reset(2));
 
-    let mut session = Session::new(2);
+    let mut session = Session::new(ver(2));
     let (mut out, mut notes, mut buf) = (Vec::new(), Vec::new(), Vec::new());
     for (i, b) in query_reset(2).into_iter().enumerate() {
         buf.push(b);
@@ -438,11 +451,11 @@ fn c23_serial_query_split_anywhere_is_answered_identically() {
         mixed(),
         snap(vec![v4("10.0.0.0", 8, 8, 1)], vec![], vec![]),
     ]);
-    let q = query_serial(2, cache.session_id(2), 0);
+    let q = query_serial(2, id_of(&cache, 2), 0);
     let (whole, _, _) = ask(2, &cache, &q);
     assert_eq!(decode(&whole).len(), 2 + 5);
     for cut in 1..q.len() {
-        let mut session = Session::new(2);
+        let mut session = Session::new(ver(2));
         let (mut out, mut notes) = (Vec::new(), Vec::new());
         assert_eq!(session.receive(&q[..cut], &cache, &mut out, &mut notes), 0);
         assert!(out.is_empty() && notes.is_empty());
@@ -454,11 +467,11 @@ fn c23_serial_query_split_anywhere_is_answered_identically() {
 #[test]
 fn c24_back_to_back_queries_are_processed_one_per_call() {
     let cache = cache_with(vec![mixed()]);
-    let sid = cache.session_id(2);
+    let sid = id_of(&cache, 2);
     let mut input = query_reset(2);
     input.extend(query_serial(2, sid, 0));
 
-    let mut session = Session::new(2);
+    let mut session = Session::new(ver(2));
     let (mut out, mut notes) = (Vec::new(), Vec::new());
     assert_eq!(session.receive(&input, &cache, &mut out, &mut notes), 8);
     let (first, _) = flatten(std::mem::take(&mut out));
@@ -485,10 +498,10 @@ fn c24_back_to_back_queries_are_processed_one_per_call() {
     assert_eq!(
         notes,
         [
-            Note::Negotiated(2),
+            Note::Negotiated(ver(2)),
             Note::ResetQuery,
             Note::SerialQuery {
-                serial: 0,
+                serial: Serial(0),
                 answer: SerialAnswer::Delta
             }
         ]
@@ -508,7 +521,7 @@ fn c25_nonzero_reserved_octets_in_reset_query_are_ignored() {
         q[2..4].copy_from_slice(&reserved);
         let (bytes, notes, close) = ask(2, &cache, &q);
         assert_eq!(bytes, expected);
-        assert_eq!(notes, [Note::Negotiated(2), Note::ResetQuery]);
+        assert_eq!(notes, [Note::Negotiated(ver(2)), Note::ResetQuery]);
         assert_eq!(close, None);
     }
 }
@@ -518,7 +531,7 @@ fn c25_nonzero_reserved_octets_in_reset_query_are_ignored() {
 #[test]
 fn c26_reset_response_is_cache_response_payload_end_of_data_byte_exact() {
     let cache = cache_with(vec![mixed()]);
-    let sid = cache.session_id(2);
+    let sid = id_of(&cache, 2);
     let (bytes, notes, close) = ask(2, &cache, &query_reset(2));
     let expected = [
         format!("02 03 {sid:04x} 00000008"), // v2 Cache Response, session, length 8
@@ -538,7 +551,7 @@ fn c26_reset_response_is_cache_response_payload_end_of_data_byte_exact() {
     ]
     .concat();
     assert_eq!(bytes, hex(&expected));
-    assert_eq!(notes, [Note::Negotiated(2), Note::ResetQuery]);
+    assert_eq!(notes, [Note::Negotiated(ver(2)), Note::ResetQuery]);
     assert_eq!(close, None);
 }
 
@@ -552,7 +565,7 @@ fn c27_c28_reset_response_announces_only_and_eod_matches_cache_response() {
         let (bytes, _, _) = ask(2, &cache, &query_reset(v));
         let pdus = decode(&bytes);
         let (first, last) = (&pdus[0], &pdus[pdus.len() - 1]);
-        let session = cache.session_id(v);
+        let session = id_of(&cache, v);
         assert_eq!(*first, Response { v, session });
         assert_eq!(
             *last,
@@ -578,7 +591,9 @@ fn c27_c28_reset_response_announces_only_and_eod_matches_cache_response() {
 #[test]
 fn c29_eod_serial_is_that_of_the_data_delivered() {
     let mut cache = cache_with(vec![snap(vec![v4("10.0.0.0", 8, 8, 1)], vec![], vec![])]);
-    cache.update(snap(vec![v4("11.0.0.0", 8, 8, 2)], vec![], vec![]));
+    cache
+        .update(snap(vec![v4("11.0.0.0", 8, 8, 2)], vec![], vec![]))
+        .unwrap();
     let (bytes, _, _) = ask(2, &cache, &query_reset(2));
     assert_eq!(
         decode(&bytes),
@@ -590,7 +605,7 @@ fn c29_eod_serial_is_that_of_the_data_delivered() {
 fn c30_empty_data_set_is_cache_response_then_end_of_data() {
     let cache = cache_with(vec![Snapshot::default()]);
     for v in 0..=2u8 {
-        let sid = cache.session_id(v);
+        let sid = id_of(&cache, v);
         let (bytes, notes, close) = ask(2, &cache, &query_reset(v));
         let eod = if v == 0 {
             format!("00 07 {sid:04x} 0000000c 00000000") // v0 End of Data, length 12, serial 0
@@ -601,7 +616,7 @@ fn c30_empty_data_set_is_cache_response_then_end_of_data() {
         // Cache Response, session, length 8; then End of Data.
         let expected = format!("{v:02x} 03 {sid:04x} 00000008 {eod}");
         assert_eq!(bytes, hex(&expected), "v{v}");
-        assert_eq!(notes, [Note::Negotiated(v), Note::ResetQuery]);
+        assert_eq!(notes, [Note::Negotiated(ver(v)), Note::ResetQuery]);
         assert_eq!(close, None);
     }
 }
@@ -693,7 +708,7 @@ fn c34_router_keys_with_one_ski_and_different_spkis_are_all_sent() {
 #[test]
 fn c35_serial_query_at_current_serial_is_cache_response_then_end_of_data() {
     let cache = cache_with(vec![mixed(), Snapshot::default()]);
-    let sid = cache.session_id(1);
+    let sid = id_of(&cache, 1);
     let (bytes, notes, close) = ask(2, &cache, &query_serial(1, sid, 1));
     let expected = [
         format!("01 03 {sid:04x} 00000008"), // v1 Cache Response, session, length 8
@@ -706,9 +721,9 @@ fn c35_serial_query_at_current_serial_is_cache_response_then_end_of_data() {
     assert_eq!(
         notes,
         [
-            Note::Negotiated(1),
+            Note::Negotiated(ver(1)),
             Note::SerialQuery {
-                serial: 1,
+                serial: Serial(1),
                 answer: SerialAnswer::Delta
             }
         ]
@@ -726,7 +741,7 @@ fn c36_serial_query_for_a_retained_serial_gets_the_minimal_delta() {
         snap(vec![a, b], vec![], vec![]),
         snap(vec![b, c], vec![], vec![]),
     ]);
-    let sid = cache.session_id(2);
+    let sid = id_of(&cache, 2);
     let (bytes, _, _) = ask(2, &cache, &query_serial(2, sid, 0));
     assert_eq!(
         decode(&bytes),
@@ -760,7 +775,7 @@ fn c37_changes_that_cancel_out_are_not_mentioned() {
         snap(vec![], vec![], vec![aspa(1, &[2, 3])]),
         snap(vec![x, y], vec![], vec![aspa(1, &[2])]),
     ]);
-    let (bytes, _, _) = ask(2, &cache, &query_serial(2, cache.session_id(2), 0));
+    let (bytes, _, _) = ask(2, &cache, &query_serial(2, id_of(&cache, 2), 0));
     assert_eq!(decode(&bytes), answer(&cache, 2, 2, vec![ann(2, y)]));
 }
 
@@ -771,7 +786,7 @@ fn c38_each_key_is_mentioned_at_most_once_per_direction() {
     let on = snap(vec![x], vec![k.clone()], vec![aspa(9, &[1])]);
     let off = Snapshot::default();
     let cache = cache_with(vec![off.clone(), on.clone(), off.clone(), on, off]);
-    let sid = cache.session_id(2);
+    let sid = id_of(&cache, 2);
     // From 0 (absent) to 4 (absent): nothing.
     let (bytes, _, _) = ask(2, &cache, &query_serial(2, sid, 0));
     assert_eq!(decode(&bytes), answer(&cache, 2, 4, vec![]));
@@ -792,7 +807,7 @@ fn c39_maxlen_or_asn_change_is_announce_new_then_withdraw_old() {
         snap(vec![old, v6("2001:db8::", 32, 32, 1)], vec![], vec![]),
         snap(vec![longer, other_as], vec![], vec![]),
     ]);
-    let (bytes, _, _) = ask(2, &cache, &query_serial(2, cache.session_id(2), 0));
+    let (bytes, _, _) = ask(2, &cache, &query_serial(2, id_of(&cache, 2), 0));
     assert_eq!(
         decode(&bytes),
         answer(
@@ -816,7 +831,7 @@ fn c40_aspa_provider_change_is_one_replacing_announcement() {
         snap(vec![], vec![], vec![aspa(1, &[2, 3]), aspa(5, &[7])]),
         snap(vec![], vec![], vec![aspa(1, &[2, 3, 4]), aspa(5, &[7])]),
     ]);
-    let sid = cache.session_id(2);
+    let sid = id_of(&cache, 2);
     let (bytes, _, _) = ask(2, &cache, &query_serial(2, sid, 1));
     assert_eq!(
         decode(&bytes),
@@ -840,7 +855,7 @@ fn c41_aspa_removal_is_a_12_octet_withdrawal_and_addition_an_announcement() {
         snap(vec![], vec![], vec![aspa(64496, &[1])]),
         snap(vec![], vec![], vec![aspa(64497, &[0])]),
     ]);
-    let sid = cache.session_id(2);
+    let sid = id_of(&cache, 2);
     let (bytes, _, _) = ask(2, &cache, &query_serial(2, sid, 0));
     let expected = [
         format!("02 03 {sid:04x} 00000008"), // v2 Cache Response
@@ -857,18 +872,23 @@ fn c41_aspa_removal_is_a_12_octet_withdrawal_and_addition_an_announcement() {
 fn c42_serial_older_than_the_history_gets_cache_reset() {
     let mut cache = Cache::new(BASE, TIMERS, 2);
     for i in 0..4u32 {
-        cache.update(snap(vec![v4("10.0.0.0", 8, 8, i)], vec![], vec![]));
+        cache
+            .update(snap(vec![v4("10.0.0.0", 8, 8, i)], vec![], vec![]))
+            .unwrap();
     }
-    assert_eq!(cache.retained_serials().collect::<Vec<_>>(), [1, 2]);
-    let sid = cache.session_id(2);
+    assert_eq!(
+        cache.retained_serials().collect::<Vec<_>>(),
+        [Serial(1), Serial(2)]
+    );
+    let sid = id_of(&cache, 2);
     let (bytes, notes, close) = ask(2, &cache, &query_serial(2, sid, 0));
     assert_eq!(bytes, hex("02 08 0000 00000008")); // v2 Cache Reset, zero, length 8
     assert_eq!(
         notes,
         [
-            Note::Negotiated(2),
+            Note::Negotiated(ver(2)),
             Note::SerialQuery {
-                serial: 0,
+                serial: Serial(0),
                 answer: SerialAnswer::CacheReset
             }
         ]
@@ -882,7 +902,7 @@ fn c42_serial_older_than_the_history_gets_cache_reset() {
 fn c43_newer_or_never_issued_serial_gets_cache_reset() {
     let cache = cache_with(vec![mixed(), Snapshot::default(), mixed()]);
     for v in 0..=2u8 {
-        let sid = cache.session_id(v);
+        let sid = id_of(&cache, v);
         for serial in [3, 4, 12_345, 0x8000_0000, u32::MAX] {
             let (bytes, _, close) = ask(2, &cache, &query_serial(v, sid, serial));
             assert_eq!(decode(&bytes), [Pdu::Reset { v }], "v{v} serial {serial}");
@@ -896,12 +916,12 @@ fn c44_history_across_the_wrap_gives_a_delta_not_a_reset() {
     let a = v4("10.0.0.0", 8, 8, 1);
     let b = v4("11.0.0.0", 8, 8, 1);
     let c = v4("12.0.0.0", 8, 8, 1);
-    let mut cache = Cache::with_first_serial(BASE, TIMERS, 10, u32::MAX);
-    cache.update(snap(vec![a], vec![], vec![])); // serial 0xffffffff
-    cache.update(snap(vec![a, b], vec![], vec![])); // serial 0
-    cache.update(snap(vec![b, c], vec![], vec![])); // serial 1
-    assert_eq!(cache.serial(), Some(1));
-    let sid = cache.session_id(2);
+    let mut cache = Cache::with_first_serial(BASE, TIMERS, 10, Serial(u32::MAX));
+    cache.update(snap(vec![a], vec![], vec![])).unwrap(); // serial 0xffffffff
+    cache.update(snap(vec![a, b], vec![], vec![])).unwrap(); // serial 0
+    cache.update(snap(vec![b, c], vec![], vec![])).unwrap(); // serial 1
+    assert_eq!(cache.serial(), Some(Serial(1)));
+    let sid = id_of(&cache, 2);
     let (bytes, _, _) = ask(2, &cache, &query_serial(2, sid, u32::MAX));
     assert_eq!(
         decode(&bytes),
@@ -920,11 +940,15 @@ fn c44_history_across_the_wrap_gives_a_delta_not_a_reset() {
 
 #[test]
 fn c45_query_for_zero_while_zero_is_current_is_an_empty_delta() {
-    let mut cache = Cache::with_first_serial(BASE, TIMERS, 10, u32::MAX);
-    cache.update(snap(vec![v4("10.0.0.0", 8, 8, 1)], vec![], vec![]));
-    cache.update(snap(vec![v4("10.0.0.0", 8, 8, 2)], vec![], vec![]));
-    assert_eq!(cache.serial(), Some(0));
-    let sid = cache.session_id(0);
+    let mut cache = Cache::with_first_serial(BASE, TIMERS, 10, Serial(u32::MAX));
+    cache
+        .update(snap(vec![v4("10.0.0.0", 8, 8, 1)], vec![], vec![]))
+        .unwrap();
+    cache
+        .update(snap(vec![v4("10.0.0.0", 8, 8, 2)], vec![], vec![]))
+        .unwrap();
+    assert_eq!(cache.serial(), Some(Serial(0)));
+    let sid = id_of(&cache, 0);
     let (bytes, notes, _) = ask(2, &cache, &query_serial(0, sid, 0));
     // v0 Cache Response; v0 End of Data, length 12, serial 0.
     assert_eq!(
@@ -936,7 +960,7 @@ fn c45_query_for_zero_while_zero_is_current_is_an_empty_delta() {
     assert_eq!(
         notes[1],
         Note::SerialQuery {
-            serial: 0,
+            serial: Serial(0),
             answer: SerialAnswer::Delta
         }
     );
@@ -945,8 +969,8 @@ fn c45_query_for_zero_while_zero_is_current_is_an_empty_delta() {
 #[test]
 fn c46_wrong_session_on_an_established_session_is_error_0_and_close() {
     let cache = cache_with(vec![mixed()]);
-    let sid = cache.session_id(2);
-    let mut session = Session::new(2);
+    let sid = id_of(&cache, 2);
+    let mut session = Session::new(ver(2));
     run(&mut session, &cache, &query_reset(2));
     assert!(session.is_established());
     let bad = query_serial(2, sid.wrapping_add(1), 0);
@@ -967,10 +991,10 @@ fn c46_wrong_session_on_an_established_session_is_error_0_and_close() {
 #[test]
 fn c46_wrong_session_after_a_serial_query_answer_is_also_error_0() {
     let cache = cache_with(vec![mixed()]);
-    let sid = cache.session_id(1);
-    let mut session = Session::new(2);
+    let sid = id_of(&cache, 1);
+    let mut session = Session::new(ver(2));
     run(&mut session, &cache, &query_serial(1, sid, 0));
-    let bad = query_serial(1, cache.session_id(2), 0);
+    let bad = query_serial(1, id_of(&cache, 2), 0);
     let (bytes, _, close) = run(&mut session, &cache, &bad);
     assert_eq!(decode(&bytes), [err(1, ErrorCode::CorruptData, &bad)]);
     assert_eq!(close, Some(Reason::SentError(ErrorCode::CorruptData)));
@@ -979,16 +1003,16 @@ fn c46_wrong_session_after_a_serial_query_answer_is_also_error_0() {
 #[test]
 fn c47_unknown_session_on_a_new_connection_gets_cache_reset() {
     let cache = cache_with(vec![mixed()]);
-    let mut session = Session::new(2);
-    let stale = cache.session_id(2).wrapping_add(7);
+    let mut session = Session::new(ver(2));
+    let stale = id_of(&cache, 2).wrapping_add(7);
     let (bytes, notes, close) = run(&mut session, &cache, &query_serial(2, stale, 0));
     assert_eq!(bytes, hex("02 08 0000 00000008")); // v2 Cache Reset
     assert_eq!(
         notes,
         [
-            Note::Negotiated(2),
+            Note::Negotiated(ver(2)),
             Note::SerialQuery {
-                serial: 0,
+                serial: Serial(0),
                 answer: SerialAnswer::CacheReset
             }
         ]
@@ -1009,9 +1033,9 @@ fn c48_resumption_on_a_new_connection_gets_the_delta() {
     let mut cache = cache_with(vec![snap(vec![a], vec![], vec![])]);
     let (first, _, _) = ask(2, &cache, &query_reset(1));
     assert_eq!(decode(&first), answer(&cache, 1, 0, vec![ann(1, a)]));
-    cache.update(snap(vec![b], vec![], vec![]));
+    cache.update(snap(vec![b], vec![], vec![])).unwrap();
     // A new connection resumes with the session ID and serial it was given.
-    let (bytes, notes, close) = ask(2, &cache, &query_serial(1, cache.session_id(1), 0));
+    let (bytes, notes, close) = ask(2, &cache, &query_serial(1, id_of(&cache, 1), 0));
     assert_eq!(
         decode(&bytes),
         answer(&cache, 1, 1, vec![ann(1, b), wd(1, a)])
@@ -1019,7 +1043,7 @@ fn c48_resumption_on_a_new_connection_gets_the_delta() {
     assert_eq!(
         notes[1],
         Note::SerialQuery {
-            serial: 0,
+            serial: Serial(0),
             answer: SerialAnswer::Delta
         }
     );
@@ -1112,8 +1136,8 @@ fn c51_c52_worked_example_announce_descending_withdraw_ascending() {
         answer(&cache, 2, 0, old.iter().map(|&x| ann(2, x)).collect())
     );
 
-    cache.update(snap(shuffled(&new), vec![], vec![]));
-    let (bytes, _, _) = ask(2, &cache, &query_serial(2, cache.session_id(2), 0));
+    cache.update(snap(shuffled(&new), vec![], vec![])).unwrap();
+    let (bytes, _, _) = ask(2, &cache, &query_serial(2, id_of(&cache, 2), 0));
     let mut body: Vec<Pdu> = new.iter().map(|&x| ann(2, x)).collect();
     body.extend(old.iter().rev().map(|&x| wd(2, x)));
     assert_eq!(decode(&bytes), answer(&cache, 2, 1, body));
@@ -1128,8 +1152,8 @@ fn c51_c52_ipv6_ordering() {
         decode(&bytes),
         answer(&cache, 2, 0, vrps.iter().map(|&x| ann(2, x)).collect())
     );
-    cache.update(Snapshot::default());
-    let (bytes, _, _) = ask(2, &cache, &query_serial(2, cache.session_id(2), 0));
+    cache.update(Snapshot::default()).unwrap();
+    let (bytes, _, _) = ask(2, &cache, &query_serial(2, id_of(&cache, 2), 0));
     assert_eq!(
         decode(&bytes),
         answer(&cache, 2, 1, vrps.iter().rev().map(|&x| wd(2, x)).collect())
@@ -1170,8 +1194,10 @@ fn c53_router_keys_by_ski_spki_length_spki_asn() {
     let added = vec![key([1; 20], 8, &[0x30]), key([3; 20], 0, &[0x30])];
     let kept: Vec<RouterKey> = keys.iter().step_by(2).cloned().collect();
     let gone: Vec<RouterKey> = keys.iter().skip(1).step_by(2).cloned().collect();
-    cache.update(snap(vec![], [kept, added.clone()].concat(), vec![]));
-    let (bytes, _, _) = ask(2, &cache, &query_serial(2, cache.session_id(2), 0));
+    cache
+        .update(snap(vec![], [kept, added.clone()].concat(), vec![]))
+        .unwrap();
+    let (bytes, _, _) = ask(2, &cache, &query_serial(2, id_of(&cache, 2), 0));
     let mut body: Vec<Pdu> = added.into_iter().map(|k| ann_key(2, k)).collect();
     body.extend(gone.into_iter().map(|k| wd_key(2, k)));
     assert_eq!(decode(&bytes), answer(&cache, 2, 1, body));
@@ -1198,12 +1224,14 @@ fn c54_aspa_by_customer_ascending() {
                 .collect()
         )
     );
-    cache.update(snap(
-        vec![],
-        vec![],
-        customers.map(|c| aspa(c + 1, &[10000])).to_vec(),
-    ));
-    let (bytes, _, _) = ask(2, &cache, &query_serial(2, cache.session_id(2), 0));
+    cache
+        .update(snap(
+            vec![],
+            vec![],
+            customers.map(|c| aspa(c + 1, &[10000])).to_vec(),
+        ))
+        .unwrap();
+    let (bytes, _, _) = ask(2, &cache, &query_serial(2, id_of(&cache, 2), 0));
     let mut body: Vec<Pdu> = customers
         .iter()
         .map(|&c| ann_aspa(2, c + 1, &[10000]))
@@ -1247,12 +1275,14 @@ fn c49_c50_types_ascending_announcements_before_withdrawals() {
         v6("2001:dba::", 32, 32, 1),
         key([3; 20], 1, &[1]),
     );
-    cache.update(snap(
-        vec![b4, c4, b6, c6],
-        vec![kb, kc.clone()],
-        vec![aspa(2, &[1]), aspa(3, &[1])],
-    ));
-    let (bytes, _, _) = ask(2, &cache, &query_serial(2, cache.session_id(2), 0));
+    cache
+        .update(snap(
+            vec![b4, c4, b6, c6],
+            vec![kb, kc.clone()],
+            vec![aspa(2, &[1]), aspa(3, &[1])],
+        ))
+        .unwrap();
+    let (bytes, _, _) = ask(2, &cache, &query_serial(2, id_of(&cache, 2), 0));
     assert_eq!(
         decode(&bytes),
         answer(
@@ -1282,7 +1312,9 @@ fn c55_v0_and_v1_use_the_same_ordering() {
         shuffled(&keys_in_order()),
         vec![],
     )]);
-    cache.update(snap(shuffled(&new), keys_in_order(), vec![]));
+    cache
+        .update(snap(shuffled(&new), keys_in_order(), vec![]))
+        .unwrap();
     for v in 0..=1u8 {
         let (bytes, _, _) = ask(2, &cache, &query_reset(v));
         let mut body: Vec<Pdu> = new.iter().map(|&x| ann(v, x)).collect();
@@ -1291,7 +1323,7 @@ fn c55_v0_and_v1_use_the_same_ordering() {
         }
         assert_eq!(decode(&bytes), answer(&cache, v, 1, body), "v{v} reset");
 
-        let (bytes, _, _) = ask(2, &cache, &query_serial(v, cache.session_id(v), 0));
+        let (bytes, _, _) = ask(2, &cache, &query_serial(v, id_of(&cache, v), 0));
         let mut body: Vec<Pdu> = new.iter().map(|&x| ann(v, x)).collect();
         body.extend(old.iter().rev().map(|&x| wd(v, x)));
         assert_eq!(decode(&bytes), answer(&cache, v, 1, body), "v{v} serial");
@@ -1303,10 +1335,10 @@ fn c55_v0_and_v1_use_the_same_ordering() {
 #[test]
 fn c56_first_query_v2_opens_a_v2_session_with_aspa() {
     let cache = cache_with(vec![mixed()]);
-    let mut session = Session::new(2);
+    let mut session = Session::new(ver(2));
     let (bytes, notes, _) = run(&mut session, &cache, &query_reset(2));
-    assert_eq!(session.version(), Some(2));
-    assert_eq!(notes[0], Note::Negotiated(2));
+    assert_eq!(version_of(&session), Some(2));
+    assert_eq!(notes[0], Note::Negotiated(ver(2)));
     let pdus = decode(&bytes);
     assert_eq!(pdus.len(), 6);
     assert_eq!(pdus[4], ann_aspa(2, 64499, &[64500]));
@@ -1315,9 +1347,9 @@ fn c56_first_query_v2_opens_a_v2_session_with_aspa() {
 #[test]
 fn c57_first_query_v1_opens_a_v1_session_with_keys_without_aspa() {
     let cache = cache_with(vec![mixed()]);
-    let mut session = Session::new(2);
+    let mut session = Session::new(ver(2));
     let (bytes, _, _) = run(&mut session, &cache, &query_reset(1));
-    assert_eq!(session.version(), Some(1));
+    assert_eq!(version_of(&session), Some(1));
     assert_eq!(
         decode(&bytes),
         answer(
@@ -1337,10 +1369,10 @@ fn c57_first_query_v1_opens_a_v1_session_with_keys_without_aspa() {
 #[test]
 fn c58_first_query_v0_opens_a_v0_session_prefixes_only() {
     let cache = cache_with(vec![mixed()]);
-    let mut session = Session::new(2);
-    let sid = cache.session_id(0);
+    let mut session = Session::new(ver(2));
+    let sid = id_of(&cache, 0);
     let (bytes, _, _) = run(&mut session, &cache, &query_reset(0));
-    assert_eq!(session.version(), Some(0));
+    assert_eq!(version_of(&session), Some(0));
     let expected = [
         format!("00 03 {sid:04x} 00000008"), // v0 Cache Response
         "00 04 0000 00000014 01 18 18 00 c0000200 0000fbf0".into(), // v0 IPv4 announce
@@ -1358,7 +1390,7 @@ fn c59_version_above_ours_gets_error_4_with_our_version() {
     for max in 0..=2u8 {
         for v in [max + 1, 3, 11, 255] {
             for q in [query_reset(v), query_serial(v, 1, 1)] {
-                let mut session = Session::new(max);
+                let mut session = Session::new(ver(max));
                 let (bytes, notes, close) = run(&mut session, &cache, &q);
                 let expected = [
                     format!("{max:02x} 0a 0004 {:08x}", 16 + q.len()), // version C, Error Report, code 4, length
@@ -1372,7 +1404,7 @@ fn c59_version_above_ours_gets_error_4_with_our_version() {
                 );
                 assert_eq!(notes, [Note::VersionTooHigh(v)]);
                 assert_eq!(close, None);
-                assert_eq!(session.version(), None);
+                assert_eq!(version_of(&session), None);
             }
         }
     }
@@ -1381,7 +1413,7 @@ fn c59_version_above_ours_gets_error_4_with_our_version() {
 #[test]
 fn c60_after_error_4_a_lower_version_query_is_answered() {
     let cache = cache_with(vec![mixed()]);
-    let mut session = Session::new(2);
+    let mut session = Session::new(ver(2));
     let (bytes, _, _) = run(&mut session, &cache, &query_reset(3));
     assert_eq!(
         decode(&bytes),
@@ -1390,14 +1422,14 @@ fn c60_after_error_4_a_lower_version_query_is_answered() {
     assert!(session.notify(&cache).is_none());
     let (bytes, notes, close) = run(&mut session, &cache, &query_reset(2));
     assert_eq!(decode(&bytes).len(), 6);
-    assert_eq!(notes, [Note::Negotiated(2), Note::ResetQuery]);
+    assert_eq!(notes, [Note::Negotiated(ver(2)), Note::ResetQuery]);
     assert_eq!(close, None);
 }
 
 #[test]
 fn c62_max_version_1_answers_v2_with_error_4_at_version_1_then_serves_v1() {
     let cache = cache_with(vec![mixed()]);
-    let mut session = Session::new(1);
+    let mut session = Session::new(ver(1));
     let (bytes, notes, close) = run(&mut session, &cache, &query_reset(2));
     let expected = [
         "01 0a 0004 00000018", // v1 Error Report, code 4, length 24
@@ -1416,10 +1448,10 @@ fn c62_max_version_1_answers_v2_with_error_4_at_version_1_then_serves_v1() {
         decode(&bytes)[0],
         Response {
             v: 1,
-            session: cache.session_id(1)
+            session: id_of(&cache, 1)
         }
     );
-    assert_eq!(notes, [Note::Negotiated(1), Note::ResetQuery]);
+    assert_eq!(notes, [Note::Negotiated(ver(1)), Note::ResetQuery]);
     assert_eq!(close, None);
 }
 
@@ -1429,9 +1461,9 @@ fn c63_different_version_query_after_negotiation_is_error_8_and_close() {
     for (negotiated, other) in [(2u8, 1u8), (2, 0), (1, 0), (1, 2)] {
         for q in [
             query_reset(other),
-            query_serial(other, cache.session_id(other), 0),
+            query_serial(other, id_of(&cache, other), 0),
         ] {
-            let mut s = Session::new(2);
+            let mut s = Session::new(ver(2));
             run(&mut s, &cache, &query_reset(negotiated));
             let (bytes, notes, close) = run(&mut s, &cache, &q);
             assert_eq!(
@@ -1451,7 +1483,7 @@ fn c63_v0_session_gets_error_4_for_a_different_version_since_v0_has_no_code_8() 
     // closed all the same.
     let cache = cache_with(vec![mixed()]);
     for other in [1u8, 2] {
-        let mut session = Session::new(2);
+        let mut session = Session::new(ver(2));
         run(&mut session, &cache, &query_reset(0));
         let q = query_reset(other);
         let (bytes, _, close) = run(&mut session, &cache, &q);
@@ -1471,9 +1503,9 @@ fn c63_v0_session_gets_error_4_for_a_different_version_since_v0_has_no_code_8() 
 #[test]
 fn c63_even_after_only_a_no_data_answer_the_version_is_fixed() {
     let cache = Cache::new(BASE, TIMERS, 10);
-    let mut session = Session::new(2);
+    let mut session = Session::new(ver(2));
     run(&mut session, &cache, &query_reset(1));
-    assert_eq!(session.version(), Some(1));
+    assert_eq!(version_of(&session), Some(1));
     let (bytes, _, close) = run(&mut session, &cache, &query_reset(2));
     assert_eq!(
         decode(&bytes),
@@ -1486,7 +1518,7 @@ fn c63_even_after_only_a_no_data_answer_the_version_is_fixed() {
 fn c64_different_version_error_report_after_negotiation_closes_without_reply() {
     let cache = cache_with(vec![mixed()]);
     for (negotiated, other) in [(2u8, 1u8), (1, 2), (0, 2), (2, 3)] {
-        let mut session = Session::new(2);
+        let mut session = Session::new(ver(2));
         run(&mut session, &cache, &query_reset(negotiated));
         let (bytes, notes, close) = run(&mut session, &cache, &report(other, 2, &[], b""));
         assert!(bytes.is_empty());
@@ -1529,7 +1561,7 @@ fn c67_session_ids_differ_per_version_and_match_across_routers() {
             panic!()
         };
         assert_eq!(decode(&b)[0], Response { v, session });
-        assert_eq!(session, cache.session_id(v));
+        assert_eq!(session, id_of(&cache, v));
         ids.push(session);
     }
     assert!(
@@ -1547,17 +1579,19 @@ fn versions(bytes: &[u8]) -> Vec<u8> {
 fn c68_every_pdu_carries_the_negotiated_version() {
     let mut cache = cache_with(vec![mixed()]);
     for v in 0..=2u8 {
-        let mut session = Session::new(2);
+        let mut session = Session::new(ver(2));
         let (bytes, _, _) = run(&mut session, &cache, &query_reset(v));
         assert!(versions(&bytes).iter().all(|&x| x == v));
         if v == 0 {
-            cache.update(snap(vec![v4("10.0.0.0", 8, 8, 1)], vec![], vec![]));
+            cache
+                .update(snap(vec![v4("10.0.0.0", 8, 8, 1)], vec![], vec![]))
+                .unwrap();
         }
         let Some(Output::Pdus { bytes, .. }) = session.notify(&cache) else {
             panic!()
         };
         assert_eq!(versions(&bytes), [v]);
-        let sid = cache.session_id(v);
+        let sid = id_of(&cache, v);
         let (bytes, _, _) = run(&mut session, &cache, &query_serial(v, sid, 0));
         assert!(versions(&bytes).iter().all(|&x| x == v));
         let (bytes, _, _) = run(&mut session, &cache, &raw(v, 12, 0, &[]));
@@ -1570,17 +1604,17 @@ fn c68_every_pdu_carries_the_negotiated_version() {
 #[test]
 fn c66_no_notify_before_the_first_cache_response() {
     let mut cache = Cache::new(BASE, TIMERS, 10);
-    let mut session = Session::new(2);
+    let mut session = Session::new(ver(2));
     assert!(session.notify(&cache).is_none());
     // No data yet: error 2, still no notify.
     run(&mut session, &cache, &query_reset(2));
-    cache.update(mixed());
+    cache.update(mixed()).unwrap();
     assert!(session.notify(&cache).is_none());
     // Cache Reset: still no Cache Response.
     run(&mut session, &cache, &query_serial(2, 0x4242, 0));
     assert!(session.notify(&cache).is_none());
     // Version too high on another connection: nothing negotiated.
-    let mut other = Session::new(2);
+    let mut other = Session::new(ver(2));
     run(&mut other, &cache, &query_reset(3));
     assert!(other.notify(&cache).is_none());
     assert!(!other.is_established());
@@ -1590,11 +1624,11 @@ fn c66_no_notify_before_the_first_cache_response() {
 fn c69_notify_carries_the_sessions_version_id_and_current_serial() {
     let mut cache = cache_with(vec![mixed()]);
     for v in 0..=2u8 {
-        let mut session = Session::new(2);
+        let mut session = Session::new(ver(2));
         run(&mut session, &cache, &query_reset(v));
         assert!(session.is_established());
-        let sid = cache.session_id(v);
-        let serial = cache.serial().unwrap();
+        let sid = id_of(&cache, v);
+        let serial = cache.serial().unwrap().0;
         let Some(Output::Pdus { bytes, pdus }) = session.notify(&cache) else {
             panic!()
         };
@@ -1604,11 +1638,13 @@ fn c69_notify_carries_the_sessions_version_id_and_current_serial() {
             hex(&format!("{v:02x} 00 {sid:04x} 0000000c {serial:08x}"))
         );
         assert_eq!(pdus, 1);
-        cache.update(snap(
-            vec![v4("10.0.0.0", 8, 8, u32::from(v))],
-            vec![],
-            vec![],
-        ));
+        cache
+            .update(snap(
+                vec![v4("10.0.0.0", 8, 8, u32::from(v))],
+                vec![],
+                vec![],
+            ))
+            .unwrap();
         let Some(Output::Pdus { bytes, .. }) = session.notify(&cache) else {
             panic!()
         };
@@ -1626,11 +1662,79 @@ fn c69_notify_carries_the_sessions_version_id_and_current_serial() {
 #[test]
 fn c69_no_notify_after_close() {
     let cache = cache_with(vec![mixed()]);
-    let mut session = Session::new(2);
+    let mut session = Session::new(ver(2));
     run(&mut session, &cache, &query_reset(2));
     run(&mut session, &cache, &raw(2, 12, 0, &[]));
     assert!(session.is_closed());
     assert!(session.notify(&cache).is_none());
+}
+
+/// §8.2 timing: a new serial is told at once, the next not before the
+/// interval has passed, several in between as one, never for a serial the
+/// router already has.
+#[test]
+fn c70_notify_timing_is_rate_limited_deferred_and_coalesced() {
+    use std::time::{Duration, Instant};
+    let interval = Duration::from_secs(60);
+    let t0 = Instant::now();
+    let mut cache = cache_with(vec![mixed()]);
+    let mut session = Session::new(ver(2));
+    run(&mut session, &cache, &query_reset(2));
+    let serial_of = |out: Option<Output>| match out {
+        Some(Output::Pdus { bytes, pdus: 1 }) => {
+            assert_eq!(bytes[1], kind::SERIAL_NOTIFY);
+            u32::from_be_bytes(bytes[8..12].try_into().unwrap())
+        }
+        other => panic!("{other:?}"),
+    };
+    // Nothing new: nothing to tell, even when asked.
+    session.new_serial();
+    assert!(session.due_notify(t0, interval, &cache).is_none());
+    assert!(!session.wants_notify());
+    // Serial 1: told at once.
+    cache
+        .update(snap(vec![v4("10.0.0.0", 8, 8, 1)], vec![], vec![]))
+        .unwrap();
+    session.new_serial();
+    assert_eq!(serial_of(session.due_notify(t0, interval, &cache)), 1);
+    // Serials 2 and 3 within the interval: deferred, not dropped.
+    for asn in [2, 3] {
+        cache
+            .update(snap(vec![v4("10.0.0.0", 8, 8, asn)], vec![], vec![]))
+            .unwrap();
+        session.new_serial();
+        let soon = t0 + Duration::from_secs(u64::from(asn) * 10);
+        assert!(session.due_notify(soon, interval, &cache).is_none());
+        assert!(session.wants_notify());
+    }
+    // Once the interval has passed: one notify, for the newest serial.
+    let later = t0 + interval;
+    assert_eq!(serial_of(session.due_notify(later, interval, &cache)), 3);
+    assert!(session.due_notify(later, interval, &cache).is_none());
+    assert!(!session.wants_notify());
+    // A router that fetched the new serial by itself is not told of it.
+    cache
+        .update(snap(vec![v4("10.0.0.0", 8, 8, 4)], vec![], vec![]))
+        .unwrap();
+    session.new_serial();
+    let q = query_serial(2, id_of(&cache, 2), 3);
+    let (bytes, _, _) = run(&mut session, &cache, &q);
+    assert!(!bytes.is_empty());
+    let much_later = later + interval * 2;
+    assert!(session.due_notify(much_later, interval, &cache).is_none());
+    assert!(!session.wants_notify());
+}
+
+#[test]
+fn c70_no_notify_before_establishment_even_when_due() {
+    use std::time::{Duration, Instant};
+    let cache = cache_with(vec![mixed()]);
+    let mut session = Session::new(ver(2));
+    session.new_serial();
+    assert!(!session.wants_notify());
+    assert!(session
+        .due_notify(Instant::now(), Duration::ZERO, &cache)
+        .is_none());
 }
 
 //------------ H. No data, restart (C76–C81) ---------------------------------
@@ -1639,14 +1743,14 @@ fn c69_no_notify_after_close() {
 fn c76_c77_no_data_is_error_2_and_the_connection_stays_open() {
     let cache = Cache::new(BASE, TIMERS, 10);
     for v in 0..=2u8 {
-        for q in [query_reset(v), query_serial(v, cache.session_id(v), 0)] {
+        for q in [query_reset(v), query_serial(v, id_of(&cache, v), 0)] {
             let (bytes, notes, close) = ask(2, &cache, &q);
             // version, Error Report, code 2, length 16, no PDU, no text
             assert_eq!(
                 bytes,
                 hex(&format!("{v:02x} 0a 0002 00000010 00000000 00000000"))
             );
-            assert_eq!(notes, [Note::Negotiated(v), Note::NoData]);
+            assert_eq!(notes, [Note::Negotiated(ver(v)), Note::NoData]);
             assert_eq!(close, None);
         }
     }
@@ -1655,18 +1759,18 @@ fn c76_c77_no_data_is_error_2_and_the_connection_stays_open() {
 #[test]
 fn c78_once_data_arrives_a_reset_query_gets_the_table() {
     let mut cache = Cache::new(BASE, TIMERS, 10);
-    let mut session = Session::new(2);
+    let mut session = Session::new(ver(2));
     let (bytes, _, close) = run(&mut session, &cache, &query_reset(2));
     assert_eq!(decode(&bytes), [err(2, ErrorCode::NoDataAvailable, &[])]);
     assert_eq!(close, None);
-    cache.update(mixed());
+    cache.update(mixed()).unwrap();
     let (bytes, notes, close) = run(&mut session, &cache, &query_reset(2));
     assert_eq!(decode(&bytes).len(), 6);
     assert_eq!(
         decode(&bytes)[5],
         EndOfData {
             v: 2,
-            session: cache.session_id(2),
+            session: id_of(&cache, 2),
             serial: 0
         }
     );
@@ -1702,7 +1806,7 @@ fn c81_v0_v1_sessions_never_get_codes_above_their_version() {
             hex(&format!("{v:02x} 02 0000 00010000")), // length > 65535
         ];
         for input in inputs {
-            let mut session = Session::new(2);
+            let mut session = Session::new(ver(2));
             run(&mut session, &cache, &query_reset(v));
             let (bytes, _, _) = run(&mut session, &cache, &input);
             for code in error_codes(&bytes) {
@@ -1713,7 +1817,7 @@ fn c81_v0_v1_sessions_never_get_codes_above_their_version() {
             }
             assert!(versions(&bytes).iter().all(|&x| x == v));
         }
-        let mut session = Session::new(2);
+        let mut session = Session::new(ver(2));
         run(&mut session, &cache, &query_reset(v));
         assert!(session.restart().is_none(), "v{v} restart");
     }
@@ -1722,7 +1826,7 @@ fn c81_v0_v1_sessions_never_get_codes_above_their_version() {
 #[test]
 fn c79_restart_is_error_12_for_v2_sessions_only() {
     let cache = cache_with(vec![mixed()]);
-    let mut session = Session::new(2);
+    let mut session = Session::new(ver(2));
     assert!(session.restart().is_none(), "not negotiated");
     run(&mut session, &cache, &query_reset(2));
     let Some(Output::Pdus { bytes, pdus }) = session.restart() else {
@@ -1782,7 +1886,7 @@ fn c83_unknown_type_is_24_octets_as_rapport_expects() {
 #[test]
 fn c83_unknown_type_in_an_established_session_uses_the_session_version() {
     let cache = cache_with(vec![mixed()]);
-    let mut session = Session::new(2);
+    let mut session = Session::new(ver(2));
     run(&mut session, &cache, &query_reset(1));
     let pdu = raw(1, 200, 0, &[9; 8]);
     let (bytes, _, close) = run(&mut session, &cache, &pdu);
@@ -1844,7 +1948,7 @@ fn c84_cache_only_types_are_error_3_and_close() {
         for pdu in cache_only_pdus(v) {
             // Before and after negotiation.
             for negotiate in [false, true] {
-                let mut session = Session::new(2);
+                let mut session = Session::new(ver(2));
                 if negotiate {
                     run(&mut session, &cache, &query_reset(v));
                 }
@@ -1886,7 +1990,7 @@ fn c84_types_reserved_in_the_pdus_version_are_error_5() {
 fn c85_query_with_the_wrong_length_is_error_0_and_close() {
     let cache = cache_with(vec![mixed()]);
     for v in 0..=2u8 {
-        let sid = cache.session_id(v);
+        let sid = id_of(&cache, v);
         let cases = [
             raw(v, 2, 0, &[0; 4]),   // Reset Query, length 12
             raw(v, 2, 0, &[0; 8]),   // Reset Query, length 16
@@ -1912,7 +2016,7 @@ fn c86_length_above_65535_is_error_0_with_the_header_only_consuming_8_octets() {
     ] {
         let mut input = hex(header);
         input.extend_from_slice(&[0xee; 100]);
-        let mut session = Session::new(max);
+        let mut session = Session::new(ver(max));
         let (mut out, mut notes) = (Vec::new(), Vec::new());
         assert_eq!(session.receive(&input, &cache, &mut out, &mut notes), 8);
         let (bytes, close) = flatten(out);
@@ -1947,7 +2051,7 @@ fn c87_length_below_8_is_error_0_and_close() {
     for len in 0..8u32 {
         let mut input = vec![2, 2, 0, 0];
         input.extend_from_slice(&len.to_be_bytes());
-        let mut session = Session::new(2);
+        let mut session = Session::new(ver(2));
         let (mut out, mut notes) = (Vec::new(), Vec::new());
         assert_eq!(session.receive(&input, &cache, &mut out, &mut notes), 8);
         let (bytes, close) = flatten(out);
@@ -1966,7 +2070,7 @@ fn c88_fatal_error_report_from_the_router_closes_without_reply() {
     ];
     for v in 0..=2u8 {
         for &code in fatal[usize::from(v)] {
-            let mut session = Session::new(2);
+            let mut session = Session::new(ver(2));
             run(&mut session, &cache, &query_reset(v));
             let r = report(v, code, &query_reset(v), b"bad");
             let (bytes, notes, close) = run(&mut session, &cache, &r);
@@ -1989,7 +2093,7 @@ fn c89_malformed_error_report_closes_without_reply() {
     ];
     for r in cases {
         for negotiate in [false, true] {
-            let mut session = Session::new(2);
+            let mut session = Session::new(ver(2));
             if negotiate {
                 run(&mut session, &cache, &query_reset(2));
             }
@@ -2013,7 +2117,7 @@ fn c90_error_report_with_a_code_not_of_its_version_closes_without_reply() {
         (0, 8),
         (0, 200),
     ] {
-        let mut session = Session::new(2);
+        let mut session = Session::new(ver(2));
         run(&mut session, &cache, &query_reset(v));
         let (bytes, notes, close) = run(&mut session, &cache, &report(v, code, &[], b""));
         assert!(bytes.is_empty());
@@ -2029,7 +2133,7 @@ fn c91_non_fatal_error_reports_are_noted_and_the_session_continues() {
     let non_fatal: [&[u16]; 3] = [&[2], &[2], &[2, 4, 12]];
     for v in 0..=2u8 {
         for &code in non_fatal[usize::from(v)] {
-            let mut session = Session::new(2);
+            let mut session = Session::new(ver(2));
             run(&mut session, &cache, &query_reset(v));
             let (bytes, notes, close) = run(&mut session, &cache, &report(v, code, &[], b"hm"));
             assert!(bytes.is_empty());
@@ -2040,7 +2144,7 @@ fn c91_non_fatal_error_reports_are_noted_and_the_session_continues() {
                 decode(&bytes)[0],
                 Response {
                     v,
-                    session: cache.session_id(v)
+                    session: id_of(&cache, v)
                 }
             );
             assert_eq!(close, None);
@@ -2052,7 +2156,7 @@ fn c91_non_fatal_error_reports_are_noted_and_the_session_continues() {
 fn c91_unsupported_version_report_is_fatal_before_v2() {
     let cache = cache_with(vec![mixed()]);
     for v in 0..=1u8 {
-        let mut session = Session::new(2);
+        let mut session = Session::new(ver(2));
         run(&mut session, &cache, &query_reset(v));
         let (bytes, _, close) = run(&mut session, &cache, &report(v, 4, &[], b""));
         assert!(bytes.is_empty());
@@ -2063,7 +2167,7 @@ fn c91_unsupported_version_report_is_fatal_before_v2() {
 #[test]
 fn c89_error_report_with_text_that_is_not_utf8_is_dropped_silently() {
     let cache = cache_with(vec![mixed()]);
-    let mut session = Session::new(2);
+    let mut session = Session::new(ver(2));
     run(&mut session, &cache, &query_reset(2));
     let (bytes, _, close) = run(&mut session, &cache, &report(2, 2, &[], &[0xff, 0xfe]));
     assert!(bytes.is_empty());
@@ -2094,7 +2198,7 @@ fn c94_c95_v0_never_sees_keys_or_aspa_and_v1_never_aspa() {
         ),
     ]);
     for v in 0..=2u8 {
-        let sid = cache.session_id(v);
+        let sid = id_of(&cache, v);
         let mut seen = Vec::new();
         for q in [
             query_reset(v),
@@ -2117,19 +2221,19 @@ fn c96_aspa_only_change_gives_v0_v1_an_empty_delta_with_the_new_serial() {
         s
     }]);
     for v in 0..=1u8 {
-        let sid = cache.session_id(v);
+        let sid = id_of(&cache, v);
         let (bytes, notes, close) = ask(2, &cache, &query_serial(v, sid, 0));
         assert_eq!(decode(&bytes), answer(&cache, v, 1, vec![]));
         assert_eq!(
             notes[1],
             Note::SerialQuery {
-                serial: 0,
+                serial: Serial(0),
                 answer: SerialAnswer::Delta
             }
         );
         assert_eq!(close, None);
     }
-    let (bytes, _, _) = ask(2, &cache, &query_serial(2, cache.session_id(2), 0));
+    let (bytes, _, _) = ask(2, &cache, &query_serial(2, id_of(&cache, 2), 0));
     assert_eq!(
         decode(&bytes),
         answer(&cache, 2, 1, vec![ann_aspa(2, 64499, &[64500, 64501])])
@@ -2143,9 +2247,9 @@ fn c96_router_key_only_change_gives_v0_an_empty_delta() {
         s.router_keys.clear();
         s
     }]);
-    let (bytes, _, _) = ask(2, &cache, &query_serial(0, cache.session_id(0), 0));
+    let (bytes, _, _) = ask(2, &cache, &query_serial(0, id_of(&cache, 0), 0));
     assert_eq!(decode(&bytes), answer(&cache, 0, 1, vec![]));
-    let (bytes, _, _) = ask(2, &cache, &query_serial(1, cache.session_id(1), 0));
+    let (bytes, _, _) = ask(2, &cache, &query_serial(1, id_of(&cache, 1), 0));
     assert_eq!(
         decode(&bytes),
         answer(

@@ -13,8 +13,8 @@ use std::net::{TcpListener, TcpStream};
 use std::thread;
 use std::time::{Duration, Instant};
 
+use rovd::pdu::{Timers, Version};
 use rovd::rtr::net::{Server, Settings};
-use rovd::rtr::pdu::Timers;
 use rovd::testdata::{self, Spec};
 
 fn env_usize(name: &str, default: usize) -> usize {
@@ -130,7 +130,7 @@ fn main() {
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
     let settings = Settings {
-        max_version: 2,
+        max_version: Version::V2,
         timers: Timers {
             refresh: 3600,
             retry: 600,
@@ -141,7 +141,7 @@ fn main() {
         max_sessions: 10_000,
     };
     let mut server = Server::new(settings, vec![listener], 0x1234).unwrap();
-    server.install(snapshot);
+    server.install(snapshot).expect("the table installs");
     thread::spawn(move || {
         server.run();
     });

@@ -3,16 +3,20 @@
 //!
 //! A plain command-line client run by an operator, with that user's
 //! privileges and no sandbox: it connects to one cache at a time, sends a
-//! Reset Query and reads the answer through [`rovd::rtr::client`], and
-//! reads payload files with the validator's own reader.
+//! Reset Query and reads the answer with rovd's own codec ([`rovd::pdu`]),
+//! and reads payload files with the validator's own reader.
+//!
+//! - `main.rs` — the command line, `dump` and `diff`
+//! - `fetch.rs` — one connection, with TCP-MD5/TCP-AO, and a Reset Query
+//! - `answer.rs` — collecting the answer into a table
+//! - `proxy.rs` — `rovctl proxy`
 //!
 //! - `rovctl dump CACHE` prints the table as rpki-client JSON (which rovd
 //!   reads back as a source) or rpki-client CSV (VRPs only).
 //! - `rovctl diff A B` compares two caches, two files, or one of each, and
 //!   exits like diff(1): 0 equal, 1 different, 2 trouble.
 //! - `rovctl proxy [CACHE]` carries one RTR session between standard
-//!   input/output and the cache, for sshd's `rpki-rtr` subsystem
-//!   ([`rovd::proxy`]).
+//!   input/output and the cache, for sshd's `rpki-rtr` subsystem.
 //!
 //! Without `--version` a query starts at version 2 and, if the cache
 //! answers Unsupported Protocol Version, is asked once more on a new
@@ -27,26 +31,26 @@
 
 #![forbid(unsafe_code)]
 
+mod answer;
+mod fetch;
+mod proxy;
+
 use std::fmt::Write as _;
 use std::fs::File;
-use std::io::{self, BufWriter, ErrorKind, Read, Write};
-use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
-use std::os::fd::AsRawFd;
+use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use rovd::payload::{Delta, Snapshot};
-use rovd::proxy;
-use rovd::rtr::client::{self, AnswerError, ResetAnswer, Table};
-use rovd::rtr::pdu::{self, ErrorCode};
+use rovd::pdu::Version;
 use rovd::validator::input::{self, Format};
 
-/// The IANA port for RTR over plain TCP (RFC 6810 §7).
-const RTR_PORT: u16 = 323;
+use self::answer::Table;
+use self::fetch::fetch;
 
 //------------ Command line --------------------------------------------------
 
@@ -90,11 +94,11 @@ enum Command {
 }
 
 #[derive(Args)]
-struct Query {
+pub(crate) struct Query {
     /// RTR version to ask for (0, 1 or 2); default 2, falling back once to
     /// the version the cache offers.
-    #[arg(long, value_parser = clap::value_parser!(u8).range(0..=2))]
-    version: Option<u8>,
+    #[arg(long, value_parser = parse_version)]
+    version: Option<Version>,
     /// Seconds to wait for a whole answer.
     #[arg(long, default_value_t = 30, value_parser = clap::value_parser!(u64).range(1..))]
     timeout: u64,
@@ -107,7 +111,7 @@ struct Query {
 
 /// TCP segment authentication towards the cache.
 #[derive(Args)]
-struct TcpAuth {
+pub(crate) struct TcpAuth {
     /// Sign the connection with this TCP-MD5 key (RFC 2385).
     #[arg(long, value_name = "KEY", conflicts_with = "tcp_ao_key")]
     tcp_md5_key: Option<String>,
@@ -124,10 +128,17 @@ struct TcpAuth {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
-enum AoAlg {
+pub(crate) enum AoAlg {
     HmacSha1,
     CmacAes128,
     HmacSha256,
+}
+
+fn parse_version(s: &str) -> Result<Version, String> {
+    s.parse::<u8>()
+        .ok()
+        .and_then(Version::new)
+        .ok_or_else(|| format!("{s:?} is not an RTR version (0, 1 or 2)"))
 }
 
 fn parse_ids(s: &str) -> Result<(u8, u8), String> {
@@ -146,7 +157,7 @@ enum OutFormat {
 }
 
 /// A failure, already reported on standard error.
-enum Failed {
+pub(crate) enum Failed {
     /// The cache answered with an Error Report.
     Refused,
     /// Anything else: no connection, a timeout, a malformed answer, a file.
@@ -300,7 +311,7 @@ fn hex(octets: &[u8]) -> String {
 /// Compare `a` and `b`: `Ok(true)` when they hold the same payload at the
 /// version in use. The differences go to standard output.
 fn diff(query: &Query, a: &str, b: &str) -> Result<bool, Failed> {
-    let load = |arg: &str| -> Result<(Snapshot, Option<u8>), Failed> {
+    let load = |arg: &str| -> Result<(Snapshot, Option<Version>), Failed> {
         if Path::new(arg).exists() {
             read_file(arg).map(|s| (s, None))
         } else {
@@ -323,13 +334,13 @@ fn diff(query: &Query, a: &str, b: &str) -> Result<bool, Failed> {
             x.min(y)
         }
         (Some(v), None) | (None, Some(v)) => v,
-        (None, None) => query.version.unwrap_or(client::MAX_VERSION),
+        (None, None) => query.version.unwrap_or(Version::MAX),
     };
     for s in [&mut left, &mut right] {
-        if version < 1 {
+        if !version.has_router_keys() {
             s.router_keys.clear();
         }
-        if version < 2 {
+        if !version.has_aspa() {
             s.aspas.clear();
         }
     }
@@ -398,304 +409,4 @@ fn read_file(path: &str) -> Result<Snapshot, Failed> {
         eprintln!("rovctl: {path}: ASPA for AS{customer} has too many providers to serve");
     }
     Ok(snapshot)
-}
-
-//------------ fetch ---------------------------------------------------------
-
-/// The whole table of the cache at `target`, with the version fallback
-/// described at the top of this file.
-fn fetch(target: &str, query: &Query) -> Result<Table, Failed> {
-    let addrs = resolve(target)?;
-    let version = query.version.unwrap_or(client::MAX_VERSION);
-    let fetch_at = |addrs: &[SocketAddr], version| fetch_at(target, addrs, version, query);
-    match fetch_at(&addrs, version) {
-        Err(Fetch::Refused {
-            version: offered,
-            code,
-            ..
-        }) if code == ErrorCode::UnsupportedVersion as u16 && offered < version => {
-            if query.version.is_some() {
-                eprintln!(
-                    "rovctl: {target}: cache does not speak RTR version {version}; \
-                     it offers version {offered} (try --version {offered})"
-                );
-                return Err(Failed::Refused);
-            }
-            eprintln!("rovctl: {target}: cache offers RTR version {offered}, asking again");
-            fetch_at(&addrs, offered).map_err(|e| e.report(target))
-        }
-        Ok(table) if table.version != version => {
-            if query.version.is_some() {
-                eprintln!(
-                    "rovctl: {target}: cache answered a version {version} query at version {} \
-                     (try --version {})",
-                    table.version, table.version
-                );
-                return Err(Failed::Refused);
-            }
-            eprintln!(
-                "rovctl: {target}: cache answered at RTR version {}",
-                table.version
-            );
-            Ok(table)
-        }
-        res => res.map_err(|e| e.report(target)),
-    }
-}
-
-/// How one Reset Query went wrong.
-enum Fetch {
-    Refused {
-        version: u8,
-        code: u16,
-        text: String,
-    },
-    Trouble(String),
-}
-
-impl Fetch {
-    fn report(self, target: &str) -> Failed {
-        match self {
-            Fetch::Refused {
-                version,
-                code,
-                text,
-            } => {
-                let e = AnswerError::Refused {
-                    version,
-                    code,
-                    text,
-                };
-                eprintln!("rovctl: {target}: {e}");
-                Failed::Refused
-            }
-            Fetch::Trouble(why) => {
-                eprintln!("rovctl: {target}: {why}");
-                Failed::Trouble
-            }
-        }
-    }
-}
-
-/// `HOST`, `HOST:PORT`, `[V6]:PORT`, `[V6]` or a bare IPv6 address.
-fn resolve(target: &str) -> Result<Vec<SocketAddr>, Failed> {
-    let (host, port) = if let Some(rest) = target.strip_prefix('[') {
-        match rest.split_once(']') {
-            Some((host, "")) => (host, None),
-            Some((host, port)) => (host, port.strip_prefix(':')),
-            None => (target, None),
-        }
-    } else {
-        match target.split_once(':') {
-            Some((host, port)) if !port.contains(':') => (host, Some(port)),
-            _ => (target, None),
-        }
-    };
-    let port = match port.map(str::parse::<u16>) {
-        None => RTR_PORT,
-        Some(Ok(p)) => p,
-        Some(Err(_)) => {
-            eprintln!("rovctl: {target}: not a file, and no HOST:PORT");
-            return Err(Failed::Trouble);
-        }
-    };
-    match (host, port).to_socket_addrs() {
-        Ok(addrs) => {
-            let addrs: Vec<SocketAddr> = addrs.collect();
-            if addrs.is_empty() {
-                eprintln!("rovctl: {target}: no address");
-                return Err(Failed::Trouble);
-            }
-            Ok(addrs)
-        }
-        Err(e) => {
-            eprintln!("rovctl: {target}: not a file, and {host}: {e}");
-            Err(Failed::Trouble)
-        }
-    }
-}
-
-/// One connection, one Reset Query at `version`, read to End of Data
-/// within the query's timeout.
-fn fetch_at(
-    target: &str,
-    addrs: &[SocketAddr],
-    version: u8,
-    query: &Query,
-) -> Result<Table, Fetch> {
-    let timeout = Duration::from_secs(query.timeout);
-    let deadline = Instant::now() + timeout;
-    let connect_timeout = Duration::from_secs(query.connect_timeout).min(timeout);
-    let mut last = None;
-    let mut stream = None;
-    for addr in addrs {
-        match connect(addr, &query.auth, connect_timeout) {
-            Ok(s) => {
-                stream = Some(s);
-                break;
-            }
-            // A cache that wants a key from this host and gets none or a
-            // wrong one drops the SYN without a word.
-            Err(e) if e.kind() == ErrorKind::TimedOut => {
-                last = Some(format!(
-                    "connect to {addr}: {e} (a cache that requires TCP-MD5 or TCP-AO \
-                     drops connections without the right key)"
-                ))
-            }
-            Err(e) => last = Some(format!("connect to {addr}: {e}")),
-        }
-    }
-    let Some(mut stream) = stream else {
-        return Err(Fetch::Trouble(
-            last.unwrap_or_else(|| format!("{target}: no address")),
-        ));
-    };
-    let io_err = |e: io::Error| Fetch::Trouble(format!("{e}"));
-    stream
-        .write_all(&client::reset_query(version))
-        .map_err(io_err)?;
-
-    let mut answer = ResetAnswer::new(version);
-    let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
-    let mut chunk = vec![0u8; 1 << 16];
-    loop {
-        let mut at = 0;
-        loop {
-            match client::decode(&buf[at..]) {
-                Ok(None) => break,
-                Ok(Some((received, n))) => {
-                    at += n;
-                    match answer.push(received) {
-                        Ok(None) => {}
-                        Ok(Some(table)) => return Ok(table),
-                        Err(AnswerError::Refused {
-                            version,
-                            code,
-                            text,
-                        }) => {
-                            return Err(Fetch::Refused {
-                                version,
-                                code,
-                                text,
-                            })
-                        }
-                        Err(e @ AnswerError::Unexpected(_)) => {
-                            return Err(Fetch::Trouble(e.to_string()))
-                        }
-                    }
-                }
-                Err(e) => {
-                    // Tell the cache, as a router would (§5.8), then give up.
-                    let rest = &buf[at..];
-                    let mut report = Vec::new();
-                    let text = e.to_string();
-                    pdu::error_report(
-                        &mut report,
-                        version,
-                        ErrorCode::CorruptData,
-                        &rest[..rest.len().min(pdu::HEADER_LEN)],
-                        &text,
-                    );
-                    let _ = stream.write_all(&report);
-                    return Err(Fetch::Trouble(format!("malformed PDU: {text}")));
-                }
-            }
-        }
-        buf.drain(..at);
-        let left = deadline.saturating_duration_since(Instant::now());
-        if left.is_zero() {
-            return Err(Fetch::Trouble(format!(
-                "no End of Data within {} seconds",
-                timeout.as_secs()
-            )));
-        }
-        stream.set_read_timeout(Some(left)).map_err(io_err)?;
-        match stream.read(&mut chunk) {
-            Ok(0) => {
-                return Err(Fetch::Trouble(
-                    "cache closed the connection before End of Data".into(),
-                ))
-            }
-            Ok(n) => buf.extend_from_slice(&chunk[..n]),
-            Err(e) if e.kind() == ErrorKind::Interrupted => {}
-            Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
-            Err(e) => return Err(io_err(e)),
-        }
-    }
-}
-
-/// A TCP connection to `addr` within `timeout`, with the key of `auth` (if
-/// any) added to the socket before it connects.
-fn connect(addr: &SocketAddr, auth: &TcpAuth, timeout: Duration) -> io::Result<TcpStream> {
-    use nix::poll::{poll, PollFd, PollFlags, PollTimeout};
-    use nix::sys::socket::{
-        connect, getsockopt, socket, sockopt, AddressFamily, SockFlag, SockType, SockaddrStorage,
-    };
-    use privsep::tcpsig::{self, AoKey, Md5Key};
-    use std::os::fd::AsFd;
-
-    let family = if addr.is_ipv6() {
-        AddressFamily::Inet6
-    } else {
-        AddressFamily::Inet
-    };
-    let flags = SockFlag::SOCK_CLOEXEC | SockFlag::SOCK_NONBLOCK;
-    let fd = socket(family, SockType::Stream, flags, None)?;
-    let prefix_len = if addr.is_ipv6() { 128 } else { 32 };
-    if let Some(key) = &auth.tcp_md5_key {
-        let key = Md5Key {
-            peer: addr.ip(),
-            prefix_len,
-            key: key.as_bytes(),
-        };
-        tcpsig::add_md5_key(fd.as_fd(), &key)
-            .map_err(|e| io::Error::new(e.kind(), format!("TCP-MD5 key: {e}")))?;
-    }
-    if let (Some(key), Some((send_id, recv_id))) = (&auth.tcp_ao_key, auth.tcp_ao_ids) {
-        let key = AoKey {
-            peer: addr.ip(),
-            prefix_len,
-            key: key.as_bytes(),
-            send_id,
-            recv_id,
-            algorithm: match auth.tcp_ao_algorithm {
-                AoAlg::HmacSha1 => tcpsig::AoAlgorithm::HmacSha1,
-                AoAlg::CmacAes128 => tcpsig::AoAlgorithm::CmacAes128,
-                AoAlg::HmacSha256 => tcpsig::AoAlgorithm::HmacSha256,
-            },
-        };
-        tcpsig::add_ao_key(fd.as_fd(), &key)
-            .map_err(|e| io::Error::new(e.kind(), format!("TCP-AO key: {e}")))?;
-    }
-    let sa = match addr {
-        SocketAddr::V4(a) => SockaddrStorage::from(*a),
-        SocketAddr::V6(a) => SockaddrStorage::from(*a),
-    };
-    match connect(fd.as_raw_fd(), &sa) {
-        Ok(()) => {}
-        Err(nix::errno::Errno::EINPROGRESS) => {
-            let deadline = Instant::now() + timeout;
-            loop {
-                let left = deadline.saturating_duration_since(Instant::now());
-                if left.is_zero() {
-                    return Err(io::Error::new(ErrorKind::TimedOut, "connection timed out"));
-                }
-                let wait = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
-                let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLOUT)];
-                match poll(&mut fds, wait) {
-                    Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
-                    Ok(_) => break,
-                    Err(e) => return Err(e.into()),
-                }
-            }
-            match getsockopt(&fd, sockopt::SocketError)? {
-                0 => {}
-                e => return Err(io::Error::from_raw_os_error(e)),
-            }
-        }
-        Err(e) => return Err(e.into()),
-    }
-    let stream = TcpStream::from(fd);
-    stream.set_nonblocking(false)?;
-    Ok(stream)
 }

@@ -1,0 +1,128 @@
+//! The listening sockets: bound by the parent while it may still bind
+//! port 323, each with the routers' TCP-MD5 and TCP-AO keys set before it
+//! listens, then handed to the rtr worker.
+//!
+//! Runs in the parent, as root at start-up (and for `rovd -n`, which only
+//! checks that the kernel can take the keys).
+
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+
+use log::info;
+use nix::sys::socket::{
+    bind, listen, setsockopt, socket, sockopt, AddressFamily, Backlog, SockFlag, SockType,
+    SockaddrStorage,
+};
+
+use crate::config::Config;
+use crate::failed::{Failed, OrFail};
+
+/// A bound, listening socket and what it is for.
+pub(super) struct Listener {
+    pub(super) addr: SocketAddr,
+    pub(super) tls: bool,
+    pub(super) socket: OwnedFd,
+}
+
+/// Every listener of `config`: plain RTR, then TLS.
+pub(super) fn bind_all(config: &Config) -> Result<Vec<Listener>, Failed> {
+    let plain = config.listen_addrs().iter().map(|&a| (a, false));
+    let tls = config.tls_listen_addrs().iter().map(|&a| (a, true));
+    plain
+        .chain(tls)
+        .map(|(addr, tls)| {
+            let socket = bind_listener(addr, config).or_fail(format!("listen on {addr}"))?;
+            Ok(Listener { addr, tls, socket })
+        })
+        .collect()
+}
+
+/// A bound, listening TCP socket with the TCP keys of `config`. IPv6
+/// sockets are v6-only so that `[::]` and `0.0.0.0` can both be
+/// configured.
+fn bind_listener(addr: SocketAddr, config: &Config) -> Result<OwnedFd, String> {
+    let family = if addr.is_ipv6() {
+        AddressFamily::Inet6
+    } else {
+        AddressFamily::Inet
+    };
+    let fd = socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
+        .map_err(|e| e.to_string())?;
+    setsockopt(&fd, sockopt::ReuseAddr, &true).map_err(|e| e.to_string())?;
+    if addr.is_ipv6() {
+        setsockopt(&fd, sockopt::Ipv6V6Only, &true).map_err(|e| e.to_string())?;
+    }
+    let sa = match addr {
+        SocketAddr::V4(a) => SockaddrStorage::from(a),
+        SocketAddr::V6(a) => SockaddrStorage::from(a),
+    };
+    bind(fd.as_raw_fd(), &sa).map_err(|e| e.to_string())?;
+    let keys = apply_tcp_auth(fd.as_fd(), family, config)?;
+    if keys > 0 {
+        info!("{addr}: {keys} TCP-MD5/TCP-AO keys set");
+    }
+    listen(&fd, Backlog::new(1024).unwrap_or(Backlog::MAXCONN)).map_err(|e| e.to_string())?;
+    Ok(fd)
+}
+
+/// Whether this system can set the keys `config` has: TCP-AO needs Linux
+/// 6.7 or later built with it. Serving those routers without their keys
+/// is no choice, so start-up (and `-n`) refuses without.
+pub fn check_tcp_auth(config: &Config) -> Result<(), String> {
+    if config.tcp_ao.is_empty() {
+        return Ok(());
+    }
+    match privsep::tcpsig::ao_supported() {
+        Ok(true) => Ok(()),
+        Ok(false) if cfg!(target_os = "linux") => {
+            Err("tcp-ao keys are configured, but this kernel has no TCP-AO \
+             (it needs Linux 6.7 or later built with CONFIG_TCP_AO)"
+                .into())
+        }
+        Ok(false) => {
+            Err("tcp-ao keys are configured, but TCP-AO is available on Linux only".into())
+        }
+        Err(e) => Err(format!("cannot tell whether the kernel has TCP-AO: {e}")),
+    }
+}
+
+/// Add the TCP-MD5 and TCP-AO keys of `config` for peers of the socket's
+/// address `family` to the TCP socket `fd`, a listener before it listens:
+/// the connections it accepts inherit them. Returns how many were added.
+///
+/// The kernel then drops every segment from such a peer that lacks a valid
+/// signature, the SYN included; peers without a key are served as before
+/// (on OpenBSD, where the socket option is only on or off, every peer of
+/// the socket needs a `tcpmd5` security association).
+fn apply_tcp_auth(fd: BorrowedFd, family: AddressFamily, config: &Config) -> Result<usize, String> {
+    use privsep::tcpsig::{self, AoKey, Md5Key};
+    let ours = |a: std::net::IpAddr| (family == AddressFamily::Inet6) == a.is_ipv6();
+    let mut n = 0;
+    for k in config.tcp_md5.iter().filter(|k| ours(k.peer.addr)) {
+        let key = Md5Key {
+            peer: k.peer.addr,
+            prefix_len: k.peer.len,
+            key: k.key.octets(),
+        };
+        tcpsig::add_md5_key(fd, &key).map_err(|e| format!("tcp-md5 key for {}: {e}", k.peer))?;
+        n += 1;
+    }
+    for k in config.tcp_ao.iter().filter(|k| ours(k.peer.addr)) {
+        let key = AoKey {
+            peer: k.peer.addr,
+            prefix_len: k.peer.len,
+            key: k.key.octets(),
+            send_id: k.send_id,
+            recv_id: k.recv_id,
+            algorithm: k.algorithm.into(),
+        };
+        tcpsig::add_ao_key(fd, &key).map_err(|e| {
+            format!(
+                "tcp-ao key for {} (send-id {}, recv-id {}): {e}",
+                k.peer, k.send_id, k.recv_id
+            )
+        })?;
+        n += 1;
+    }
+    Ok(n)
+}

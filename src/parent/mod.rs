@@ -1,0 +1,285 @@
+//! The parent process: binds the listeners, starts the validator and the
+//! rtr worker, and supervises them.
+//!
+//! Starts as the user that started rovd (root on a real system, to bind
+//! port 323) and keeps that only through start-up, which reads top to
+//! bottom: listeners (plain and TLS), each with the routers' TCP-MD5/TCP-AO
+//! keys → source directories → TLS certificate and key → spawn both
+//! children → hand rtr its listeners and the certificate, and the
+//! validator its directories (the configuration they get has no TCP keys)
+//! → drop to the configured user (no chroot: the configuration is re-read
+//! on SIGHUP) → lock down to supervision and reload → event loop. Afterwards
+//! it only reacts to signals: SIGHUP reloads the configuration and has the
+//! validator re-read its sources (and re-reads the TLS certificate and key,
+//! now as the unprivileged user), SIGTERM/SIGINT shut everything down in
+//! order, SIGCHLD means a child died — which ends the whole daemon with
+//! one log line naming the child and how it ended.
+
+mod children;
+mod listen;
+pub mod tls;
+
+use std::os::fd::{AsFd, OwnedFd};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use log::{error, info, warn};
+use mio::{Events, Interest, Poll, Token};
+use nix::sys::signal::Signal;
+
+use privsep::sandbox::Policy;
+
+use crate::config::Config;
+use crate::failed::{exit_code, Failed, OrFail};
+use crate::privileges::{self, Role};
+
+use self::children::{Children, Handed};
+pub use self::listen::check_tcp_auth;
+
+const SIGNALS: Token = Token(0);
+
+/// What the parent was started with.
+pub struct Options {
+    /// The configuration file, absolute.
+    pub config_path: PathBuf,
+    /// Its contents, checked.
+    pub config: Config,
+    /// `-d`: stay in the foreground and log to standard error.
+    pub foreground: bool,
+    /// How many `-v`.
+    pub verbose: u8,
+}
+
+/// The parent's entry point, after the configuration has been read.
+pub fn main(opts: Options) -> ExitCode {
+    exit_code(run(opts))
+}
+
+fn run(opts: Options) -> Result<(), Failed> {
+    let Options {
+        config_path,
+        config,
+        foreground,
+        verbose,
+    } = opts;
+
+    // 1. While we may still bind and read anything: the listeners with the
+    //    routers' TCP keys, the source directories (the validator reads
+    //    through them), the TLS files (rtr gets their bytes) and their
+    //    directories (for a reload), and a change notification.
+    let listeners = listen::bind_all(&config)?;
+    let source_dirs = open_dirs(config.source_dirs(Path::is_dir), "source directory")?;
+    let tls = config
+        .tls
+        .as_ref()
+        .map(tls::load)
+        .transpose()
+        .map_err(log)?;
+    let tls_dirs = open_dirs(config.tls_dirs(), "TLS directory")?;
+    let watch = watch(&source_dirs);
+
+    // 2. Detach, and start the children.
+    if !foreground {
+        nix::unistd::daemon(false, false).or_fail("daemon")?;
+    }
+    crate::log::detached();
+    let exe = privsep::Executable::current().or_fail("cannot find my own executable")?;
+    let signals = privsep::SignalPipe::new(&[
+        Signal::SIGTERM,
+        Signal::SIGINT,
+        Signal::SIGHUP,
+        Signal::SIGCHLD,
+    ])
+    .or_fail("signals")?;
+    let mut children =
+        Children::spawn(&exe, &config, foreground, verbose).or_fail("cannot start the children")?;
+    let known_dirs = source_dirs.iter().map(|(path, _)| path.clone()).collect();
+    let handed = Handed {
+        listeners,
+        tls,
+        source_dirs,
+        watch,
+    };
+    children
+        .hand_over(&config, handed)
+        .or_fail("cannot configure the children")?;
+
+    // 3. Drop to the user, then lock down to what supervision and reload
+    //    need: reading the configuration file's directory and those of the
+    //    TLS files, signals, waiting for the children, their channels.
+    let mut parent = Parent::new(config_path, config, known_dirs, children, signals)?;
+    privileges::drop(&parent.config.user, None)?;
+    let config_dir = parent.config_path.parent().unwrap_or(Path::new("/"));
+    let config_dir = privsep::fs::open_dir(config_dir)
+        .or_fail(format!("configuration directory {}", config_dir.display()))?;
+    privileges::lock_down(&parent.policy(config_dir.as_fd(), &tls_dirs))?;
+    info!("started");
+
+    // 4. Supervise until a signal says otherwise.
+    parent.run()
+}
+
+/// Log an error that says all by itself.
+fn log(e: impl std::fmt::Display) -> Failed {
+    error!("{e}");
+    Failed
+}
+
+/// Open directories by path, each for reading beneath it.
+fn open_dirs(paths: Vec<PathBuf>, what: &str) -> Result<Vec<(PathBuf, OwnedFd)>, Failed> {
+    paths
+        .into_iter()
+        .map(|dir| {
+            let fd = privsep::fs::open_dir(&dir).or_fail(format!("{what} {}", dir.display()))?;
+            Ok((dir, fd))
+        })
+        .collect()
+}
+
+/// A change notification on the source directories, where there is one.
+fn watch(dirs: &[(PathBuf, OwnedFd)]) -> Option<OwnedFd> {
+    let paths: Vec<&Path> = dirs.iter().map(|(p, _)| p.as_path()).collect();
+    match privsep::watch::watch_dirs(&paths) {
+        Ok(w) => w,
+        Err(e) => {
+            warn!("cannot watch the source directories ({e}); polling them");
+            None
+        }
+    }
+}
+
+//------------ Parent --------------------------------------------------------
+
+/// The parent after start-up: it reacts to signals only.
+struct Parent {
+    config_path: PathBuf,
+    config: Config,
+    /// The source directories opened at start-up: a reload cannot add one.
+    known_dirs: Vec<PathBuf>,
+    children: Children,
+    signals: privsep::SignalPipe,
+    poll: Poll,
+}
+
+impl Parent {
+    fn new(
+        config_path: PathBuf,
+        config: Config,
+        known_dirs: Vec<PathBuf>,
+        children: Children,
+        mut signals: privsep::SignalPipe,
+    ) -> Result<Parent, Failed> {
+        let poll = Poll::new().or_fail("event loop")?;
+        poll.registry()
+            .register(&mut signals, SIGNALS, Interest::READABLE)
+            .or_fail("event loop")?;
+        Ok(Parent {
+            config_path,
+            config,
+            known_dirs,
+            children,
+            signals,
+            poll,
+        })
+    }
+
+    /// The sandbox: read the configuration and the TLS files again, wait
+    /// for and signal the children, write to their channels.
+    fn policy<'a>(
+        &'a self,
+        config_dir: std::os::fd::BorrowedFd<'a>,
+        tls_dirs: &'a [(PathBuf, OwnedFd)],
+    ) -> Policy<'a> {
+        let mut read_beneath = vec![config_dir];
+        read_beneath.extend(tls_dirs.iter().map(|(_, fd)| fd.as_fd()));
+        let mut unveil = vec![(self.config_path.as_path(), "r")];
+        let tls_files = self
+            .config
+            .tls
+            .as_ref()
+            .map(|t| t.files())
+            .unwrap_or_default();
+        unveil.extend(tls_files.into_iter().map(|p| (p, "r")));
+        Policy {
+            role: Role::Parent,
+            read_beneath,
+            unveil,
+            max_files: 32,
+            seccomp: privileges::seccomp_mode(self.config.seccomp),
+        }
+    }
+
+    /// SIGTERM and SIGINT end it well, a child's end badly; SIGHUP
+    /// reloads.
+    fn run(&mut self) -> Result<(), Failed> {
+        let mut events = Events::with_capacity(4);
+        loop {
+            if let Err(e) = self.poll.poll(&mut events, None) {
+                if e.kind() != std::io::ErrorKind::Interrupted {
+                    return Err(e).or_fail("poll");
+                }
+            }
+            for signal in self.signals.drain() {
+                match signal {
+                    Signal::SIGTERM | Signal::SIGINT => {
+                        info!("{signal}: shutting down");
+                        return Ok(());
+                    }
+                    Signal::SIGHUP => self.reload(),
+                    Signal::SIGCHLD => {
+                        if let Some(ended) = self.children.reap() {
+                            error!("{ended}; shutting down");
+                            return Err(Failed);
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+    }
+
+    /// Re-read the configuration; pass it on and have the validator re-read
+    /// its sources. What was fixed at start-up — listeners, user, chroot,
+    /// source directories — cannot change without a restart: such a reload
+    /// is refused as a whole.
+    fn reload(&mut self) {
+        let path = &self.config_path;
+        info!("SIGHUP: reloading {}", path.display());
+        let new = match Config::load(path) {
+            Ok(c) => c,
+            Err(e) => {
+                error!("{e}; keeping the running configuration");
+                return;
+            }
+        };
+        if let Some(key) = self.config.restart_required(&new) {
+            error!(
+                "{}: {key} changed: restart required; keeping the running configuration",
+                path.display()
+            );
+            return;
+        }
+        if let Some(dir) = new
+            .source_dirs(Path::is_dir)
+            .into_iter()
+            .find(|d| !self.known_dirs.contains(d))
+        {
+            error!(
+                "{}: source directory {} was not open at start-up: restart required; \
+                 keeping the running configuration",
+                path.display(),
+                dir.display()
+            );
+            return;
+        }
+        self.config = new;
+        if let Err(e) = self.children.reload(&self.config) {
+            error!("cannot pass on the reload: {e}");
+        }
+        if let Some(files) = tls::reload(&self.config) {
+            if let Err(e) = self.children.reload_tls(files) {
+                error!("cannot pass on the TLS certificate: {e}");
+            }
+        }
+    }
+}
