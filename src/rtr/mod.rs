@@ -96,7 +96,7 @@ fn random_u16() -> Result<u16, getrandom::Error> {
 mod probe {
     use log::warn;
 
-    pub fn run() {
+    pub(super) fn run() {
         let Ok(what) = std::env::var("ROVD_SANDBOX_PROBE") else {
             return;
         };
