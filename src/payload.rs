@@ -204,8 +204,11 @@ impl fmt::Debug for Prefix {
 /// of this order and withdrawals in this order.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Vrp {
+    /// The ROA prefix.
     pub prefix: Prefix,
+    /// The longest prefix length the origin may announce (RFC 6482 §3.3).
     pub max_len: u8,
+    /// The origin AS.
     pub asn: u32,
 }
 
@@ -257,8 +260,11 @@ impl fmt::Debug for Vrp {
 /// SPKI octets, ASN.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RouterKey {
+    /// The Subject Key Identifier of the router certificate.
     pub ski: [u8; 20],
+    /// The AS the router certificate is for.
     pub asn: u32,
+    /// The router's public key, a DER SubjectPublicKeyInfo.
     pub spki: Box<[u8]>,
 }
 
@@ -297,7 +303,9 @@ impl fmt::Debug for RouterKey {
 /// record per customer.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Aspa {
+    /// The Customer AS.
     pub customer: u32,
+    /// The Provider ASes, sorted and unique; `[0]` alone for none (AS0).
     pub providers: Vec<u32>,
 }
 
@@ -328,8 +336,11 @@ impl fmt::Debug for Aspa {
 /// One payload item of any type, as streamed from the validator to rtr.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Payload {
+    /// A Validated ROA Payload.
     Vrp(Vrp),
+    /// A BGPsec router key.
     RouterKey(RouterKey),
+    /// An ASPA record.
     Aspa(Aspa),
 }
 
@@ -339,8 +350,11 @@ pub enum Payload {
 /// ASPA, without two records for one customer).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
+    /// The VRPs, in stored order.
     pub vrps: Vec<Vrp>,
+    /// The router keys, in stored order.
     pub router_keys: Vec<RouterKey>,
+    /// The ASPA records, one per customer, in stored order.
     pub aspas: Vec<Aspa>,
 }
 
@@ -429,7 +443,9 @@ impl Snapshot {
 /// replacing announcement as §5.12 requires.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Delta {
+    /// Items only in the new snapshot.
     pub announce: Snapshot,
+    /// Items only in the old snapshot.
     pub withdraw: Snapshot,
 }
 

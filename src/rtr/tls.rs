@@ -38,15 +38,20 @@ pub const BUFFER_LIMIT: usize = 64 * 1024;
 /// Which of the `[tls]` files something is wrong with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Part {
+    /// `certificate`: the server's chain.
     Certificate,
+    /// `key`: the server's private key.
     Key,
+    /// `client-ca`: the authorities of router certificates.
     ClientCa,
 }
 
 /// A file that cannot be used, and why.
 #[derive(Debug)]
 pub struct BadFile {
+    /// The file.
     pub part: Part,
+    /// What is wrong with it.
     pub reason: String,
 }
 
@@ -82,6 +87,7 @@ fn certificates(pem: &[u8], part: Part) -> Result<Vec<CertificateDer<'static>>, 
 /// What new TLS connections are served with.
 #[derive(Clone)]
 pub struct Server {
+    /// The rustls configuration, shared by every connection.
     pub config: Arc<ServerConfig>,
     /// Whether a client certificate must name the router's address.
     pub check_client_address: bool,
@@ -147,6 +153,7 @@ pub struct TlsConn {
 }
 
 impl TlsConn {
+    /// A new server connection for the router at `peer`.
     pub fn new(server: &Server, peer: IpAddr) -> Result<TlsConn, rustls::Error> {
         let mut conn = ServerConnection::new(server.config.clone())?;
         conn.set_buffer_limit(Some(BUFFER_LIMIT));

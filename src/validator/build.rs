@@ -38,7 +38,10 @@ pub struct Plan<'a> {
     asserted: Vec<Vrp>,
     slurm: &'a Slurm,
     now: u64,
+    /// The router keys to serve: unexpired, not filtered, SLURM's
+    /// assertions added; sorted and unique.
     pub router_keys: Vec<RouterKey>,
+    /// The ASPA records to serve, the same way, merged per customer.
     pub aspas: Vec<Aspa>,
 }
 

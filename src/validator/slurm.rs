@@ -46,12 +46,18 @@ const BASE64URL: GeneralPurpose = GeneralPurpose::new(
 /// here is the index in the file's array.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Slurm {
+    /// `validationOutputFilters.prefixFilters` (§3.3.1).
     pub prefix_filters: Vec<PrefixFilter>,
+    /// `validationOutputFilters.bgpsecFilters` (§3.3.2).
     pub bgpsec_filters: Vec<BgpsecFilter>,
+    /// `validationOutputFilters.aspaFilters` (`slurmVersion` 2).
     pub aspa_filters: Vec<AspaFilter>,
-    /// `maxPrefixLength` defaults to the prefix length (§3.4.1).
+    /// `locallyAddedAssertions.prefixAssertions` (§3.4.1);
+    /// `maxPrefixLength` defaults to the prefix length.
     pub prefix_assertions: Vec<Vrp>,
+    /// `locallyAddedAssertions.bgpsecAssertions` (§3.4.2).
     pub bgpsec_assertions: Vec<RouterKey>,
+    /// `locallyAddedAssertions.aspaAssertions` (`slurmVersion` 2).
     /// Providers as written; merging with RPKI data and the AS0 rule happen
     /// in [`crate::payload::Snapshot::build`].
     pub aspa_assertions: Vec<Aspa>,
@@ -64,23 +70,31 @@ pub struct Slurm {
 /// A validated ROA prefix filter (§3.3.1): at least one of the two.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PrefixFilter {
+    /// `prefix`: VRPs of this prefix or a more specific one.
     pub prefix: Option<Prefix>,
+    /// `asn`: VRPs of this origin AS.
     pub asn: Option<u32>,
+    /// `comment`.
     pub comment: Option<String>,
 }
 
 /// A BGPsec filter (§3.3.2): at least one of the two.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BgpsecFilter {
+    /// `asn`: router keys of this AS.
     pub asn: Option<u32>,
+    /// `SKI`: router keys with this Subject Key Identifier.
     pub ski: Option<[u8; 20]>,
+    /// `comment`.
     pub comment: Option<String>,
 }
 
 /// An ASPA filter: all ASPA payload of the customer goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AspaFilter {
+    /// `customerAsn` (or `customerAsid`): the Customer AS.
     pub customer: u32,
+    /// `comment`.
     pub comment: Option<String>,
 }
 
@@ -313,9 +327,14 @@ fn claim(
 /// the member at fault and line 0.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SlurmError {
+    /// The line, from 1; 0 for a file that is JSON.
     pub line: usize,
+    /// The column, from 1; 0 for a file that is JSON.
     pub column: usize,
+    /// The member at fault, e.g. `locallyAddedAssertions.prefixAssertions[3]`;
+    /// empty for a file that is not JSON.
     pub path: String,
+    /// What is wrong.
     pub reason: String,
 }
 

@@ -40,6 +40,7 @@ const QUOTE_MAX: usize = 60;
 /// 32 bits cannot hold, counts as no expiry.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Timed<T> {
+    /// The payload item.
     pub item: T,
     expires: u32,
 }
@@ -96,8 +97,11 @@ impl<T: fmt::Debug> fmt::Debug for Timed<T> {
 /// [`crate::payload::Snapshot::build`] merges them per customer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Payloads {
+    /// The VRPs (`roas` in JSON).
     pub vrps: Vec<Timed<Vrp>>,
+    /// The BGPsec router keys (`bgpsec_keys`, `routerKeys`).
     pub router_keys: Vec<Timed<RouterKey>>,
+    /// The ASPA records (`aspas`).
     pub aspas: Vec<Timed<Aspa>>,
     /// When the producer made the data (Unix seconds), if the file says:
     /// rpki-client's `metadata.buildtime`, StayRTR's and GoRTR's
@@ -127,7 +131,9 @@ impl Payloads {
 /// `roas[17]: host bits set in 10.0.0.1/24` or `line 12: ASN is missing`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rejected {
+    /// How many items were skipped.
     pub count: usize,
+    /// The reasons for the first of them, at most [`FIRST_REASONS`].
     pub first: Vec<String>,
 }
 
@@ -144,8 +150,11 @@ impl Rejected {
 /// count from 1; line 0 is a read error with no position) and the reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError {
+    /// The line, from 1; 0 for a read error.
     pub line: usize,
+    /// The column, from 1, when the parser knows it.
     pub column: Option<usize>,
+    /// What is wrong.
     pub reason: String,
 }
 
