@@ -150,7 +150,7 @@ fn mask128(len: u8) -> u128 {
 impl std::str::FromStr for Prefix {
     type Err = PrefixError;
 
-    /// "a.b.c.d/len" or "v6::/len", with the address as std parses it and
+    /// `a.b.c.d/len` or `v6::/len`, with the address as std parses it and
     /// the length in decimal digits only; host bits must be clear.
     fn from_str(text: &str) -> Result<Self, PrefixError> {
         let (addr, len) = text.split_once('/').ok_or(PrefixError::Syntax)?;
@@ -379,7 +379,7 @@ impl Snapshot {
         for a in aspas {
             match merged.last_mut() {
                 Some(last) if last.customer == a.customer => {
-                    last.providers.extend_from_slice(&a.providers)
+                    last.providers.extend_from_slice(&a.providers);
                 }
                 _ => merged.push(a),
             }
@@ -420,6 +420,7 @@ impl Snapshot {
     }
 
     /// Apply a delta: the result is `self - withdraw + announce`.
+    #[must_use]
     pub fn apply(&self, delta: &Delta) -> Snapshot {
         Snapshot {
             vrps: apply_sorted(&self.vrps, &delta.announce.vrps, &delta.withdraw.vrps),
@@ -472,6 +473,7 @@ impl Delta {
     /// The net delta of `self` followed by `next`: what changed from the
     /// start of `self` to the end of `next`, with changes that cancel out
     /// removed (8210bis-27 §5.3: the minimal set of changes).
+    #[must_use]
     pub fn then(&self, next: &Delta) -> Delta {
         fn compose<T: Ord + Clone>(a1: &[T], w1: &[T], a2: &[T], w2: &[T]) -> (Vec<T>, Vec<T>) {
             // announced = (A1 \ W2) ∪ (A2 \ W1); withdrawn = (W1 \ A2) ∪ (W2 \ A1)
@@ -712,7 +714,7 @@ mod tests {
                 },
             ]
         );
-        let big: Vec<u32> = (1..=ASPA_MAX_PROVIDERS as u32 + 1).collect();
+        let big: Vec<u32> = (1..=u32::try_from(ASPA_MAX_PROVIDERS).unwrap() + 1).collect();
         let (s, over) = Snapshot::build(
             vec![],
             vec![],
@@ -726,6 +728,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::cast_possible_truncation)] // low bits of a random word
     fn delta_composition_is_net_change() {
         // Pseudo-random chain of snapshots; composing all deltas must equal
         // the direct delta, and applying it must give the final snapshot.

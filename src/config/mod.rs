@@ -480,6 +480,7 @@ impl Config {
 
     /// This configuration without its keys, for the children: they never
     /// need them, since the listening sockets carry them.
+    #[must_use]
     pub fn without_keys(&self) -> Config {
         Config {
             tcp_md5: Vec::new(),

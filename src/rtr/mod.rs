@@ -50,7 +50,7 @@ fn run(user: &str, chroot: &Path) -> Result<(), Failed> {
     for item in start.handed {
         match item {
             Handed::Listener { tls, socket, .. } => {
-                server.listen(socket.into(), tls).or_fail("event loop")?
+                server.listen(socket.into(), tls).or_fail("event loop")?;
             }
             Handed::Tls(files) => server.set_tls(&files).or_fail("TLS")?,
             Handed::SourceDir { .. } | Handed::Watch(_) => {}

@@ -278,7 +278,7 @@ impl TlsConn {
         Ok(Some(format!("tls {version} {suite}, {client}")))
     }
 
-    /// Queue a close_notify alert (written by a last [`TlsConn::flush`]).
+    /// Queue a `close_notify` alert (written by a last [`TlsConn::flush`]).
     pub fn close(&mut self) {
         self.conn.send_close_notify();
     }
@@ -290,7 +290,7 @@ fn names_address(cert: &CertificateDer<'_>, addr: IpAddr) -> Result<(), String> 
     // A v4-mapped IPv6 source is the IPv4 router it stands for.
     let addr = match addr {
         IpAddr::V6(a) => a.to_ipv4_mapped().map_or(IpAddr::V6(a), IpAddr::V4),
-        a => a,
+        a @ IpAddr::V4(_) => a,
     };
     let cert = webpki::EndEntityCert::try_from(cert).map_err(|e| format!("{e:?}"))?;
     cert.verify_is_valid_for_subject_name(&ServerName::IpAddress(addr.into()))

@@ -6,7 +6,7 @@
 //! Unlike a payload file, a SLURM file is the operator's own and counts as
 //! a whole: one bad entry rejects the file, and the caller keeps the last
 //! good version in force (RFC 8416 §4.1: the effect of SLURM is atomic).
-//! serde_json does all of the JSON; this file decides what it means and
+//! `serde_json` does all of the JSON; this file decides what it means and
 //! names the member at fault, e.g.
 //! `locallyAddedAssertions.prefixAssertions[3]: maxPrefixLength 23 is
 //! smaller than the prefix length 24`.
@@ -322,7 +322,7 @@ fn claim(
 
 /// Why a SLURM file was rejected.
 ///
-/// A file that is not JSON carries serde_json's `line` and `column` (both
+/// A file that is not JSON carries `serde_json`'s `line` and `column` (both
 /// 1-based); a file that is JSON but not valid SLURM carries the `path` of
 /// the member at fault and line 0.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -486,6 +486,7 @@ fn aspa_filter(o: &mut Obj) -> Result<AspaFilter, String> {
 fn prefix_assertion(o: &mut Obj) -> Result<Vrp, String> {
     let asn = asn(o.required("asn")?, "asn")?;
     let prefix = prefix(o.required("prefix")?, "prefix")?;
+    #[allow(clippy::cast_possible_truncation)] // at most `limit`, checked first
     let max_len = match o.take("maxPrefixLength") {
         None => prefix.len(),
         Some(Json::Uint(n)) => {
@@ -619,7 +620,7 @@ fn asn(v: Json, what: &str) -> Result<u32, String> {
     }
 }
 
-/// "a.b.c.d/len" or "v6::/len", host bits clear (the payload readers
+/// `a.b.c.d/len` or `v6::/len`, host bits clear (the payload readers
 /// reject them too).
 fn prefix(v: Json, what: &str) -> Result<Prefix, String> {
     let text = string(v, what)?;
@@ -642,7 +643,7 @@ fn ski(v: Json) -> Result<[u8; 20], String> {
 
 //------------ Json and Obj --------------------------------------------------
 
-/// A JSON value as serde_json reads it, except that an object with a
+/// A JSON value as `serde_json` reads it, except that an object with a
 /// member given twice is an error (with its position) rather than the
 /// last one silently winning.
 enum Json {

@@ -102,8 +102,8 @@ impl Watched {
     pub fn mtime(&self, dirs: &Dirs) -> Option<SystemTime> {
         let s = self.stamp(dirs)?;
         let t = Duration::new(
-            s.mtime.max(0) as u64,
-            s.mtime_nsec.clamp(0, 999_999_999) as u32,
+            u64::try_from(s.mtime).unwrap_or(0),
+            u32::try_from(s.mtime_nsec.clamp(0, 999_999_999)).unwrap_or(0),
         );
         Some(UNIX_EPOCH + t)
     }
@@ -149,7 +149,7 @@ impl Watched {
             .unwrap_or(Duration::ZERO);
         if in_place && age < SETTLE {
             debug!("{name}: changing, reading it once it has settled");
-            return self.later(SETTLE - age);
+            return self.later(SETTLE.saturating_sub(age));
         }
         let file = match dirs.open(self.dir, &self.name) {
             Ok(f) => f,
@@ -190,8 +190,8 @@ impl Watched {
 fn stamp_time(s: &FileStamp) -> SystemTime {
     UNIX_EPOCH
         + Duration::new(
-            s.mtime.max(0) as u64,
-            s.mtime_nsec.clamp(0, 999_999_999) as u32,
+            u64::try_from(s.mtime).unwrap_or(0),
+            u32::try_from(s.mtime_nsec.clamp(0, 999_999_999)).unwrap_or(0),
         )
 }
 
@@ -489,7 +489,7 @@ impl SlurmSource {
             }
         }
         let mut next: Option<Instant> = None;
-        for (file, good) in self.files.iter_mut() {
+        for (file, good) in &mut self.files {
             let read = file.read(dirs, force, |mut f| {
                 let mut bytes = Vec::new();
                 std::io::Read::read_to_end(&mut f, &mut bytes).map_err(|e| e.to_string())?;
@@ -552,7 +552,7 @@ mod tests {
             vrp(1, Some(3)),
         ]);
         canonicalise(&mut p);
-        let got: Vec<_> = p.vrps.iter().map(|t| t.expires()).collect();
+        let got: Vec<_> = p.vrps.iter().map(Timed::expires).collect();
         assert_eq!(got, [None, Some(9)]);
     }
 

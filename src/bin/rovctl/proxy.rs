@@ -236,7 +236,9 @@ mod tests {
 
     #[test]
     fn copy_moves_every_octet_in_order() {
-        let data: Vec<u8> = (0..3 * CHUNK + 17).map(|i| (i % 251) as u8).collect();
+        let data: Vec<u8> = (0..3 * CHUNK + 17)
+            .map(|i| u8::try_from(i % 251).unwrap())
+            .collect();
         let mut out = Vec::new();
         assert_eq!(copy(&mut &data[..], &mut out).unwrap(), data.len() as u64);
         assert_eq!(out, data);

@@ -49,8 +49,8 @@ pub struct Timed<T> {
 const NEVER: u32 = u32::MAX;
 
 fn compact_time(t: Option<u64>) -> u32 {
-    match t {
-        Some(t) if t < u64::from(NEVER) => t as u32,
+    match t.map(u32::try_from) {
+        Some(Ok(t)) if t < NEVER => t,
         _ => NEVER,
     }
 }
@@ -205,7 +205,7 @@ pub(super) fn asn_text(text: &str, what: &str) -> Result<u32, String> {
     asn_number(digits.parse::<u64>().unwrap_or(u64::MAX), what)
 }
 
-/// "a.b.c.d/len" or "v6::/len", the address as std parses it, without
+/// `a.b.c.d/len` or `v6::/len`, the address as std parses it, without
 /// host bits.
 pub(super) fn parse_prefix(text: &str) -> Result<Prefix, String> {
     text.parse().map_err(|e| match e {
@@ -227,7 +227,9 @@ pub(super) fn vrp(prefix: Prefix, max_len: u64, asn: u32, what: &str) -> Result<
             "{what} {max_len} is shorter than the prefix length in {prefix}"
         ));
     }
-    Vrp::new(prefix, max_len as u8, asn).map_err(|e| format!("{e} in {prefix}"))
+    #[allow(clippy::cast_possible_truncation)] // at most the family's limit, checked above
+    let max_len = max_len as u8;
+    Vrp::new(prefix, max_len, asn).map_err(|e| format!("{e} in {prefix}"))
 }
 
 /// Exactly 40 hex digits, either case.
@@ -321,6 +323,7 @@ pub(super) fn aspa(customer: u32, providers: Vec<u32>) -> Result<Aspa, String> {
 /// as rpki-client and Routinator write metadata) or "2029-07-18 11:40:32"
 /// (Routinator's csvext and the RIPE NCC validator); fractions of a second
 /// are ignored, an offset other than Z or +00:00 is refused.
+#[allow(clippy::cast_possible_truncation)] // the month indexes only once it is 1 to 12
 pub(super) fn parse_time(text: &str) -> Option<u64> {
     let b = text.as_bytes();
     if b.len() < 19
