@@ -107,7 +107,7 @@ impl Drop for Service {
 
 /// SIGTERM, then SIGKILL after five seconds; always reaped.
 pub(crate) fn stop(mut child: Child) {
-    let pid = Pid::from_raw(child.id() as i32);
+    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap());
     let _ = kill(pid, Signal::SIGTERM);
     let deadline = Instant::now() + Duration::from_secs(5);
     while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
@@ -191,12 +191,11 @@ pub(crate) fn sessions(log: &str) -> Vec<(String, SessionLog)> {
             continue;
         };
         let peer = peer.trim_end_matches(':');
-        let i = match out.iter().position(|(p, _)| p == peer) {
-            Some(i) => i,
-            None => {
-                out.push((peer.to_string(), SessionLog::default()));
-                out.len() - 1
-            }
+        let i = if let Some(i) = out.iter().position(|(p, _)| p == peer) {
+            i
+        } else {
+            out.push((peer.to_string(), SessionLog::default()));
+            out.len() - 1
         };
         let s = &mut out[i].1;
         if event == "opened" {

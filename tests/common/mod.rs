@@ -317,9 +317,10 @@ impl Daemon {
 
     /// Wait until the log contains `needle`; panics after `timeout`.
     pub(crate) fn wait_for_log(&self, needle: &str, timeout: Duration) {
-        if !self.log.wait(timeout, |t| t.contains(needle)) {
-            panic!("no log line with {needle:?} within {timeout:?}");
-        }
+        assert!(
+            self.log.wait(timeout, |t| t.contains(needle)),
+            "no log line with {needle:?} within {timeout:?}"
+        );
     }
 
     /// Wait until `pred` holds for the log, for at most `timeout`.
@@ -354,7 +355,7 @@ impl Daemon {
     }
 
     pub(crate) fn signal(&self, sig: Signal) {
-        kill(Pid::from_raw(self.pid() as i32), sig).expect("signal rovd");
+        kill(Pid::from_raw(i32::try_from(self.pid()).unwrap()), sig).expect("signal rovd");
     }
 
     /// Wait for the daemon to exit; panics after `timeout`.

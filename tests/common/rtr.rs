@@ -7,7 +7,7 @@
 //! check the rules of a well-formed answer as they go.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
@@ -94,9 +94,9 @@ impl Table {
             if items.is_empty() {
                 return;
             }
-            out.push_str(&format!("  {} {what}:\n", items.len()));
+            let _ = writeln!(out, "  {} {what}:", items.len());
             for item in items.iter().take(10) {
-                out.push_str(&format!("    {item}\n"));
+                let _ = writeln!(out, "    {item}");
             }
             if items.len() > 10 {
                 out.push_str("    …\n");
@@ -137,18 +137,17 @@ impl Table {
 
     /// Panic with a readable difference unless `self` equals `want`.
     pub(crate) fn assert_eq(&self, want: &Table, context: &str) {
-        if self != want {
-            panic!(
-                "{context}: table differs ({} VRPs, {} keys, {} ASPAs; want {}, {}, {}):\n{}",
-                self.vrps.len(),
-                self.keys.len(),
-                self.aspas.len(),
-                want.vrps.len(),
-                want.keys.len(),
-                want.aspas.len(),
-                self.diff(want)
-            );
-        }
+        assert!(
+            self == want,
+            "{context}: table differs ({} VRPs, {} keys, {} ASPAs; want {}, {}, {}):\n{}",
+            self.vrps.len(),
+            self.keys.len(),
+            self.aspas.len(),
+            want.vrps.len(),
+            want.keys.len(),
+            want.aspas.len(),
+            self.diff(want)
+        );
     }
 
     /// Load the payload of a Reset Query answer: announcements only, each
@@ -349,7 +348,10 @@ fn be32(b: &[u8], at: usize) -> u32 {
 }
 
 pub(crate) fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+    b.iter().fold(String::new(), |mut s, x| {
+        let _ = write!(s, "{x:02x}");
+        s
+    })
 }
 
 /// Check the announce/withdraw flags octet: bit 0 is the flag, the other
@@ -362,6 +364,7 @@ fn flags(b: u8, pdu: &[u8]) -> bool {
 /// Decode the first PDU in `buf`: `None` while it is incomplete, otherwise
 /// the PDU and its length. Panics on a malformed PDU, and on a header that
 /// announces an impossible length before waiting for its body.
+#[allow(clippy::too_many_lines)] // one arm per PDU type, as §5 lists them
 pub(crate) fn decode(buf: &[u8]) -> Option<(Pdu, usize)> {
     if buf.len() < 8 {
         return None;
@@ -847,7 +850,9 @@ impl RtrClient {
                 true
             }
             Answer::CacheReset => false,
-            other => panic!("Serial Query v{}: got {other:?}", state.version),
+            other @ Answer::Error { .. } => {
+                panic!("Serial Query v{}: got {other:?}", state.version)
+            }
         }
     }
 }

@@ -113,7 +113,10 @@ impl Rtrclient {
 impl Drop for Rtrclient {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+            let _ = kill(
+                Pid::from_raw(i32::try_from(child.id()).unwrap()),
+                Signal::SIGKILL,
+            );
             let _ = child.wait();
         }
         if thread::panicking() {
@@ -153,8 +156,7 @@ pub(crate) fn parse(text: &str) -> Vec<Change> {
     while let Some(line) = lines.next() {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
-            [] => {}
-            ["Prefix", ..] => {}
+            [] | ["Prefix", ..] => {}
             [sign @ ("+" | "-"), "HOST:", _] => {
                 let mut block = Vec::new();
                 while block.len() < 3 {

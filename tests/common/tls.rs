@@ -174,7 +174,7 @@ impl TlsRtrClient {
     pub(crate) fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
         self.stream
             .write_all(bytes)
-            .and_then(|_| self.stream.flush())
+            .and_then(|()| self.stream.flush())
             .map_err(|e| e.to_string())
     }
 
@@ -211,7 +211,7 @@ impl TlsRtrClient {
         let (session, mut payload) = loop {
             match self.next_pdu(super::WAIT)? {
                 Pdu::CacheResponse { session, .. } => break (session, Vec::new()),
-                Pdu::SerialNotify { .. } => continue,
+                Pdu::SerialNotify { .. } => {}
                 other => return Err(format!("expected Cache Response, got {other:?}")),
             }
         };

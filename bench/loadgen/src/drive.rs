@@ -281,9 +281,7 @@ fn worker(
             Duration::ZERO
         };
         if let Err(e) = poll.poll(&mut events, Some(wait)) {
-            if e.kind() != io::ErrorKind::Interrupted {
-                panic!("mio poll: {e}");
-            }
+            assert!(e.kind() == io::ErrorKind::Interrupted, "mio poll: {e}");
         }
         let mut ready: Vec<usize> = std::mem::take(&mut pending);
         ready.extend(events.iter().map(|e| e.token().0));

@@ -35,6 +35,8 @@ pub(crate) enum Phase {
 }
 
 /// One RTR session seen from the router's side.
+// Independent switches and states of one session, not a mode in disguise.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug)]
 pub(crate) struct Router {
     /// The version asked for; lowered if the cache answers at a lower one.
@@ -116,7 +118,7 @@ impl Router {
         r.serial = primer.serial;
         r.hash = primer.hash;
         if follow {
-            r.aspas = primer.aspas.clone();
+            r.aspas.clone_from(&primer.aspas);
         }
         r.serial_query();
         r.phase = Phase::Joining;
@@ -215,6 +217,7 @@ impl Router {
         used
     }
 
+    #[allow(clippy::too_many_lines)] // one arm per PDU type, as §5 lists them
     fn pdu(&mut self, version: Version, pdu: Pdu<'_>, now: Instant) -> Result<(), String> {
         if let Pdu::ErrorReport(report) = &pdu {
             let code = report.code;
@@ -562,7 +565,7 @@ mod tests {
         feed(&mut r, &octets, 333);
         assert_eq!(r.phase, Phase::Synced);
         assert_eq!(r.serial, Some(9));
-        assert_eq!(r.pdus as usize, s.len() + 2);
+        assert_eq!(usize::try_from(r.pdus).unwrap(), s.len() + 2);
         // A PDU outside an answer is still caught.
         let mut r = Router::start(V1, false, Instant::now()).frame_only();
         r.receive(&octets[8..], Instant::now());
