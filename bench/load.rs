@@ -7,6 +7,9 @@
 //! foreground on a loopback port). `ROVD_BENCH_VRPS` changes the size.
 //! Medians of several updates are printed; nothing here asserts a time.
 
+// Sizes and times as f64 for the report: 52 bits of mantissa are plenty.
+#![allow(clippy::cast_precision_loss)]
+
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::process::{Command, Stdio};
@@ -50,12 +53,13 @@ struct Stopped(std::process::Child);
 
 impl Drop for Stopped {
     fn drop(&mut self) {
-        let pid = nix::unistd::Pid::from_raw(self.0.id() as i32);
+        let pid = nix::unistd::Pid::from_raw(i32::try_from(self.0.id()).unwrap());
         let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGTERM);
         let _ = self.0.wait();
     }
 }
 
+#[allow(clippy::too_many_lines)] // the benchmark, step by step
 fn main() {
     if !std::env::args().any(|a| a == "--bench") {
         println!("load: run with `cargo bench --bench load`");
@@ -150,9 +154,10 @@ fn main() {
         let needle = format!("rtr: serial {n}:");
         loop {
             let (t, line) = rx.recv_timeout(Duration::from_secs(120)).expect("rovd log");
-            if line.contains("killed") || line.contains("exited") {
-                panic!("{line}");
-            }
+            assert!(
+                !(line.contains("killed") || line.contains("exited")),
+                "{line}"
+            );
             if std::env::var_os("ROVD_BENCH_LOG").is_some() {
                 eprintln!("{line}");
             }

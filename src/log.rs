@@ -14,7 +14,9 @@ use log::{Level, LevelFilter, Metadata, Record};
 /// Where log lines go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Target {
+    /// Standard error, in the foreground (`-d`).
     Stderr,
+    /// Syslog, daemon facility, ident "rovd".
     Syslog,
 }
 

@@ -257,19 +257,28 @@ impl privsep::Message for ToRtr {
 /// match what it received. `NoData` stands alone.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 pub enum Snapshot {
+    /// A snapshot starts, with how many items of each type it holds.
     Begin {
+        /// VRPs.
         vrps: u64,
+        /// Router keys.
         router_keys: u64,
+        /// ASPA records.
         aspas: u64,
     },
+    /// The next items, in order: about [`BATCH_BYTES`] of them.
     Batch(Vec<Payload>),
+    /// The snapshot is complete.
     End {
+        /// Items in all `Batch`es.
         count: u64,
+        /// The [`StreamChecksum`] of the `Batch` bodies.
         checksum: u64,
     },
     /// Serve nothing until the next snapshot: a source is stale and its
     /// policy is `stop`.
     NoData {
+        /// Why, for the rtr worker's log.
         reason: String,
     },
 }
@@ -307,6 +316,7 @@ impl Default for StreamChecksum {
 }
 
 impl StreamChecksum {
+    /// Add the octets of one `Batch` body.
     pub fn update(&mut self, bytes: &[u8]) {
         for b in bytes {
             self.0 ^= u64::from(*b);
@@ -314,6 +324,7 @@ impl StreamChecksum {
         }
     }
 
+    /// The checksum of everything added so far.
     pub fn value(&self) -> u64 {
         self.0
     }

@@ -150,7 +150,7 @@ fn mask128(len: u8) -> u128 {
 impl std::str::FromStr for Prefix {
     type Err = PrefixError;
 
-    /// "a.b.c.d/len" or "v6::/len", with the address as std parses it and
+    /// `a.b.c.d/len` or `v6::/len`, with the address as std parses it and
     /// the length in decimal digits only; host bits must be clear.
     fn from_str(text: &str) -> Result<Self, PrefixError> {
         let (addr, len) = text.split_once('/').ok_or(PrefixError::Syntax)?;
@@ -204,8 +204,11 @@ impl fmt::Debug for Prefix {
 /// of this order and withdrawals in this order.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Vrp {
+    /// The ROA prefix.
     pub prefix: Prefix,
+    /// The longest prefix length the origin may announce (RFC 6482 §3.3).
     pub max_len: u8,
+    /// The origin AS.
     pub asn: u32,
 }
 
@@ -257,8 +260,11 @@ impl fmt::Debug for Vrp {
 /// SPKI octets, ASN.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct RouterKey {
+    /// The Subject Key Identifier of the router certificate.
     pub ski: [u8; 20],
+    /// The AS the router certificate is for.
     pub asn: u32,
+    /// The router's public key, a DER SubjectPublicKeyInfo.
     pub spki: Box<[u8]>,
 }
 
@@ -297,7 +303,9 @@ impl fmt::Debug for RouterKey {
 /// record per customer.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 pub struct Aspa {
+    /// The Customer AS.
     pub customer: u32,
+    /// The Provider ASes, sorted and unique; `[0]` alone for none (AS0).
     pub providers: Vec<u32>,
 }
 
@@ -328,8 +336,11 @@ impl fmt::Debug for Aspa {
 /// One payload item of any type, as streamed from the validator to rtr.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Payload {
+    /// A Validated ROA Payload.
     Vrp(Vrp),
+    /// A BGPsec router key.
     RouterKey(RouterKey),
+    /// An ASPA record.
     Aspa(Aspa),
 }
 
@@ -339,8 +350,11 @@ pub enum Payload {
 /// ASPA, without two records for one customer).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Snapshot {
+    /// The VRPs, in stored order.
     pub vrps: Vec<Vrp>,
+    /// The router keys, in stored order.
     pub router_keys: Vec<RouterKey>,
+    /// The ASPA records, one per customer, in stored order.
     pub aspas: Vec<Aspa>,
 }
 
@@ -365,7 +379,7 @@ impl Snapshot {
         for a in aspas {
             match merged.last_mut() {
                 Some(last) if last.customer == a.customer => {
-                    last.providers.extend_from_slice(&a.providers)
+                    last.providers.extend_from_slice(&a.providers);
                 }
                 _ => merged.push(a),
             }
@@ -406,6 +420,7 @@ impl Snapshot {
     }
 
     /// Apply a delta: the result is `self - withdraw + announce`.
+    #[must_use]
     pub fn apply(&self, delta: &Delta) -> Snapshot {
         Snapshot {
             vrps: apply_sorted(&self.vrps, &delta.announce.vrps, &delta.withdraw.vrps),
@@ -429,7 +444,9 @@ impl Snapshot {
 /// replacing announcement as §5.12 requires.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Delta {
+    /// Items only in the new snapshot.
     pub announce: Snapshot,
+    /// Items only in the old snapshot.
     pub withdraw: Snapshot,
 }
 
@@ -456,6 +473,7 @@ impl Delta {
     /// The net delta of `self` followed by `next`: what changed from the
     /// start of `self` to the end of `next`, with changes that cancel out
     /// removed (8210bis-27 §5.3: the minimal set of changes).
+    #[must_use]
     pub fn then(&self, next: &Delta) -> Delta {
         fn compose<T: Ord + Clone>(a1: &[T], w1: &[T], a2: &[T], w2: &[T]) -> (Vec<T>, Vec<T>) {
             // announced = (A1 \ W2) ∪ (A2 \ W1); withdrawn = (W1 \ A2) ∪ (W2 \ A1)
@@ -696,7 +714,7 @@ mod tests {
                 },
             ]
         );
-        let big: Vec<u32> = (1..=ASPA_MAX_PROVIDERS as u32 + 1).collect();
+        let big: Vec<u32> = (1..=u32::try_from(ASPA_MAX_PROVIDERS).unwrap() + 1).collect();
         let (s, over) = Snapshot::build(
             vec![],
             vec![],
@@ -710,6 +728,7 @@ mod tests {
     }
 
     #[test]
+    #[allow(clippy::cast_possible_truncation)] // low bits of a random word
     fn delta_composition_is_net_change() {
         // Pseudo-random chain of snapshots; composing all deltas must equal
         // the direct delta, and applying it must give the final snapshot.

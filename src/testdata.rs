@@ -9,6 +9,14 @@
 //! of origin ASes, P-256 router keys, and ASPA customers with one to eight
 //! transit providers (some with AS0 alone).
 
+// Draws below small bounds, low bits of random words, and percentages of
+// counts: every cast here is bounded or takes the bits it means to.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_precision_loss,
+    clippy::cast_sign_loss
+)]
+
 use std::collections::HashSet;
 use std::fmt::Write;
 
@@ -443,6 +451,7 @@ const EXPIRES: u64 = 4_102_444_800;
 
 /// The snapshot as `rpki-client -j` writes it: a metadata block, one
 /// compact line per ROA and ASPA, multi-line router keys, ASNs as numbers.
+#[allow(clippy::too_many_lines)] // one writer for the whole file, section by section
 pub fn to_rpki_client_json(snapshot: &Snapshot) -> String {
     let b64 = &base64::engine::general_purpose::STANDARD;
     let mut s =

@@ -241,7 +241,7 @@ fn version_negotiation_and_protocol_errors() {
             pdu,
             ..
         } => {
-            assert_eq!(pdu, bogus, "encapsulated PDU")
+            assert_eq!(pdu, bogus, "encapsulated PDU");
         }
         other => panic!("unknown PDU type: {other:?}"),
     }
@@ -399,7 +399,7 @@ fn reload_that_needs_a_restart_is_refused() {
                 timers.map(|t| t.refresh),
                 Some(3600),
                 "refused reload applied"
-            )
+            );
         }
         other => panic!("answer after the refused reload: {other:?}"),
     }
@@ -447,7 +447,9 @@ fn config_check() {
             }
             thread::sleep(Duration::from_millis(20));
         };
-        threads.into_iter().for_each(|t| t.join().unwrap());
+        for t in threads {
+            t.join().unwrap();
+        }
         (status, out.text())
     };
 
@@ -551,7 +553,11 @@ fn a_dying_child_ends_the_daemon_with_one_line_naming_it() {
             .iter()
             .find(|p| p.argv0 == victim)
             .unwrap_or_else(|| panic!("no {victim} among {kids:?}"));
-        nix::sys::signal::kill(nix::unistd::Pid::from_raw(child.pid as i32), signal).unwrap();
+        nix::sys::signal::kill(
+            nix::unistd::Pid::from_raw(i32::try_from(child.pid).unwrap()),
+            signal,
+        )
+        .unwrap();
         let status = daemon.wait_exit(Duration::from_secs(10));
         assert!(
             !status.success(),
@@ -598,10 +604,10 @@ fn a_router_that_stops_reading_stalls_only_itself() {
     }
 
     // The stalled ones get their whole answer once they read.
-    for c in stalled.iter_mut() {
+    for c in &mut stalled {
         match c.read_answer(2) {
             Answer::Data { payload, .. } => {
-                common::rtr::Table::from_full(&payload).assert_eq(&want, "after the stall")
+                common::rtr::Table::from_full(&payload).assert_eq(&want, "after the stall");
             }
             other => panic!("after the stall: {other:?}"),
         }

@@ -5,6 +5,7 @@
 
 mod common;
 
+use std::fmt::Write as _;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use common::data::{expected, Data};
@@ -38,7 +39,7 @@ fn json_at(data: &Data, buildtime: u64, edit: impl FnOnce(&mut Value)) -> String
 
 /// Unix seconds as ISO 8601 in UTC, as rpki-client writes its buildtime.
 fn time_iso(t: u64) -> String {
-    let days = (t / 86_400) as i64;
+    let days = i64::try_from(t / 86_400).unwrap();
     let secs = t % 86_400;
     // Civil from days (proleptic Gregorian), for the test's own use.
     let z = days + 719_468;
@@ -377,6 +378,7 @@ fn slurm_filters_and_assertions_apply() {
 /// The same payloads written in every shape rovd reads — four JSON
 /// dialects and four CSV ones — each served exactly, at every version.
 #[test]
+#[allow(clippy::too_many_lines, clippy::format_collect)] // one fixture per format, a row per ROA
 fn every_format_is_read_end_to_end() {
     use common::data::base64;
     use common::rtr::hex;
@@ -536,8 +538,9 @@ fn a_file_written_in_place_is_not_read_half_way() {
     let rows = |n: usize| -> String {
         let mut s = String::from("ASN,IP Prefix,Max Length,Trust Anchor\n");
         for i in 0..n {
-            s += &format!(
-                "AS{},10.{}.{}.0/24,24,ripe\n",
+            let _ = writeln!(
+                s,
+                "AS{},10.{}.{}.0/24,24,ripe",
                 64_496 + i % 7,
                 i / 256,
                 i % 256

@@ -22,7 +22,7 @@ use common::data::{expected, Data};
 use common::rtr::{Table, Vrp};
 use common::{config, on_path, Daemon, LogBuf, WAIT};
 
-/// The highest RTR version BIRD 2.0 speaks (RPKI_MAX_VERSION in its
+/// The highest RTR version BIRD 2.0 speaks (`RPKI_MAX_VERSION` in its
 /// proto/rpki); it starts every session there.
 const BIRD_VERSION: u8 = 1;
 
@@ -42,6 +42,7 @@ fn bird_falls_back_to_v0() {
 
 /// BIRD against rovd with `max_version`, ending up at `version`: a full
 /// sync of some 29,000 VRPs, then a change followed on the same session.
+#[allow(clippy::too_many_lines)] // one session's story, start to end
 fn sync_and_follow(max_version: u8, version: u8, seed: u64) {
     let Some(bins) = bird() else { return };
     let data = Data::generate(seed, 20_000, 8_000);
@@ -190,7 +191,7 @@ fn bird_view(t: &Table) -> Table {
 /// (`rte_validate` in nest/rt-table.c) refuses, with "Ignoring bogus
 /// route", any net whose address `net_classify` puts at host or link
 /// scope: for the addresses the test data uses (IPv4 1–223.x, IPv6
-/// 2000::/3) that is 127.0.0.0/8, loopback. Other addresses are not
+/// `2000::/3`) that is 127.0.0.0/8, loopback. Other addresses are not
 /// expected here.
 fn bird_keeps(vrp: &Vrp) -> bool {
     match vrp.addr {
@@ -228,12 +229,11 @@ fn bird() -> Option<Bins> {
                 .find(|p| fs::metadata(p).is_ok_and(|m| m.is_file()))
         })
     };
-    match (find("bird"), find("birdc")) {
-        (Some(bird), Some(birdc)) => Some(Bins { bird, birdc }),
-        _ => {
-            common::skip("bird not installed");
-            None
-        }
+    if let (Some(bird), Some(birdc)) = (find("bird"), find("birdc")) {
+        Some(Bins { bird, birdc })
+    } else {
+        common::skip("bird not installed");
+        None
     }
 }
 
@@ -376,8 +376,7 @@ impl Bird {
         let field = |key: &str| -> &str {
             text.lines()
                 .find_map(|l| l.trim().strip_prefix(key))
-                .map(str::trim)
-                .unwrap_or_else(|| panic!("no {key:?} in {text}"))
+                .map_or_else(|| panic!("no {key:?} in {text}"), str::trim)
         };
         assert_eq!(field("Status:"), "Established", "BIRD's cache status");
         Status {

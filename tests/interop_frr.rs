@@ -176,13 +176,13 @@ impl Drop for Frr {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
             let pid = child.id();
-            let _ = kill(Pid::from_raw(pid as i32), Signal::SIGTERM);
+            let _ = kill(Pid::from_raw(i32::try_from(pid).unwrap()), Signal::SIGTERM);
             let deadline = Instant::now() + Duration::from_secs(5);
             while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
                 thread::sleep(Duration::from_millis(20));
             }
             if child.try_wait().ok().flatten().is_none() {
-                let _ = kill(Pid::from_raw(pid as i32), Signal::SIGKILL);
+                let _ = kill(Pid::from_raw(i32::try_from(pid).unwrap()), Signal::SIGKILL);
                 let _ = child.wait();
                 // Killed, bgpd could not remove its crash log directory.
                 let _ = fs::remove_dir_all(format!("/var/tmp/frr/bgpd.{pid}"));
@@ -228,7 +228,7 @@ fn parse_prefix_table(text: &str) -> Option<(BTreeSet<Vrp>, usize, usize)> {
     for line in text.lines() {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
-            [] | ["RPKI/RTR", ..] | ["Prefix", ..] => {}
+            [] | ["RPKI/RTR" | "Prefix", ..] => {}
             ["Number", "of", "IPv4", "Prefixes:", n] => n4 = n.parse().ok(),
             ["Number", "of", "IPv6", "Prefixes:", n] => n6 = n.parse().ok(),
             [addr, len, "-", max_len, asn] => {

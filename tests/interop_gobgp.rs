@@ -115,12 +115,11 @@ fn gobgp() -> Option<Bins> {
                 .find(|p| fs::metadata(p).is_ok_and(|m| m.is_file()))
         })
     };
-    match (find("gobgpd"), find("gobgp")) {
-        (Some(gobgpd), Some(gobgp)) => Some(Bins { gobgpd, gobgp }),
-        _ => {
-            common::skip("gobgpd not installed");
-            None
-        }
+    if let (Some(gobgpd), Some(gobgp)) = (find("gobgpd"), find("gobgp")) {
+        Some(Bins { gobgpd, gobgp })
+    } else {
+        common::skip("gobgpd not installed");
+        None
     }
 }
 

@@ -242,7 +242,7 @@ impl Drop for Openbgpd {
             // The engines are bgpd's children, not ours: note them before
             // the parent goes, and make sure they went with it.
             let engines = children_of(child.id());
-            let pid = Pid::from_raw(child.id() as i32);
+            let pid = Pid::from_raw(i32::try_from(child.id()).unwrap());
             let _ = kill(pid, Signal::SIGTERM);
             let deadline = Instant::now() + Duration::from_secs(5);
             while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
@@ -254,7 +254,10 @@ impl Drop for Openbgpd {
             }
             for p in engines {
                 if still_exists(&p) {
-                    let _ = kill(Pid::from_raw(p.pid as i32), Signal::SIGKILL);
+                    let _ = kill(
+                        Pid::from_raw(i32::try_from(p.pid).unwrap()),
+                        Signal::SIGKILL,
+                    );
                 }
             }
         }

@@ -46,7 +46,7 @@ fn sync_and_follow(max_version: u8, version: u8, seed: u64) {
     let mut customers: Vec<u32> = data.aspas.iter().map(|a| a.customer).collect();
     customers.sort_unstable();
     customers.dedup();
-    let keep = &customers[..customers.len() / 2 + 1];
+    let keep = &customers[..=customers.len() / 2];
     let mut aspas: Vec<AspaObject> = data
         .aspas
         .iter()

@@ -71,7 +71,7 @@ fn mdoc_flags(line: &str, options: &mut Options) {
             continue;
         };
         let value = match words.get(i + 2) {
-            Some(&"Ar") => words.get(i + 3).map(|v| v.to_string()),
+            Some(&"Ar") => words.get(i + 3).map(ToString::to_string),
             _ => None,
         };
         let n = letters.chars().count();

@@ -75,10 +75,13 @@ fn dump_every_version_and_format() {
         // Read at v2, so that anything beyond the version shows up too.
         expected(&text(&out.stdout), 2).assert_eq(&want, &format!("json dump at v{version}"));
         assert_eq!(
-            rovd::validator::input::read(&out.stdout[..], Default::default())
-                .expect("rovd reads the dump")
-                .1
-                .count,
+            rovd::validator::input::read(
+                &out.stdout[..],
+                rovd::validator::input::Format::default()
+            )
+            .expect("rovd reads the dump")
+            .1
+            .count,
             0
         );
 
@@ -89,7 +92,8 @@ fn dump_every_version_and_format() {
         let csv = text(&out.stdout);
         assert_eq!(csv_vrps(&csv), want.vrps, "csv dump at v{version}");
         let (payloads, rejected) =
-            rovd::validator::input::read(csv.as_bytes(), Default::default()).expect("read csv");
+            rovd::validator::input::read(csv.as_bytes(), rovd::validator::input::Format::default())
+                .expect("read csv");
         assert_eq!(rejected.count, 0);
         assert_eq!(payloads.vrps.len(), want.vrps.len());
         if version > 0 {

@@ -156,7 +156,7 @@ fn as_root_on_port_323_every_process_is_locked_down() {
     let clients: Vec<_> = (0..60)
         .map(|i| {
             thread::spawn(move || {
-                let v = (i % 3) as u8;
+                let v = u8::try_from(i % 3).unwrap();
                 let mut c = RtrClient::connect(323);
                 c.sync_full(v)
             })
@@ -195,10 +195,10 @@ fn as_root_on_port_323_every_process_is_locked_down() {
 /// A chroot directory the daemon's user could write to is refused.
 #[test]
 fn as_root_a_writable_chroot_is_refused() {
+    use std::os::unix::fs::PermissionsExt;
     if !needs_root() {
         return;
     }
-    use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
     let empty = dir.path().join("open");
     fs::create_dir(&empty).unwrap();

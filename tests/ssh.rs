@@ -220,6 +220,7 @@ struct Sshd {
 
 impl Sshd {
     /// Start sshd serving `rovd_port`, or say why the test is skipped.
+    #[allow(clippy::too_many_lines)] // sshd's configuration, keys and start, in order
     fn start(rovd_port: u16) -> Option<Sshd> {
         if !is_root() {
             common::skip("needs root: sshd's privilege separation");

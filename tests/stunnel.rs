@@ -10,7 +10,7 @@
 //!
 //! RTRTR 0.3.3, the client the other interop tests use for version 2,
 //! cannot be used here: its `rtr-tls` unit panics before connecting
-//! ("Could not automatically determine the process-level CryptoProvider"
+//! ("Could not automatically determine the process-level `CryptoProvider`"
 //! from rustls 0.23), as built from crates.io with its lock file.
 
 mod common;
@@ -127,7 +127,7 @@ fn adapt(recipe: &str, lines: &[(&str, Option<String>)]) -> String {
         let at: Vec<usize> = (0..out.len()).filter(|&i| out[i] == *from).collect();
         assert_eq!(at.len(), 1, "{from:?} in etc/stunnel-rovd.conf");
         match to {
-            Some(to) => out[at[0]] = to.clone(),
+            Some(to) => out[at[0]].clone_from(to),
             None => {
                 out.remove(at[0]);
             }

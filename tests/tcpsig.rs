@@ -5,7 +5,7 @@
 //! a file others may read, a key too long, a bad peer, and TCP-AO on a
 //! kernel without it.
 //!
-//! The TCP-AO cases need Linux 6.7 or later built with CONFIG_TCP_AO; on
+//! The TCP-AO cases need Linux 6.7 or later built with `CONFIG_TCP_AO`; on
 //! other kernels they say so and pass, also under CI, whose kernel is not
 //! ours to choose.
 
@@ -200,9 +200,10 @@ fn tcp_ao_serves_only_the_right_key() {
 }
 
 fn kernel_release() -> String {
-    nix::sys::utsname::uname()
-        .map(|u| u.release().to_string_lossy().into_owned())
-        .unwrap_or_else(|_| "unknown".into())
+    nix::sys::utsname::uname().map_or_else(
+        |_| "unknown".into(),
+        |u| u.release().to_string_lossy().into_owned(),
+    )
 }
 
 /// `rovd -n -f FILE` for `text` written with `mode`.

@@ -356,6 +356,8 @@ impl AsFd for Channel {
     }
 }
 
+// The buffers and descriptors are summarised, not shown.
+#[allow(clippy::missing_fields_in_debug)]
 impl fmt::Debug for Channel {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.debug_struct("Channel")
@@ -412,6 +414,9 @@ fn set_cloexec(fd: &OwnedFd) -> io::Result<()> {
 
 #[cfg(test)]
 mod tests {
+    // Test bodies are octet patterns that wrap on purpose.
+    #![allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
+
     use super::*;
     use crate::frame::tests::TestMsg;
     use crate::frame::FLAG_FD;

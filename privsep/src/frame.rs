@@ -163,7 +163,7 @@ impl Header {
         self.flags & FLAG_FD != 0
     }
 
-    fn write(&self, out: &mut [u8]) {
+    fn write(self, out: &mut [u8]) {
         out[0..2].copy_from_slice(&MAGIC.to_le_bytes());
         out[2..4].copy_from_slice(&self.kind.to_le_bytes());
         out[4..6].copy_from_slice(&self.flags.to_le_bytes());
@@ -235,6 +235,7 @@ pub fn encode<M: Message>(
         out.truncate(start);
         return Err(e);
     }
+    #[allow(clippy::cast_possible_truncation)] // encode_body kept it within max_body, a u32
     let len = (out.len() - start - HEADER_LEN) as u32;
     let flags = if with_fd { FLAG_FD } else { 0 };
     Header {
@@ -309,7 +310,7 @@ pub(crate) mod tests {
     #[test]
     fn round_trip() {
         let mut out = Vec::new();
-        encode(&TestMsg::Hello(0x01020304), false, 1024, &mut out).unwrap();
+        encode(&TestMsg::Hello(0x0102_0304), false, 1024, &mut out).unwrap();
         assert_eq!(
             out[..HEADER_LEN],
             [
@@ -325,7 +326,7 @@ pub(crate) mod tests {
         let f = frame_of(&out);
         assert_eq!(
             f.decode::<TestMsg>(1024).unwrap(),
-            TestMsg::Hello(0x01020304)
+            TestMsg::Hello(0x0102_0304)
         );
 
         let mut out = Vec::new();

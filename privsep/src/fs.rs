@@ -83,7 +83,8 @@ pub fn stat_beneath(dir: BorrowedFd, name: &Path) -> io::Result<FileStamp> {
         mtime: st.st_mtime,
         #[allow(clippy::unnecessary_cast)]
         mtime_nsec: st.st_mtime_nsec as i64,
-        #[allow(clippy::unnecessary_cast)]
+        // off_t: a file's size is never negative.
+        #[allow(clippy::unnecessary_cast, clippy::cast_sign_loss)]
         size: st.st_size as u64,
         #[allow(clippy::unnecessary_cast)]
         inode: st.st_ino as u64,

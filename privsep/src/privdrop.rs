@@ -251,7 +251,7 @@ mod caps {
                     }
                 }
                 // EINVAL: past the last capability of this kernel.
-                Err(_) => break,
+                Err(()) => break,
             }
         }
         Ok(())
@@ -296,7 +296,7 @@ mod caps {
                 Error::new(format!("reading the {} capability set: {e}", name(set)))
             })?;
             if !held.is_empty() {
-                let mut held: Vec<String> = held.iter().map(|c| c.to_string()).collect();
+                let mut held: Vec<String> = held.iter().map(ToString::to_string).collect();
                 held.sort();
                 return Err(Error::new(format!(
                     "the {} capability set is not empty: {}",
@@ -384,6 +384,7 @@ pub fn close_from(first: RawFd) {
     let first = first.max(0);
     #[cfg(target_os = "linux")]
     {
+        #[allow(clippy::cast_sign_loss)] // `first` is at least 0, see above
         // SAFETY: close_range(2) only closes descriptors, and the caller
         // guarantees none at or above `first` is owned by anything.
         let rc = unsafe {
@@ -438,7 +439,7 @@ mod tests {
         lookup("nobody").unwrap()
     }
 
-    /// A fresh directory that passes check_chroot_dir when run as root.
+    /// A fresh directory that passes `check_chroot_dir` when run as root.
     fn chroot_dir() -> tempfile::TempDir {
         let dir = tempfile::tempdir().unwrap();
         fs::set_permissions(dir.path(), fs::Permissions::from_mode(0o755)).unwrap();
@@ -592,7 +593,7 @@ mod tests {
 
     /// Run by `drop_to_nobody` in a child process.
     #[test]
-    #[ignore]
+    #[ignore = "run by drop_to_nobody in a child process"]
     fn drop_probe() {
         if !probe::active("privdrop::tests::drop_probe") {
             return;
@@ -634,7 +635,7 @@ mod tests {
 
     /// Run by `not_root` in a child process.
     #[test]
-    #[ignore]
+    #[ignore = "run by not_root in a child process"]
     fn not_root_probe() {
         if !probe::active("privdrop::tests::not_root_probe") {
             return;
@@ -659,7 +660,7 @@ mod tests {
 
     /// Run by `closes_from` in a child process.
     #[test]
-    #[ignore]
+    #[ignore = "run by closes_from in a child process"]
     fn close_from_probe() {
         if !probe::active("privdrop::tests::close_from_probe") {
             return;

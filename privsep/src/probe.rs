@@ -56,7 +56,7 @@ impl Probe {
         let mut child = cmd.spawn().unwrap();
         let out = BufReader::new(child.stdout.take().unwrap());
         let (done, watch) = mpsc::channel::<()>();
-        let pid = Pid::from_raw(child.id() as i32);
+        let pid = Pid::from_raw(i32::try_from(child.id()).unwrap());
         std::thread::spawn(move || {
             if watch.recv_timeout(Duration::from_secs(60)) == Err(mpsc::RecvTimeoutError::Timeout) {
                 let _ = kill(pid, Signal::SIGKILL);
@@ -102,7 +102,7 @@ impl Probe {
     }
 
     /// Field `name` of the /proc status of the child's thread `tid`, e.g.
-    /// "Uid". Capability sets and no_new_privs are per thread, and the
+    /// "Uid". Capability sets and `no_new_privs` are per thread, and the
     /// harness runs the test in a thread of its own.
     pub(crate) fn proc_status(&self, tid: &str, name: &str) -> String {
         let path = format!("/proc/{}/task/{tid}/status", self.pid());
@@ -170,6 +170,6 @@ pub(crate) fn exit() -> ! {
 }
 
 /// The signal that ended `status`, if any.
-pub(crate) fn signal(status: &ExitStatus) -> Option<i32> {
+pub(crate) fn signal(status: ExitStatus) -> Option<i32> {
     status.signal()
 }

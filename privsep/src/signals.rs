@@ -24,11 +24,13 @@ extern "C" fn on_signal(sig: libc::c_int) {
     let saved = Errno::last_raw();
     let fd = WRITE_FD.load(Ordering::Relaxed);
     if fd >= 0 {
+        // Signal numbers are below NSIG (65), so one octet holds them.
+        #[allow(clippy::cast_possible_truncation, clippy::cast_sign_loss)]
         let byte = sig as u8;
         // SAFETY: write(2) is async-signal-safe and reads one byte from our
         // stack. If the pipe is full the byte is dropped, which is fine: the
         // loop has plenty of wake-ups pending.
-        unsafe { libc::write(fd, (&byte as *const u8).cast(), 1) };
+        unsafe { libc::write(fd, (&raw const byte).cast(), 1) };
     }
     Errno::set_raw(saved);
 }

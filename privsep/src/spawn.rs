@@ -88,7 +88,7 @@ pub fn spawn_program(
     // source of the dup2 to 4.
     let src3 = dup_high(fd3.as_raw_fd())?;
     let src4 = fd4.map(|fd| dup_high(fd.as_raw_fd())).transpose()?;
-    let (raw3, raw4) = (src3.as_raw_fd(), src4.as_ref().map(|fd| fd.as_raw_fd()));
+    let (raw3, raw4) = (src3.as_raw_fd(), src4.as_ref().map(AsRawFd::as_raw_fd));
 
     // Descriptors std opens for the child (/dev/null, its exec error pipe)
     // must not land on 3 or 4 either, or the dup2s would close them: occupy
@@ -205,7 +205,7 @@ mod tests {
         // Allowed besides 0-4: descriptors this test process inherited
         // without close-on-exec, and the one `ls` opened.
         let mut fds: Vec<RawFd> = fds.split_whitespace().map(|s| s.parse().unwrap()).collect();
-        fds.sort();
+        fds.sort_unstable();
         assert_eq!(fds[..5], [0, 1, 2, 3, 4], "{fds:?}");
         let extra: Vec<_> = fds[5..].iter().filter(|&&fd| !inherited(fd)).collect();
         assert!(extra.len() <= 1, "leaked descriptors: {extra:?} of {fds:?}");
@@ -269,6 +269,7 @@ mod tests {
 
     #[test]
     fn executable_through_fd() {
+        use std::os::unix::fs::MetadataExt;
         let exe = Executable::current().unwrap();
         let path = exe.path().to_str().unwrap();
         let n: RawFd = path
@@ -279,7 +280,6 @@ mod tests {
         assert!(n >= FD_HIGH);
         let a = std::fs::metadata(exe.path()).unwrap();
         let b = std::fs::metadata(std::env::current_exe().unwrap()).unwrap();
-        use std::os::unix::fs::MetadataExt;
         assert_eq!((a.dev(), a.ino()), (b.dev(), b.ino()));
 
         // Run this test binary again through the fd, as a child role would
@@ -299,7 +299,7 @@ mod tests {
 
     /// Run by `executable_through_fd` in a child process.
     #[test]
-    #[ignore]
+    #[ignore = "run by executable_through_fd in a child process"]
     fn child_role() {
         use std::io::Write;
         if std::env::args().next().as_deref() != Some("rovd: probe") {

@@ -104,10 +104,12 @@ fn check_prefix(peer: IpAddr, prefix_len: u8) -> io::Result<()> {
 
 #[cfg(target_os = "linux")]
 mod linux {
-    use super::*;
-
+    use std::io;
     use std::mem::{size_of, zeroed};
-    use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+    use std::net::IpAddr;
+    use std::os::fd::{AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+    use super::{AoKey, Md5Key, AO_MAC_LEN, MAX_KEY_LEN};
 
     /// linux/tcp.h; `TCP_MD5SIG_EXT` since Linux 4.13.
     pub(super) const TCP_MD5SIG_EXT: libc::c_int = 32;
@@ -176,6 +178,7 @@ mod linux {
     }
 
     /// The peer address as the kernel reads it, port 0.
+    #[allow(clippy::cast_possible_truncation)] // AF_INET and AF_INET6 fit sa_family_t
     pub(super) fn sockaddr(peer: IpAddr) -> libc::sockaddr_storage {
         // SAFETY: sockaddr_storage is plain old data; all zeros is a valid
         // (AF_UNSPEC) value.
@@ -185,13 +188,13 @@ mod linux {
                 // SAFETY: sockaddr_storage is larger than and aligned at
                 // least as strictly as sockaddr_in, and both are plain old
                 // data, so the cast reference covers valid memory only.
-                let sin = unsafe { &mut *(&mut ss as *mut _ as *mut libc::sockaddr_in) };
+                let sin = unsafe { &mut *(&raw mut ss).cast::<libc::sockaddr_in>() };
                 sin.sin_family = libc::AF_INET as libc::sa_family_t;
                 sin.sin_addr.s_addr = u32::from_ne_bytes(a.octets());
             }
             IpAddr::V6(a) => {
                 // SAFETY: as above, for sockaddr_in6.
-                let sin6 = unsafe { &mut *(&mut ss as *mut _ as *mut libc::sockaddr_in6) };
+                let sin6 = unsafe { &mut *(&raw mut ss).cast::<libc::sockaddr_in6>() };
                 sin6.sin6_family = libc::AF_INET6 as libc::sa_family_t;
                 sin6.sin6_addr.s6_addr = a.octets();
             }
@@ -206,6 +209,8 @@ mod linux {
             addr: sockaddr(k.peer),
             flags: TCP_MD5SIG_FLAG_PREFIX,
             prefix_len: k.prefix_len,
+            // At most MAX_KEY_LEN: the copy into `key` above checks it.
+            #[allow(clippy::cast_possible_truncation)]
             key_len: k.key.len() as u16,
             ifindex: 0,
             key,
@@ -234,12 +239,15 @@ mod linux {
             // Options other than TCP-AO are included in the MAC: the MKT's
             // TCP option flag is set (RFC 5925 §4.1).
             key_flags: 0,
+            // At most MAX_KEY_LEN: the copy into `key` above checks it.
+            #[allow(clippy::cast_possible_truncation)]
             key_len: k.key.len() as u8,
             key,
         }
     }
 
     fn set<T>(fd: BorrowedFd, name: libc::c_int, value: &T) -> io::Result<()> {
+        #[allow(clippy::cast_possible_truncation)] // the option structs are < 1 KiB
         // SAFETY: `value` points to a live, initialised `T` of exactly the
         // length passed; the kernel only reads it during the call.
         let r = unsafe {
@@ -247,7 +255,7 @@ mod linux {
                 fd.as_raw_fd(),
                 libc::IPPROTO_TCP,
                 name,
-                value as *const T as *const libc::c_void,
+                std::ptr::from_ref(value).cast::<libc::c_void>(),
                 size_of::<T>() as libc::socklen_t,
             )
         };
@@ -295,6 +303,7 @@ mod linux {
         let fd = unsafe { OwnedFd::from_raw_fd(raw) };
         // SAFETY: all zeros is a valid value of this plain old data struct.
         let mut info: TcpAoInfoOpt = unsafe { zeroed() };
+        #[allow(clippy::cast_possible_truncation)] // 48 octets
         let mut len = size_of::<TcpAoInfoOpt>() as libc::socklen_t;
         // SAFETY: `info` is writable for `len` octets and `len` is a live
         // socklen_t; the kernel writes at most that much.
@@ -303,8 +312,8 @@ mod linux {
                 fd.as_raw_fd(),
                 libc::IPPROTO_TCP,
                 TCP_AO_INFO,
-                &mut info as *mut TcpAoInfoOpt as *mut libc::c_void,
-                &mut len,
+                (&raw mut info).cast::<libc::c_void>(),
+                &raw mut len,
             )
         };
         // A socket without keys answers ENOENT; a kernel without TCP-AO
@@ -400,6 +409,9 @@ pub fn ao_supported() -> io::Result<bool> {
 
 #[cfg(all(test, target_os = "linux"))]
 mod tests {
+    // libc's int constants against the kernel's u16 fields.
+    #![allow(clippy::cast_possible_truncation)]
+
     use super::linux::{ao_add, md5sig, TcpAoAdd, TcpMd5Sig, TCP_MD5SIG_FLAG_PREFIX};
     use super::*;
 
@@ -407,8 +419,8 @@ mod tests {
     use std::net::{Ipv4Addr, Ipv6Addr, TcpListener};
     use std::os::fd::AsFd;
 
-    /// Sizes and offsets of linux/tcp.h (struct tcp_md5sig since 4.13,
-    /// struct tcp_ao_add since 6.7) on every Linux ABI rovd builds for.
+    /// Sizes and offsets of linux/tcp.h (struct `tcp_md5sig` since 4.13,
+    /// struct `tcp_ao_add` since 6.7) on every Linux ABI rovd builds for.
     #[test]
     fn uapi_layouts() {
         assert_eq!(size_of::<libc::sockaddr_storage>(), 128);
@@ -438,7 +450,7 @@ mod tests {
     fn octets<T>(v: &T) -> &[u8] {
         // SAFETY: any initialised value may be read as octets; the structs
         // here are repr(C) without padding between the fields set.
-        unsafe { std::slice::from_raw_parts(v as *const T as *const u8, size_of::<T>()) }
+        unsafe { std::slice::from_raw_parts(std::ptr::from_ref(v).cast::<u8>(), size_of::<T>()) }
     }
 
     #[test]

@@ -29,13 +29,16 @@ pub struct Config {
     /// logged by the kernel (a debug switch).
     #[serde(default)]
     pub seccomp: SeccompAction,
+    /// The `[rtr]` table.
     #[serde(default)]
     pub rtr: Rtr,
     /// RTR over TLS; no TLS listener without this table.
     #[serde(default)]
     pub tls: Option<Tls>,
+    /// The `[[source]]` tables, in the file's order.
     #[serde(default, rename = "source")]
     pub sources: Vec<Source>,
+    /// The `[[slurm]]` tables, in the file's order.
     #[serde(default)]
     pub slurm: Vec<Slurm>,
     /// TCP-MD5 keys of router peers (RFC 2385).
@@ -75,9 +78,11 @@ pub struct Rtr {
     pub listen: Vec<SocketAddr>,
     /// Highest RTR version offered: 0, 1 or 2.
     pub max_version: u8,
-    /// End of Data timers, seconds (8210bis-27 §6).
+    /// End of Data Refresh Interval, seconds (8210bis-27 §6).
     pub refresh: u32,
+    /// End of Data Retry Interval, seconds (8210bis-27 §6).
     pub retry: u32,
+    /// End of Data Expire Interval, seconds (8210bis-27 §6).
     pub expire: u32,
     /// Number of serials kept for incremental Serial Query answers.
     pub history: usize,
@@ -171,8 +176,12 @@ impl Tls {
 /// the rtr worker, which never opens a file.
 #[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TlsFiles {
+    /// The `certificate` file: the chain, PEM.
     pub certificate: Vec<u8>,
+    /// The `key` file: the private key, PEM.
     pub key: Vec<u8>,
+    /// The `client-ca` file, if set: the authorities of router
+    /// certificates, PEM.
     pub client_ca: Option<Vec<u8>>,
     /// See [`Tls::check_client_address`].
     pub check_client_address: bool,
@@ -250,12 +259,19 @@ pub enum StalePolicy {
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Format {
+    /// `auto`: JSON or CSV, recognised by the first octet.
     #[default]
     Auto,
+    /// `rpki-client`: the JSON of `rpki-client -j`.
     RpkiClient,
+    /// `stayrtr`: the `rpki.json` of StayRTR and GoRTR.
     Stayrtr,
+    /// `routinator`: Routinator's `json` and `jsonext`.
     Routinator,
+    /// `rtrtr`: RTRTR's `json`.
     Rtrtr,
+    /// `csv`: the CSV of rpki-client, Routinator or the RIPE NCC
+    /// validator, told apart by the header line.
     Csv,
 }
 
@@ -266,7 +282,9 @@ pub enum Format {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct TcpMd5 {
+    /// The routers this key is for.
     pub peer: Peer,
+    /// The shared key.
     pub key: Secret,
 }
 
@@ -275,12 +293,15 @@ pub struct TcpMd5 {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct TcpAo {
+    /// The routers this key is for.
     pub peer: Peer,
+    /// The master key (RFC 5925 §4.1).
     pub key: Secret,
     /// The KeyID rovd sends, the router's RecvID.
     pub send_id: u8,
     /// The KeyID rovd expects, the router's SendID.
     pub recv_id: u8,
+    /// The MAC algorithm (RFC 5925 §4.1, RFC 5926).
     pub algorithm: AoAlgorithm,
 }
 
@@ -311,7 +332,9 @@ impl From<AoAlgorithm> for privsep::tcpsig::AoAlgorithm {
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(try_from = "String", into = "String")]
 pub struct Peer {
+    /// The address, or the first address of the prefix.
     pub addr: IpAddr,
+    /// The prefix length: 32 or 128 for a single address.
     pub len: u8,
 }
 
@@ -405,6 +428,7 @@ impl fmt::Display for Peer {
 pub struct Secret(pub String);
 
 impl Secret {
+    /// The key as the kernel takes it: the string's octets.
     pub fn octets(&self) -> &[u8] {
         self.0.as_bytes()
     }
@@ -431,8 +455,11 @@ fn default_max_drop() -> u8 {
 /// A configuration that cannot be used, with where and why.
 #[derive(Debug)]
 pub struct ConfigError {
+    /// The configuration file, or the file it names that failed.
     pub file: PathBuf,
+    /// The line of the key at fault, when the parser knows it.
     pub line: Option<usize>,
+    /// What is wrong, for the operator.
     pub reason: String,
 }
 
@@ -453,6 +480,7 @@ impl Config {
 
     /// This configuration without its keys, for the children: they never
     /// need them, since the listening sockets carry them.
+    #[must_use]
     pub fn without_keys(&self) -> Config {
         Config {
             tcp_md5: Vec::new(),

@@ -132,6 +132,7 @@ impl Header {
             return Err(DecodeError::Type(*self));
         }
         let len = self.pdu_len().ok_or(DecodeError::Length(*self))?;
+        #[allow(clippy::match_same_arms)] // one arm per length rule of §5
         let fits = match self.kind {
             kind::SERIAL_NOTIFY | kind::SERIAL_QUERY => len == 12,
             kind::RESET_QUERY | kind::CACHE_RESPONSE | kind::CACHE_RESET => len == 8,
@@ -422,7 +423,7 @@ impl<'a> Pdu<'a> {
                     *session,
                     *serial,
                     timers.as_ref().unwrap_or(&none),
-                )
+                );
             }
             Pdu::CacheReset => cache_reset(out, version),
             Pdu::RouterKey { announce, key } => router_key(out, version, *announce, key),

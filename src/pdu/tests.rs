@@ -1,6 +1,9 @@
 //! Byte-exact vectors for every PDU the cache sends, in every protocol
 //! version the PDU exists in, and the decoder for what routers send.
 
+// Octet patterns wrap on purpose; test PDUs are far below 4 GiB.
+#![allow(clippy::cast_possible_truncation)]
+
 use super::*;
 use crate::payload::{Aspa, Prefix, RouterKey, Vrp};
 
@@ -118,7 +121,7 @@ fn end_of_data_v1_v2_are_24_octets_with_timers() {
                 SessionId(0x0102),
                 Serial(0xffff_ffff),
                 &TIMERS,
-            )
+            );
         });
         let expected = [
             header,     // version, End of Data, session 0x0102, length 24
@@ -237,7 +240,7 @@ fn aspa_announce_one_provider() {
                 customer: 64496,
                 providers: vec![64497],
             },
-        )
+        );
     });
     assert_eq!(
         got,
@@ -278,7 +281,7 @@ fn aspa_announce_single_as0_means_no_providers() {
                 customer: 64496,
                 providers: vec![0],
             },
-        )
+        );
     });
     assert_eq!(
         got,
@@ -329,7 +332,7 @@ fn error_report_with_encapsulated_pdu_is_24_octets_for_an_8_octet_pdu() {
             ErrorCode::UnsupportedPduType,
             &offending,
             "",
-        )
+        );
     });
     assert_eq!(
         got,
@@ -412,7 +415,7 @@ fn error_report_truncation_leaves_room_for_the_text() {
             ErrorCode::CorruptData,
             &offending,
             "0123456789",
-        )
+        );
     });
     assert_eq!(got.len(), MAX_LEN);
     assert_eq!(report_lengths(&got), (65_509, 10));
@@ -523,7 +526,7 @@ fn error_report_parse_round_trips_the_encoder() {
             ErrorCode::UnexpectedVersion,
             &offending,
             "v",
-        )
+        );
     });
     let r = ErrorReport::parse(&bytes).unwrap();
     assert_eq!((r.code, r.pdu, r.text), (8, offending.as_slice(), "v"));

@@ -99,7 +99,7 @@ impl fmt::Display for SessionId {
 //------------ Serial --------------------------------------------------------
 
 /// A serial number (§5.3) with the sequence space arithmetic of RFC 1982
-/// for SERIAL_BITS = 32.
+/// for `SERIAL_BITS` = 32.
 ///
 /// Equality is plain; order is RFC 1982 §3.2's: `a < b` if `b` lies less
 /// than 2^31 ahead of `a` around the circle. Two serials exactly 2^31
@@ -211,7 +211,6 @@ impl ErrorCode {
     /// 0–7, v1 adds 8, v2 adds 9–13 (§12: only codes of the session's
     /// version may be sent or accepted).
     pub fn for_version(value: u16, version: Version) -> Option<ErrorCode> {
-        use ErrorCode::*;
         let highest = match version.number() {
             0 => 7,
             1 => 8,
@@ -221,20 +220,20 @@ impl ErrorCode {
             return None;
         }
         Some(match value {
-            0 => CorruptData,
-            1 => InternalError,
-            2 => NoDataAvailable,
-            3 => InvalidRequest,
-            4 => UnsupportedVersion,
-            5 => UnsupportedPduType,
-            6 => WithdrawalOfUnknownRecord,
-            7 => DuplicateAnnouncement,
-            8 => UnexpectedVersion,
-            9 => AspaProviderListError,
-            10 => TransportFailure,
-            11 => OrderingError,
-            12 => CacheRestart,
-            _ => CacheShutdown,
+            0 => Self::CorruptData,
+            1 => Self::InternalError,
+            2 => Self::NoDataAvailable,
+            3 => Self::InvalidRequest,
+            4 => Self::UnsupportedVersion,
+            5 => Self::UnsupportedPduType,
+            6 => Self::WithdrawalOfUnknownRecord,
+            7 => Self::DuplicateAnnouncement,
+            8 => Self::UnexpectedVersion,
+            9 => Self::AspaProviderListError,
+            10 => Self::TransportFailure,
+            11 => Self::OrderingError,
+            12 => Self::CacheRestart,
+            _ => Self::CacheShutdown,
         })
     }
 
@@ -263,22 +262,21 @@ impl ErrorCode {
 
     /// A short name for logs.
     pub fn name(self) -> &'static str {
-        use ErrorCode::*;
         match self {
-            CorruptData => "Corrupt Data",
-            InternalError => "Internal Error",
-            NoDataAvailable => "No Data Available",
-            InvalidRequest => "Invalid Request",
-            UnsupportedVersion => "Unsupported Protocol Version",
-            UnsupportedPduType => "Unsupported PDU Type",
-            WithdrawalOfUnknownRecord => "Withdrawal of Unknown Record",
-            DuplicateAnnouncement => "Duplicate Announcement Received",
-            UnexpectedVersion => "Unexpected Protocol Version",
-            AspaProviderListError => "ASPA Provider List Error",
-            TransportFailure => "Transport Failure",
-            OrderingError => "Ordering Error",
-            CacheRestart => "Cache Restart",
-            CacheShutdown => "Cache Shutdown",
+            Self::CorruptData => "Corrupt Data",
+            Self::InternalError => "Internal Error",
+            Self::NoDataAvailable => "No Data Available",
+            Self::InvalidRequest => "Invalid Request",
+            Self::UnsupportedVersion => "Unsupported Protocol Version",
+            Self::UnsupportedPduType => "Unsupported PDU Type",
+            Self::WithdrawalOfUnknownRecord => "Withdrawal of Unknown Record",
+            Self::DuplicateAnnouncement => "Duplicate Announcement Received",
+            Self::UnexpectedVersion => "Unexpected Protocol Version",
+            Self::AspaProviderListError => "ASPA Provider List Error",
+            Self::TransportFailure => "Transport Failure",
+            Self::OrderingError => "Ordering Error",
+            Self::CacheRestart => "Cache Restart",
+            Self::CacheShutdown => "Cache Shutdown",
         }
     }
 

@@ -9,6 +9,8 @@ use crate::payload::{Aspa, RouterKey, Vrp};
 
 use super::{kind, ErrorCode, Serial, SessionId, Timers, Version, FLAG_ANNOUNCE, MAX_LEN};
 
+// `len` is at most MAX_LEN, a u32; every caller bounds it.
+#[allow(clippy::cast_possible_truncation)]
 fn header(out: &mut Vec<u8>, version: Version, kind: u8, field: u16, len: usize) {
     debug_assert!(len <= MAX_LEN);
     out.push(version.number());
@@ -122,6 +124,7 @@ pub fn error_report(out: &mut Vec<u8>, version: Version, code: ErrorCode, pdu: &
 }
 
 /// [`error_report`] with the code as a number, as a decoded report has it.
+#[allow(clippy::cast_possible_truncation)] // both lengths are cut to fit MAX_LEN
 pub(super) fn error_report_raw(
     out: &mut Vec<u8>,
     version: Version,

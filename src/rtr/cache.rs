@@ -246,7 +246,7 @@ impl Cache {
                     return Ok(None);
                 }
                 let counts = (delta.announce.len(), delta.withdraw.len());
-                for r in self.history.iter_mut() {
+                for r in &mut self.history {
                     r.delta = r.delta.then(&delta);
                     r.encoded = PerVersion::default();
                 }
@@ -369,7 +369,9 @@ fn transcode_full(
         rest_of_table = rest_of_table.get(pdu.len()..).unwrap_or_default();
         copied += 1;
     }
-    copied as u32 + encode_full(buf, version, rest)
+    #[allow(clippy::cast_possible_truncation)] // at most `vrps`, which came from a u32 count
+    let copied = copied as u32;
+    copied + encode_full(buf, version, rest)
 }
 
 /// The VRPs of a full table's first `count` PDUs, in stored order: the

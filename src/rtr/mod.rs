@@ -50,7 +50,7 @@ fn run(user: &str, chroot: &Path) -> Result<(), Failed> {
     for item in start.handed {
         match item {
             Handed::Listener { tls, socket, .. } => {
-                server.listen(socket.into(), tls).or_fail("event loop")?
+                server.listen(socket.into(), tls).or_fail("event loop")?;
             }
             Handed::Tls(files) => server.set_tls(&files).or_fail("TLS")?,
             Handed::SourceDir { .. } | Handed::Watch(_) => {}
@@ -96,7 +96,7 @@ fn random_u16() -> Result<u16, getrandom::Error> {
 mod probe {
     use log::warn;
 
-    pub fn run() {
+    pub(super) fn run() {
         let Ok(what) = std::env::var("ROVD_SANDBOX_PROBE") else {
             return;
         };

@@ -322,7 +322,7 @@ impl Conn {
                     got = true;
                 }
                 Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
                 Err(e) => return Err(Close::Io(e)),
             }
         }
@@ -502,7 +502,7 @@ impl Server {
                 return Exit::Failed;
             }
             let mut validator = self.stream_more;
-            for event in events.iter() {
+            for event in &events {
                 match event.token() {
                     PARENT => {
                         if let Some(exit) = self.handle_parent() {
@@ -524,7 +524,7 @@ impl Server {
     /// Tell v2 sessions the cache is restarting (§8.5), give the words a
     /// moment to leave, and close everything.
     pub fn shut_down(&mut self) {
-        for slot in self.conns.iter_mut() {
+        for slot in &mut self.conns {
             if let Some(conn) = slot.as_mut() {
                 if let Some(out) = conn.session.restart() {
                     conn.push(out);
@@ -841,7 +841,7 @@ fn note_session(conn: &mut Conn, note: Note) {
     match note {
         Note::Negotiated(v) => debug!("session {peer}: version {v}"),
         Note::VersionTooHigh(v) => {
-            info!("session {peer}: query at version {v}, answered Unsupported Protocol Version")
+            info!("session {peer}: query at version {v}, answered Unsupported Protocol Version");
         }
         Note::ReceivedError(code) => info!("session {peer}: router reported error {code}"),
         Note::NoData => info!("session {peer}: no data yet, answered No Data Available"),
@@ -854,7 +854,7 @@ fn note_session(conn: &mut Conn, note: Note) {
             match answer {
                 SerialAnswer::Delta => debug!("session {peer}: serial query from {serial}"),
                 SerialAnswer::CacheReset => {
-                    debug!("session {peer}: serial query from {serial}, answered Cache Reset")
+                    debug!("session {peer}: serial query from {serial}, answered Cache Reset");
                 }
             }
         }

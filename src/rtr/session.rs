@@ -223,7 +223,7 @@ impl Session {
                 self.serial_query(version, session, serial, octets, cache, out, notes);
             }
             Ok((_, pdu::Pdu::ErrorReport(report))) => {
-                self.error_report(version, report, out, notes)
+                self.error_report(version, report, out, notes);
             }
             // A router's own PDU types are the three above.
             Ok(_) => self.fatal(out, version, ErrorCode::InvalidRequest, octets),
@@ -355,21 +355,18 @@ impl Session {
         } else {
             cache.delta(v, serial)
         };
-        match delta {
-            Some(delta) => {
-                notes.push(Note::SerialQuery {
-                    serial,
-                    answer: SerialAnswer::Delta,
-                });
-                self.respond(v, current, delta, cache, out);
-            }
-            None => {
-                notes.push(Note::SerialQuery {
-                    serial,
-                    answer: SerialAnswer::CacheReset,
-                });
-                cache_reset(out, v);
-            }
+        if let Some(delta) = delta {
+            notes.push(Note::SerialQuery {
+                serial,
+                answer: SerialAnswer::Delta,
+            });
+            self.respond(v, current, delta, cache, out);
+        } else {
+            notes.push(Note::SerialQuery {
+                serial,
+                answer: SerialAnswer::CacheReset,
+            });
+            cache_reset(out, v);
         }
     }
 
@@ -416,7 +413,7 @@ impl Session {
         match ErrorCode::for_version(report.code, v) {
             None => self.close(out, Reason::BadErrorReport),
             Some(code) if code.is_fatal_in(v) => {
-                self.close(out, Reason::ReceivedError(report.code))
+                self.close(out, Reason::ReceivedError(report.code));
             }
             Some(_) => notes.push(Note::ReceivedError(report.code)),
         }

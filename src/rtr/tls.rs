@@ -38,15 +38,20 @@ pub const BUFFER_LIMIT: usize = 64 * 1024;
 /// Which of the `[tls]` files something is wrong with.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Part {
+    /// `certificate`: the server's chain.
     Certificate,
+    /// `key`: the server's private key.
     Key,
+    /// `client-ca`: the authorities of router certificates.
     ClientCa,
 }
 
 /// A file that cannot be used, and why.
 #[derive(Debug)]
 pub struct BadFile {
+    /// The file.
     pub part: Part,
+    /// What is wrong with it.
     pub reason: String,
 }
 
@@ -82,6 +87,7 @@ fn certificates(pem: &[u8], part: Part) -> Result<Vec<CertificateDer<'static>>, 
 /// What new TLS connections are served with.
 #[derive(Clone)]
 pub struct Server {
+    /// The rustls configuration, shared by every connection.
     pub config: Arc<ServerConfig>,
     /// Whether a client certificate must name the router's address.
     pub check_client_address: bool,
@@ -147,6 +153,7 @@ pub struct TlsConn {
 }
 
 impl TlsConn {
+    /// A new server connection for the router at `peer`.
     pub fn new(server: &Server, peer: IpAddr) -> Result<TlsConn, rustls::Error> {
         let mut conn = ServerConnection::new(server.config.clone())?;
         conn.set_buffer_limit(Some(BUFFER_LIMIT));
@@ -271,7 +278,7 @@ impl TlsConn {
         Ok(Some(format!("tls {version} {suite}, {client}")))
     }
 
-    /// Queue a close_notify alert (written by a last [`TlsConn::flush`]).
+    /// Queue a `close_notify` alert (written by a last [`TlsConn::flush`]).
     pub fn close(&mut self) {
         self.conn.send_close_notify();
     }
@@ -283,7 +290,7 @@ fn names_address(cert: &CertificateDer<'_>, addr: IpAddr) -> Result<(), String> 
     // A v4-mapped IPv6 source is the IPv4 router it stands for.
     let addr = match addr {
         IpAddr::V6(a) => a.to_ipv4_mapped().map_or(IpAddr::V6(a), IpAddr::V4),
-        a => a,
+        a @ IpAddr::V4(_) => a,
     };
     let cert = webpki::EndEntityCert::try_from(cert).map_err(|e| format!("{e:?}"))?;
     cert.verify_is_valid_for_subject_name(&ServerName::IpAddress(addr.into()))

@@ -38,12 +38,16 @@ pub struct Plan<'a> {
     asserted: Vec<Vrp>,
     slurm: &'a Slurm,
     now: u64,
+    /// The router keys to serve: unexpired, not filtered, SLURM's
+    /// assertions added; sorted and unique.
     pub router_keys: Vec<RouterKey>,
+    /// The ASPA records to serve, the same way, merged per customer.
     pub aspas: Vec<Aspa>,
 }
 
 /// Decide what to serve at `now` (Unix seconds). Also returns the first
 /// second at which another item will have expired.
+#[allow(clippy::missing_panics_doc)] // its `expect` holds: only loaded sources are served
 pub fn build<'a>(
     sources: &'a mut [Source],
     slurm: &'a Slurm,
@@ -145,6 +149,9 @@ impl Plan<'_> {
     }
 
     /// Counts and a digest of the content, to skip sending what rtr has.
+    // An SPKI and a provider list are bounded by SPKI_MAX_LEN and
+    // ASPA_MAX_PROVIDERS when read.
+    #[allow(clippy::cast_possible_truncation)]
     pub fn summary(&self) -> (u64, u64) {
         let mut c = StreamChecksum::default();
         let mut n = 0u64;

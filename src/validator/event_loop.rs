@@ -149,7 +149,7 @@ impl Validator {
                 }
             }
             let mut from_parent = false;
-            for event in events.iter() {
+            for event in &events {
                 match event.token() {
                     WATCH => {
                         self.drain_watch();
@@ -187,13 +187,13 @@ impl Validator {
             }
         };
         let mut changed = reload;
-        for s in self.sources.iter_mut() {
+        for s in &mut self.sources {
             let (outcome, again) = s.poll(&self.dirs, reload);
             changed |= outcome == Outcome::Changed;
             note(again);
         }
         let mut slurm_changed = false;
-        for s in self.slurms.iter_mut() {
+        for s in &mut self.slurms {
             let (c, again) = s.poll(&self.dirs, reload);
             slurm_changed |= c;
             note(again);

@@ -6,7 +6,7 @@
 //! Unlike a payload file, a SLURM file is the operator's own and counts as
 //! a whole: one bad entry rejects the file, and the caller keeps the last
 //! good version in force (RFC 8416 §4.1: the effect of SLURM is atomic).
-//! serde_json does all of the JSON; this file decides what it means and
+//! `serde_json` does all of the JSON; this file decides what it means and
 //! names the member at fault, e.g.
 //! `locallyAddedAssertions.prefixAssertions[3]: maxPrefixLength 23 is
 //! smaller than the prefix length 24`.
@@ -46,12 +46,18 @@ const BASE64URL: GeneralPurpose = GeneralPurpose::new(
 /// here is the index in the file's array.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Slurm {
+    /// `validationOutputFilters.prefixFilters` (§3.3.1).
     pub prefix_filters: Vec<PrefixFilter>,
+    /// `validationOutputFilters.bgpsecFilters` (§3.3.2).
     pub bgpsec_filters: Vec<BgpsecFilter>,
+    /// `validationOutputFilters.aspaFilters` (`slurmVersion` 2).
     pub aspa_filters: Vec<AspaFilter>,
-    /// `maxPrefixLength` defaults to the prefix length (§3.4.1).
+    /// `locallyAddedAssertions.prefixAssertions` (§3.4.1);
+    /// `maxPrefixLength` defaults to the prefix length.
     pub prefix_assertions: Vec<Vrp>,
+    /// `locallyAddedAssertions.bgpsecAssertions` (§3.4.2).
     pub bgpsec_assertions: Vec<RouterKey>,
+    /// `locallyAddedAssertions.aspaAssertions` (`slurmVersion` 2).
     /// Providers as written; merging with RPKI data and the AS0 rule happen
     /// in [`crate::payload::Snapshot::build`].
     pub aspa_assertions: Vec<Aspa>,
@@ -64,23 +70,31 @@ pub struct Slurm {
 /// A validated ROA prefix filter (§3.3.1): at least one of the two.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct PrefixFilter {
+    /// `prefix`: VRPs of this prefix or a more specific one.
     pub prefix: Option<Prefix>,
+    /// `asn`: VRPs of this origin AS.
     pub asn: Option<u32>,
+    /// `comment`.
     pub comment: Option<String>,
 }
 
 /// A BGPsec filter (§3.3.2): at least one of the two.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct BgpsecFilter {
+    /// `asn`: router keys of this AS.
     pub asn: Option<u32>,
+    /// `SKI`: router keys with this Subject Key Identifier.
     pub ski: Option<[u8; 20]>,
+    /// `comment`.
     pub comment: Option<String>,
 }
 
 /// An ASPA filter: all ASPA payload of the customer goes.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct AspaFilter {
+    /// `customerAsn` (or `customerAsid`): the Customer AS.
     pub customer: u32,
+    /// `comment`.
     pub comment: Option<String>,
 }
 
@@ -308,14 +322,19 @@ fn claim(
 
 /// Why a SLURM file was rejected.
 ///
-/// A file that is not JSON carries serde_json's `line` and `column` (both
+/// A file that is not JSON carries `serde_json`'s `line` and `column` (both
 /// 1-based); a file that is JSON but not valid SLURM carries the `path` of
 /// the member at fault and line 0.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct SlurmError {
+    /// The line, from 1; 0 for a file that is JSON.
     pub line: usize,
+    /// The column, from 1; 0 for a file that is JSON.
     pub column: usize,
+    /// The member at fault, e.g. `locallyAddedAssertions.prefixAssertions[3]`;
+    /// empty for a file that is not JSON.
     pub path: String,
+    /// What is wrong.
     pub reason: String,
 }
 
@@ -467,6 +486,7 @@ fn aspa_filter(o: &mut Obj) -> Result<AspaFilter, String> {
 fn prefix_assertion(o: &mut Obj) -> Result<Vrp, String> {
     let asn = asn(o.required("asn")?, "asn")?;
     let prefix = prefix(o.required("prefix")?, "prefix")?;
+    #[allow(clippy::cast_possible_truncation)] // at most `limit`, checked first
     let max_len = match o.take("maxPrefixLength") {
         None => prefix.len(),
         Some(Json::Uint(n)) => {
@@ -600,7 +620,7 @@ fn asn(v: Json, what: &str) -> Result<u32, String> {
     }
 }
 
-/// "a.b.c.d/len" or "v6::/len", host bits clear (the payload readers
+/// `a.b.c.d/len` or `v6::/len`, host bits clear (the payload readers
 /// reject them too).
 fn prefix(v: Json, what: &str) -> Result<Prefix, String> {
     let text = string(v, what)?;
@@ -623,7 +643,7 @@ fn ski(v: Json) -> Result<[u8; 20], String> {
 
 //------------ Json and Obj --------------------------------------------------
 
-/// A JSON value as serde_json reads it, except that an object with a
+/// A JSON value as `serde_json` reads it, except that an object with a
 /// member given twice is an error (with its position) rather than the
 /// last one silently winning.
 enum Json {

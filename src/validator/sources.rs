@@ -33,14 +33,17 @@ const RETRY: Duration = Duration::from_millis(500);
 pub struct Dirs(pub Vec<(PathBuf, OwnedFd)>);
 
 impl Dirs {
+    /// The index of the directory opened for `dir`, if one was.
     pub fn find(&self, dir: &Path) -> Option<usize> {
         self.0.iter().position(|(p, _)| p == dir)
     }
 
+    /// The stamp of `name` beneath directory `dir`, if it can be had.
     pub fn stat(&self, dir: usize, name: &Path) -> Option<FileStamp> {
         privsep::fs::stat_beneath(self.0[dir].1.as_fd(), name).ok()
     }
 
+    /// Open `name` beneath directory `dir` for reading.
     pub fn open(&self, dir: usize, name: &Path) -> std::io::Result<File> {
         privsep::fs::open_beneath(self.0[dir].1.as_fd(), name)
     }
@@ -69,6 +72,7 @@ pub enum Read<T> {
 
 /// A file named `name` beneath directory `dir`, watched for changes.
 pub struct Watched {
+    /// The path as configured, for log lines.
     pub path: PathBuf,
     dir: usize,
     name: PathBuf,
@@ -78,6 +82,7 @@ pub struct Watched {
 }
 
 impl Watched {
+    /// The file at `path`, if the parent opened its directory.
     pub fn new(path: &Path, dirs: &Dirs) -> Option<Watched> {
         Some(Watched {
             path: path.to_path_buf(),
@@ -97,8 +102,8 @@ impl Watched {
     pub fn mtime(&self, dirs: &Dirs) -> Option<SystemTime> {
         let s = self.stamp(dirs)?;
         let t = Duration::new(
-            s.mtime.max(0) as u64,
-            s.mtime_nsec.clamp(0, 999_999_999) as u32,
+            u64::try_from(s.mtime).unwrap_or(0),
+            u32::try_from(s.mtime_nsec.clamp(0, 999_999_999)).unwrap_or(0),
         );
         Some(UNIX_EPOCH + t)
     }
@@ -144,7 +149,7 @@ impl Watched {
             .unwrap_or(Duration::ZERO);
         if in_place && age < SETTLE {
             debug!("{name}: changing, reading it once it has settled");
-            return self.later(SETTLE - age);
+            return self.later(SETTLE.saturating_sub(age));
         }
         let file = match dirs.open(self.dir, &self.name) {
             Ok(f) => f,
@@ -185,8 +190,8 @@ impl Watched {
 fn stamp_time(s: &FileStamp) -> SystemTime {
     UNIX_EPOCH
         + Duration::new(
-            s.mtime.max(0) as u64,
-            s.mtime_nsec.clamp(0, 999_999_999) as u32,
+            u64::try_from(s.mtime).unwrap_or(0),
+            u32::try_from(s.mtime_nsec.clamp(0, 999_999_999)).unwrap_or(0),
         )
 }
 
@@ -195,15 +200,19 @@ fn stamp_time(s: &FileStamp) -> SystemTime {
 /// What one look at a source amounted to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Outcome {
+    /// The data in use stays as it was.
     Unchanged,
+    /// A new version of the data is in use.
     Changed,
 }
 
 /// One configured payload source and its last good data.
 pub struct Source {
+    /// The file.
     pub file: Watched,
     format: Format,
     max_age: u64,
+    /// What stale data leads to.
     pub stale_policy: StalePolicy,
     max_drop: u8,
     /// The last good data, each vector sorted by item without duplicates.
@@ -211,12 +220,14 @@ pub struct Source {
     /// When that data was read, and when the file was written.
     pub last_success: Option<SystemTime>,
     mtime: Option<SystemTime>,
+    /// Why the last look did not take in the file, if it did not.
     pub last_error: Option<String>,
     /// Whether the staleness warning was given for the current data.
     pub stale_reported: bool,
 }
 
 impl Source {
+    /// The source of `c`, if the parent opened its directory.
     pub fn new(c: &config::Source, dirs: &Dirs) -> Option<Source> {
         Some(Source {
             file: Watched::new(&c.path, dirs)?,
@@ -240,6 +251,7 @@ impl Source {
         self.max_drop = c.max_drop;
     }
 
+    /// The last good data, if any was read.
     pub fn data(&self) -> Option<&Payloads> {
         self.data.as_ref()
     }
@@ -419,6 +431,7 @@ fn removed<T: Ord>(old: &[Timed<T>], new: &[Timed<T>]) -> usize {
 /// One `[[slurm]]` entry: a file, or a directory of `*.json` files, each
 /// with the last version of it that validated.
 pub struct SlurmSource {
+    /// The path as configured.
     pub path: PathBuf,
     /// The directory's index when the entry is a directory.
     dir: Option<usize>,
@@ -426,6 +439,8 @@ pub struct SlurmSource {
 }
 
 impl SlurmSource {
+    /// The entry for `path`, if the parent opened it (a directory) or
+    /// its directory (a file).
     pub fn new(path: &Path, dirs: &Dirs) -> Option<SlurmSource> {
         if let Some(dir) = dirs.find(path) {
             return Some(SlurmSource {
@@ -474,7 +489,7 @@ impl SlurmSource {
             }
         }
         let mut next: Option<Instant> = None;
-        for (file, good) in self.files.iter_mut() {
+        for (file, good) in &mut self.files {
             let read = file.read(dirs, force, |mut f| {
                 let mut bytes = Vec::new();
                 std::io::Read::read_to_end(&mut f, &mut bytes).map_err(|e| e.to_string())?;
@@ -537,7 +552,7 @@ mod tests {
             vrp(1, Some(3)),
         ]);
         canonicalise(&mut p);
-        let got: Vec<_> = p.vrps.iter().map(|t| t.expires()).collect();
+        let got: Vec<_> = p.vrps.iter().map(Timed::expires).collect();
         assert_eq!(got, [None, Some(9)]);
     }
 

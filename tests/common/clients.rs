@@ -16,13 +16,13 @@ use nix::unistd::Pid;
 use super::LogBuf;
 
 /// How long a client's command-line tool may take for one answer.
-pub const CMD_TIMEOUT: Duration = Duration::from_secs(10);
+pub(crate) const CMD_TIMEOUT: Duration = Duration::from_secs(10);
 
 //------------ Processes ------------------------------------------------------
 
 /// Run a command-line tool, bounded by `CMD_TIMEOUT`: its standard output,
 /// or what went wrong.
-pub fn run(cmd: &mut Command) -> Result<String, String> {
+pub(crate) fn run(cmd: &mut Command) -> Result<String, String> {
     let mut child = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::piped())
@@ -59,7 +59,7 @@ pub fn run(cmd: &mut Command) -> Result<String, String> {
 /// A program the test runs in the background (a client daemon, sshd,
 /// stunnel): its standard output and error captured in `log`, stopped by
 /// pid when dropped, and its log printed if the test failed.
-pub struct Service {
+pub(crate) struct Service {
     name: &'static str,
     child: Option<Child>,
     pub log: LogBuf,
@@ -67,7 +67,7 @@ pub struct Service {
 
 impl Service {
     /// Start `cmd` with no input; panics if it cannot be started.
-    pub fn spawn(name: &'static str, cmd: &mut Command) -> Service {
+    pub(crate) fn spawn(name: &'static str, cmd: &mut Command) -> Service {
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -85,7 +85,7 @@ impl Service {
     }
 
     /// How it ended, if it has.
-    pub fn exited(&mut self) -> Option<ExitStatus> {
+    pub(crate) fn exited(&mut self) -> Option<ExitStatus> {
         self.child.as_mut().and_then(|c| c.try_wait().unwrap())
     }
 }
@@ -106,8 +106,8 @@ impl Drop for Service {
 }
 
 /// SIGTERM, then SIGKILL after five seconds; always reaped.
-pub fn stop(mut child: Child) {
-    let pid = Pid::from_raw(child.id() as i32);
+pub(crate) fn stop(mut child: Child) {
+    let pid = Pid::from_raw(i32::try_from(child.id()).unwrap());
     let _ = kill(pid, Signal::SIGTERM);
     let deadline = Instant::now() + Duration::from_secs(5);
     while child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
@@ -121,7 +121,7 @@ pub fn stop(mut child: Child) {
 
 /// The local address of the established TCP connection process `pid`
 /// holds to 127.0.0.1:`port`, from /proc.
-pub fn connection_of(pid: u32, port: u16) -> Option<SocketAddr> {
+pub(crate) fn connection_of(pid: u32, port: u16) -> Option<SocketAddr> {
     let inodes: BTreeSet<String> = fs::read_dir(format!("/proc/{pid}/fd"))
         .ok()?
         .flatten()
@@ -156,7 +156,7 @@ pub fn connection_of(pid: u32, port: u16) -> Option<SocketAddr> {
 
 /// What the daemon logged about one router session.
 #[derive(Debug, Default)]
-pub struct SessionLog {
+pub(crate) struct SessionLog {
     pub opened: usize,
     /// Versions negotiated.
     pub versions: Vec<u8>,
@@ -174,14 +174,14 @@ pub struct SessionLog {
 
 impl SessionLog {
     /// Whether the session sent any query: not the harness's probe.
-    pub fn queried(&self) -> bool {
+    pub(crate) fn queried(&self) -> bool {
         self.resets + self.serials + self.cache_resets + self.version_refused.len() > 0
     }
 }
 
 /// The sessions in the daemon's log, by peer address, in order of first
 /// mention.
-pub fn sessions(log: &str) -> Vec<(String, SessionLog)> {
+pub(crate) fn sessions(log: &str) -> Vec<(String, SessionLog)> {
     let mut out: Vec<(String, SessionLog)> = Vec::new();
     for line in log.lines() {
         let Some((peer, event)) = line
@@ -191,12 +191,11 @@ pub fn sessions(log: &str) -> Vec<(String, SessionLog)> {
             continue;
         };
         let peer = peer.trim_end_matches(':');
-        let i = match out.iter().position(|(p, _)| p == peer) {
-            Some(i) => i,
-            None => {
-                out.push((peer.to_string(), SessionLog::default()));
-                out.len() - 1
-            }
+        let i = if let Some(i) = out.iter().position(|(p, _)| p == peer) {
+            i
+        } else {
+            out.push((peer.to_string(), SessionLog::default()));
+            out.len() - 1
         };
         let s = &mut out[i].1;
         if event == "opened" {
@@ -224,14 +223,14 @@ pub fn sessions(log: &str) -> Vec<(String, SessionLog)> {
 }
 
 /// The peer address a `rtr: session PEER …` log line is about.
-pub fn peer_of(line: &str) -> Option<&str> {
+pub(crate) fn peer_of(line: &str) -> Option<&str> {
     let rest = &line[line.find("rtr: session ")? + "rtr: session ".len()..];
     let end = rest.find(' ')?;
     Some(rest[..end].trim_end_matches(':'))
 }
 
 /// The peers of the sessions the daemon opened, in order.
-pub fn opened_peers(log: &str) -> Vec<String> {
+pub(crate) fn opened_peers(log: &str) -> Vec<String> {
     log.lines()
         .filter(|l| l.ends_with(" opened"))
         .filter_map(peer_of)
@@ -240,14 +239,14 @@ pub fn opened_peers(log: &str) -> Vec<String> {
 }
 
 /// How many log lines about the session with `who` contain `needle`.
-pub fn count(log: &str, who: &str, needle: &str) -> usize {
+pub(crate) fn count(log: &str, who: &str, needle: &str) -> usize {
     log.lines()
         .filter(|l| peer_of(l) == Some(who) && l.contains(needle))
         .count()
 }
 
 /// The daemon's current serial: the last `rtr: serial N: …` line.
-pub fn last_serial(log: &str) -> u32 {
+pub(crate) fn last_serial(log: &str) -> u32 {
     log.lines()
         .rev()
         .filter_map(|l| l.strip_prefix("rtr: serial "))

@@ -2,6 +2,14 @@
 //! table a router should end up with for that JSON at each protocol version,
 //! computed here from the JSON text alone.
 
+// Draws below small bounds and numbers from JSON this harness wrote: every
+// cast is bounded. The generator builds one data set top to bottom.
+#![allow(
+    clippy::cast_possible_truncation,
+    clippy::cast_sign_loss,
+    clippy::too_many_lines
+)]
+
 use std::collections::BTreeMap;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -11,7 +19,7 @@ use serde_json::{json, Value};
 use super::rtr::{mask, RouterKey, Table, Vrp};
 
 /// 2100-01-01T00:00:00Z: far enough that nothing generated expires.
-pub const FAR_FUTURE: u64 = 4_102_444_800;
+pub(crate) const FAR_FUTURE: u64 = 4_102_444_800;
 
 /// DER prefix of a P-256 SubjectPublicKeyInfo (RFC 5480) up to and
 /// including the uncompressed-point marker; 64 octets of point follow, 91
@@ -19,14 +27,14 @@ pub const FAR_FUTURE: u64 = 4_102_444_800;
 const P256_SPKI_HEAD: &str = "3059301306072a8648ce3d020106082a8648ce3d03010703420004";
 
 /// splitmix64: a deterministic stream, so a failing run can be replayed.
-pub struct Rng(u64);
+pub(crate) struct Rng(u64);
 
 impl Rng {
-    pub fn new(seed: u64) -> Rng {
+    pub(crate) fn new(seed: u64) -> Rng {
         Rng(seed)
     }
 
-    pub fn next(&mut self) -> u64 {
+    pub(crate) fn next(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
@@ -35,7 +43,7 @@ impl Rng {
     }
 
     /// Uniform in `0..n`.
-    pub fn below(&mut self, n: u64) -> u64 {
+    pub(crate) fn below(&mut self, n: u64) -> u64 {
         self.next() % n
     }
 }
@@ -43,7 +51,7 @@ impl Rng {
 //------------ Data -----------------------------------------------------------
 
 #[derive(Clone, Debug)]
-pub struct Roa {
+pub(crate) struct Roa {
     pub asn: u32,
     pub addr: IpAddr,
     pub len: u8,
@@ -52,21 +60,21 @@ pub struct Roa {
 }
 
 #[derive(Clone, Debug)]
-pub struct Key {
+pub(crate) struct Key {
     pub asn: u32,
     pub ski: [u8; 20],
     pub spki: Vec<u8>,
 }
 
 #[derive(Clone, Debug)]
-pub struct AspaObject {
+pub(crate) struct AspaObject {
     pub customer: u32,
     pub providers: Vec<u32>,
 }
 
 /// The contents of one rpki-client JSON file.
 #[derive(Clone, Debug)]
-pub struct Data {
+pub(crate) struct Data {
     pub roas: Vec<Roa>,
     pub keys: Vec<Key>,
     pub aspas: Vec<AspaObject>,
@@ -102,7 +110,7 @@ impl Data {
     /// `n4` IPv4 and `n6` IPv6 ROA entries (with some repeats, AS0 and
     /// max length above length among them), three router keys, and ASPA
     /// objects covering the merge rules.
-    pub fn generate(seed: u64, n4: usize, n6: usize) -> Data {
+    pub(crate) fn generate(seed: u64, n4: usize, n6: usize) -> Data {
         let mut rng = Rng::new(seed);
         let mut roas = Vec::new();
         for _ in 0..n4 {
@@ -216,7 +224,7 @@ impl Data {
     }
 
     /// rpki-client's JSON output format.
-    pub fn to_json(&self) -> String {
+    pub(crate) fn to_json(&self) -> String {
         let roas: Vec<Value> = self
             .roas
             .iter()
@@ -268,7 +276,7 @@ impl Data {
     /// The change the update tests make: VRPs added and withdrawn, one max
     /// length changed, one ASPA provider set changed, one ASPA added, one
     /// router key removed.
-    pub fn updated(&self) -> Data {
+    pub(crate) fn updated(&self) -> Data {
         let mut d = self.clone();
         let mut rng = Rng::new(0x5eed);
         // Withdraw: drop every entry for a handful of VRPs.
@@ -330,7 +338,7 @@ impl Data {
 /// record per customer with the union of its providers, sorted, AS0 only
 /// when it is the sole provider (8210bis-27 §5.12). Expired entries are
 /// not served.
-pub fn expected(text: &str, version: u8) -> Table {
+pub(crate) fn expected(text: &str, version: u8) -> Table {
     let doc: Value = serde_json::from_str(text).expect("test JSON");
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -404,7 +412,7 @@ pub fn expected(text: &str, version: u8) -> Table {
 
 //------------ Encodings ------------------------------------------------------
 
-pub fn unhex(s: &str) -> Vec<u8> {
+pub(crate) fn unhex(s: &str) -> Vec<u8> {
     assert!(s.len() % 2 == 0, "odd hex: {s}");
     (0..s.len())
         .step_by(2)
@@ -415,7 +423,7 @@ pub fn unhex(s: &str) -> Vec<u8> {
 const B64: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
 /// Standard base64 with padding (RFC 4648 §4).
-pub fn base64(data: &[u8]) -> String {
+pub(crate) fn base64(data: &[u8]) -> String {
     let mut out = String::new();
     for chunk in data.chunks(3) {
         let n = chunk
@@ -433,7 +441,7 @@ pub fn base64(data: &[u8]) -> String {
     out
 }
 
-pub fn unbase64(s: &str) -> Vec<u8> {
+pub(crate) fn unbase64(s: &str) -> Vec<u8> {
     let mut out = Vec::new();
     let (mut acc, mut bits) = (0u32, 0);
     for c in s.bytes().filter(|&c| c != b'=') {

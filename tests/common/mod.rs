@@ -6,12 +6,12 @@
 
 #![allow(dead_code)]
 
-pub mod clients;
-pub mod data;
-pub mod rtr;
-pub mod rtrclient;
-pub mod rtrtr;
-pub mod tls;
+pub(crate) mod clients;
+pub(crate) mod data;
+pub(crate) mod rtr;
+pub(crate) mod rtrclient;
+pub(crate) mod rtrtr;
+pub(crate) mod tls;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
@@ -25,11 +25,11 @@ use std::time::{Duration, Instant, SystemTime};
 use nix::sys::signal::{kill, Signal};
 use nix::unistd::Pid;
 
-pub const ROVD: &str = env!("CARGO_BIN_EXE_rovd");
-pub const ROVCTL: &str = env!("CARGO_BIN_EXE_rovctl");
+pub(crate) const ROVD: &str = env!("CARGO_BIN_EXE_rovd");
+pub(crate) const ROVCTL: &str = env!("CARGO_BIN_EXE_rovctl");
 
 /// Run the built rovctl with `args` and no input; what it printed.
-pub fn rovctl(args: &[&str]) -> std::process::Output {
+pub(crate) fn rovctl(args: &[&str]) -> std::process::Output {
     Command::new(ROVCTL)
         .args(args)
         .stdin(Stdio::null())
@@ -38,20 +38,20 @@ pub fn rovctl(args: &[&str]) -> std::process::Output {
 }
 
 /// Output as text, for messages and matching.
-pub fn text(b: &[u8]) -> String {
+pub(crate) fn text(b: &[u8]) -> String {
     String::from_utf8_lossy(b).into_owned()
 }
 
 /// The placeholder a configuration uses for the listening port.
-pub const PORT: &str = "@PORT@";
+pub(crate) const PORT: &str = "@PORT@";
 
 /// Bound on start-up, data and log waits; generous for debug builds on a
 /// loaded CI machine, but every wait has one.
-pub const WAIT: Duration = Duration::from_secs(30);
+pub(crate) const WAIT: Duration = Duration::from_secs(30);
 
 /// The standard test configuration: one source `vrps.json`, notifies
 /// without delay.
-pub fn config(max_version: u8) -> String {
+pub(crate) fn config(max_version: u8) -> String {
     format!(
         "[rtr]\n\
          listen = [\"127.0.0.1:{PORT}\"]\n\
@@ -70,7 +70,7 @@ pub fn config(max_version: u8) -> String {
 
 /// Whether the tests run as root, so that rovd drops to its user and
 /// chroots for real.
-pub fn is_root() -> bool {
+pub(crate) fn is_root() -> bool {
     nix::unistd::geteuid().is_root()
 }
 
@@ -78,7 +78,7 @@ pub fn is_root() -> bool {
 /// able to read the data in it, and the children need an empty,
 /// root-owned directory to chroot into. Returns the configuration lines
 /// that point rovd at it.
-pub fn as_root(dir: &Path) -> String {
+pub(crate) fn as_root(dir: &Path) -> String {
     use std::os::unix::fs::PermissionsExt;
     assert!(
         nix::unistd::User::from_name("_rovd")
@@ -97,7 +97,7 @@ pub fn as_root(dir: &Path) -> String {
 
 /// Write a file that holds secrets: mode 0640 from its creation on; as
 /// root owned by root and the group of `_rovd`.
-pub fn write_private(path: &Path, text: &str) {
+pub(crate) fn write_private(path: &Path, text: &str) {
     use std::io::Write;
     use std::os::unix::fs::{chown, OpenOptionsExt, PermissionsExt};
     let mut f = fs::OpenOptions::new()
@@ -122,7 +122,7 @@ pub fn write_private(path: &Path, text: &str) {
 
 /// A test cannot run here (a client is not installed, a feature is not
 /// built): say so, unless this is CI, which must run everything.
-pub fn skip(why: &str) {
+pub(crate) fn skip(why: &str) {
     assert!(
         std::env::var_os("CI").is_none(),
         "{why}, and CI must not skip"
@@ -131,18 +131,18 @@ pub fn skip(why: &str) {
 }
 
 /// A port on 127.0.0.1 that was free a moment ago.
-pub fn free_port() -> u16 {
+pub(crate) fn free_port() -> u16 {
     let l = TcpListener::bind("127.0.0.1:0").expect("bind 127.0.0.1:0");
     l.local_addr().unwrap().port()
 }
 
 /// Shared, growing text of a child's output.
 #[derive(Clone, Default)]
-pub struct LogBuf(Arc<Mutex<String>>);
+pub(crate) struct LogBuf(Arc<Mutex<String>>);
 
 impl LogBuf {
     /// Copy lines from `from` into the buffer on a thread of its own.
-    pub fn capture(&self, from: impl Read + Send + 'static) -> thread::JoinHandle<()> {
+    pub(crate) fn capture(&self, from: impl Read + Send + 'static) -> thread::JoinHandle<()> {
         let buf = self.0.clone();
         thread::spawn(move || {
             let mut r = BufReader::new(from);
@@ -156,12 +156,12 @@ impl LogBuf {
         })
     }
 
-    pub fn text(&self) -> String {
+    pub(crate) fn text(&self) -> String {
         self.0.lock().unwrap().clone()
     }
 
     /// Wait until `pred` holds for the text, for at most `timeout`.
-    pub fn wait(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> bool {
+    pub(crate) fn wait(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> bool {
         let deadline = Instant::now() + timeout;
         loop {
             if pred(&self.0.lock().unwrap()) {
@@ -178,7 +178,7 @@ impl LogBuf {
 //------------ Daemon ---------------------------------------------------------
 
 /// A running `rovd -d`; stopped and reaped on drop.
-pub struct Daemon {
+pub(crate) struct Daemon {
     pub dir: tempfile::TempDir,
     pub port: u16,
     pub config_path: PathBuf,
@@ -190,14 +190,14 @@ impl Daemon {
     /// Write `config` (with [`PORT`] replaced by a free port) and `files`
     /// into a fresh directory, start the daemon on it and wait until the
     /// port accepts connections.
-    pub fn start(config: &str, files: &[(&str, &[u8])]) -> Daemon {
+    pub(crate) fn start(config: &str, files: &[(&str, &[u8])]) -> Daemon {
         Self::start_with(config, files, None, &[])
     }
 
     /// As [`Daemon::start`], on `port` if given (else a free one; the
     /// configuration must then use [`PORT`]) and with extra environment
     /// variables.
-    pub fn start_with(
+    pub(crate) fn start_with(
         config: &str,
         files: &[(&str, &[u8])],
         port: Option<u16>,
@@ -209,7 +209,7 @@ impl Daemon {
     }
 
     /// As [`Daemon::start_with`], without waiting for the port.
-    pub fn spawn_with(
+    pub(crate) fn spawn_with(
         config: &str,
         files: &[(&str, &[u8])],
         port: Option<u16>,
@@ -223,7 +223,7 @@ impl Daemon {
     /// `_rovd`, which re-reads it on SIGHUP), and the daemon counts as
     /// started when rtr logs that it listens, since a plain connection
     /// from 127.0.0.1 is dropped if the configuration has a key for it.
-    pub fn start_private(config: &str, files: &[(&str, &[u8])]) -> Daemon {
+    pub(crate) fn start_private(config: &str, files: &[(&str, &[u8])]) -> Daemon {
         let mut daemon = Self::spawn_private(config, files);
         let line = format!("listening on 127.0.0.1:{}", daemon.port);
         if !daemon.log.wait(WAIT, |t| t.contains(&line)) {
@@ -234,7 +234,7 @@ impl Daemon {
     }
 
     /// As [`Daemon::start_private`], without waiting for the listener.
-    pub fn spawn_private(config: &str, files: &[(&str, &[u8])]) -> Daemon {
+    pub(crate) fn spawn_private(config: &str, files: &[(&str, &[u8])]) -> Daemon {
         Self::spawn_inner(config, files, None, &[], true)
     }
 
@@ -302,40 +302,41 @@ impl Daemon {
         }
     }
 
-    pub fn pid(&self) -> u32 {
+    pub(crate) fn pid(&self) -> u32 {
         self.child.as_ref().expect("daemon running").id()
     }
 
-    pub fn path(&self, name: &str) -> PathBuf {
+    pub(crate) fn path(&self, name: &str) -> PathBuf {
         self.dir.path().join(name)
     }
 
     /// Everything the daemon logged so far.
-    pub fn log(&self) -> String {
+    pub(crate) fn log(&self) -> String {
         self.log.text()
     }
 
     /// Wait until the log contains `needle`; panics after `timeout`.
-    pub fn wait_for_log(&self, needle: &str, timeout: Duration) {
-        if !self.log.wait(timeout, |t| t.contains(needle)) {
-            panic!("no log line with {needle:?} within {timeout:?}");
-        }
+    pub(crate) fn wait_for_log(&self, needle: &str, timeout: Duration) {
+        assert!(
+            self.log.wait(timeout, |t| t.contains(needle)),
+            "no log line with {needle:?} within {timeout:?}"
+        );
     }
 
     /// Wait until `pred` holds for the log, for at most `timeout`.
-    pub fn log_wait(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> bool {
+    pub(crate) fn log_wait(&self, timeout: Duration, pred: impl Fn(&str) -> bool) -> bool {
         self.log.wait(timeout, pred)
     }
 
     /// Number of log lines containing `needle`.
-    pub fn log_count(&self, needle: &str) -> usize {
+    pub(crate) fn log_count(&self, needle: &str) -> usize {
         self.log().lines().filter(|l| l.contains(needle)).count()
     }
 
     /// Replace a data file the way rpki-client does (write aside, rename),
     /// with an mtime strictly later than the old one's so a poll by mtime
     /// and size cannot miss the change.
-    pub fn replace_file(&self, name: &str, bytes: &[u8]) {
+    pub(crate) fn replace_file(&self, name: &str, bytes: &[u8]) {
         let path = self.path(name);
         let tmp = self.path(&format!(".{name}.tmp"));
         fs::write(&tmp, bytes).unwrap();
@@ -353,12 +354,12 @@ impl Daemon {
         fs::rename(&tmp, &path).unwrap();
     }
 
-    pub fn signal(&self, sig: Signal) {
-        kill(Pid::from_raw(self.pid() as i32), sig).expect("signal rovd");
+    pub(crate) fn signal(&self, sig: Signal) {
+        kill(Pid::from_raw(i32::try_from(self.pid()).unwrap()), sig).expect("signal rovd");
     }
 
     /// Wait for the daemon to exit; panics after `timeout`.
-    pub fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
+    pub(crate) fn wait_exit(&mut self, timeout: Duration) -> ExitStatus {
         let child = self.child.as_mut().expect("daemon running");
         let deadline = Instant::now() + timeout;
         loop {
@@ -375,14 +376,14 @@ impl Daemon {
     }
 
     /// Panics if the daemon has exited.
-    pub fn assert_running(&mut self) {
+    pub(crate) fn assert_running(&mut self) {
         if let Some(status) = self.child.as_mut().unwrap().try_wait().unwrap() {
             panic!("rovd exited unexpectedly ({status})");
         }
     }
 
     /// Connect and sync fully at `version` as soon as the daemon has data.
-    pub fn wait_for_data(&self, version: u8) -> (rtr::RtrClient, rtr::Synced) {
+    pub(crate) fn wait_for_data(&self, version: u8) -> (rtr::RtrClient, rtr::Synced) {
         rtr::wait_for_data(self.port, version, WAIT)
     }
 }
@@ -407,7 +408,7 @@ impl Drop for Daemon {
 
 /// A process as /proc shows it.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Proc {
+pub(crate) struct Proc {
     pub pid: u32,
     pub ppid: u32,
     pub state: char,
@@ -416,7 +417,7 @@ pub struct Proc {
 }
 
 /// Read /proc/`pid`, or `None` if there is no such process.
-pub fn proc_info(pid: u32) -> Option<Proc> {
+pub(crate) fn proc_info(pid: u32) -> Option<Proc> {
     let stat = fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     // The command name is in parentheses and may contain anything.
     let rest = &stat[stat.rfind(')')? + 2..];
@@ -433,7 +434,7 @@ pub fn proc_info(pid: u32) -> Option<Proc> {
 }
 
 /// The processes whose parent is `ppid`.
-pub fn children_of(ppid: u32) -> Vec<Proc> {
+pub(crate) fn children_of(ppid: u32) -> Vec<Proc> {
     let mut out = Vec::new();
     for entry in fs::read_dir("/proc").unwrap().flatten() {
         let Some(pid) = entry.file_name().to_str().and_then(|s| s.parse().ok()) else {
@@ -450,12 +451,12 @@ pub fn children_of(ppid: u32) -> Vec<Proc> {
 
 /// Whether the process seen as `p` still exists (a zombie counts; a new
 /// process that reused the pid does not).
-pub fn still_exists(p: &Proc) -> bool {
+pub(crate) fn still_exists(p: &Proc) -> bool {
     proc_info(p.pid).is_some_and(|now| now.start_time == p.start_time)
 }
 
 /// `name` as found on PATH, if it is an executable there.
-pub fn on_path(name: &str) -> Option<PathBuf> {
+pub(crate) fn on_path(name: &str) -> Option<PathBuf> {
     let path = std::env::var_os("PATH")?;
     std::env::split_paths(&path)
         .map(|d| d.join(name))

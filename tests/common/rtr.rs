@@ -7,13 +7,13 @@
 //! check the rules of a well-formed answer as they go.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::fmt;
+use std::fmt::{self, Write as _};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::time::{Duration, Instant};
 
 /// How long one complete answer (Cache Response … End of Data) may take.
-pub const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
+pub(crate) const ANSWER_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// 8210bis-27 §5.1: a PDU never exceeds 65,535 octets.
 const MAX_PDU_LEN: usize = 65_535;
@@ -32,16 +32,16 @@ const ERROR_REPORT: u8 = 10;
 const ASPA: u8 = 11;
 
 /// Error Report codes used by the tests, 8210bis-27 §13.
-pub const ERR_CORRUPT_DATA: u16 = 0;
-pub const ERR_NO_DATA: u16 = 2;
-pub const ERR_UNSUPPORTED_VERSION: u16 = 4;
-pub const ERR_UNSUPPORTED_PDU: u16 = 5;
+pub(crate) const ERR_CORRUPT_DATA: u16 = 0;
+pub(crate) const ERR_NO_DATA: u16 = 2;
+pub(crate) const ERR_UNSUPPORTED_VERSION: u16 = 4;
+pub(crate) const ERR_UNSUPPORTED_PDU: u16 = 5;
 
 //------------ Payload and Table ---------------------------------------------
 
 /// A Validated ROA Payload as a router holds it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct Vrp {
+pub(crate) struct Vrp {
     pub addr: IpAddr,
     pub len: u8,
     pub max_len: u8,
@@ -60,7 +60,7 @@ impl fmt::Display for Vrp {
 
 /// A BGPsec router key; unique on all three fields (RFC 8210 §5.10).
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct RouterKey {
+pub(crate) struct RouterKey {
     pub ski: [u8; 20],
     pub asn: u32,
     pub spki: Vec<u8>,
@@ -81,7 +81,7 @@ impl fmt::Display for RouterKey {
 /// What a router holds from one cache: VRPs, router keys and, per customer
 /// AS, one provider set.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
-pub struct Table {
+pub(crate) struct Table {
     pub vrps: BTreeSet<Vrp>,
     pub keys: BTreeSet<RouterKey>,
     pub aspas: BTreeMap<u32, Vec<u32>>,
@@ -89,14 +89,14 @@ pub struct Table {
 
 impl Table {
     /// A short human account of how `self` differs from `want`.
-    pub fn diff(&self, want: &Table) -> String {
+    pub(crate) fn diff(&self, want: &Table) -> String {
         fn side<T: fmt::Display>(out: &mut String, what: &str, items: Vec<T>) {
             if items.is_empty() {
                 return;
             }
-            out.push_str(&format!("  {} {what}:\n", items.len()));
+            let _ = writeln!(out, "  {} {what}:", items.len());
             for item in items.iter().take(10) {
-                out.push_str(&format!("    {item}\n"));
+                let _ = writeln!(out, "    {item}");
             }
             if items.len() > 10 {
                 out.push_str("    …\n");
@@ -136,24 +136,23 @@ impl Table {
     }
 
     /// Panic with a readable difference unless `self` equals `want`.
-    pub fn assert_eq(&self, want: &Table, context: &str) {
-        if self != want {
-            panic!(
-                "{context}: table differs ({} VRPs, {} keys, {} ASPAs; want {}, {}, {}):\n{}",
-                self.vrps.len(),
-                self.keys.len(),
-                self.aspas.len(),
-                want.vrps.len(),
-                want.keys.len(),
-                want.aspas.len(),
-                self.diff(want)
-            );
-        }
+    pub(crate) fn assert_eq(&self, want: &Table, context: &str) {
+        assert!(
+            self == want,
+            "{context}: table differs ({} VRPs, {} keys, {} ASPAs; want {}, {}, {}):\n{}",
+            self.vrps.len(),
+            self.keys.len(),
+            self.aspas.len(),
+            want.vrps.len(),
+            want.keys.len(),
+            want.aspas.len(),
+            self.diff(want)
+        );
     }
 
     /// Load the payload of a Reset Query answer: announcements only, each
     /// record once, one ASPA per customer (8210bis-27 §5.5, §5.12).
-    pub fn from_full(payload: &[Pdu]) -> Table {
+    pub(crate) fn from_full(payload: &[Pdu]) -> Table {
         let mut t = Table::default();
         for pdu in payload {
             match pdu {
@@ -191,7 +190,7 @@ impl Table {
     /// minimal net change (8210bis-27 §5.3): no withdrawal of a record the
     /// router does not hold, no announcement of one it holds, no record
     /// mentioned twice; an ASPA announcement replaces the customer's record.
-    pub fn apply_delta(&mut self, payload: &[Pdu]) {
+    pub(crate) fn apply_delta(&mut self, payload: &[Pdu]) {
         let mut seen_vrps = BTreeSet::new();
         let mut seen_keys = BTreeSet::new();
         let mut seen_customers = BTreeSet::new();
@@ -258,7 +257,7 @@ impl Table {
 
 /// End of Data timers (RFC 8210 §6), absent in v0.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct Timers {
+pub(crate) struct Timers {
     pub refresh: u32,
     pub retry: u32,
     pub expire: u32,
@@ -266,7 +265,7 @@ pub struct Timers {
 
 /// Every PDU a cache may send.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Pdu {
+pub(crate) enum Pdu {
     SerialNotify {
         version: u8,
         session: u16,
@@ -315,7 +314,7 @@ pub enum Pdu {
 }
 
 impl Pdu {
-    pub fn version(&self) -> u8 {
+    pub(crate) fn version(&self) -> u8 {
         match *self {
             Pdu::SerialNotify { version, .. }
             | Pdu::CacheResponse { version, .. }
@@ -348,8 +347,11 @@ fn be32(b: &[u8], at: usize) -> u32 {
     u32::from_be_bytes(b[at..at + 4].try_into().unwrap())
 }
 
-pub fn hex(b: &[u8]) -> String {
-    b.iter().map(|x| format!("{x:02x}")).collect()
+pub(crate) fn hex(b: &[u8]) -> String {
+    b.iter().fold(String::new(), |mut s, x| {
+        let _ = write!(s, "{x:02x}");
+        s
+    })
 }
 
 /// Check the announce/withdraw flags octet: bit 0 is the flag, the other
@@ -362,7 +364,8 @@ fn flags(b: u8, pdu: &[u8]) -> bool {
 /// Decode the first PDU in `buf`: `None` while it is incomplete, otherwise
 /// the PDU and its length. Panics on a malformed PDU, and on a header that
 /// announces an impossible length before waiting for its body.
-pub fn decode(buf: &[u8]) -> Option<(Pdu, usize)> {
+#[allow(clippy::too_many_lines)] // one arm per PDU type, as §5 lists them
+pub(crate) fn decode(buf: &[u8]) -> Option<(Pdu, usize)> {
     if buf.len() < 8 {
         return None;
     }
@@ -553,7 +556,7 @@ pub fn decode(buf: &[u8]) -> Option<(Pdu, usize)> {
 }
 
 /// `addr` with every bit beyond `len` cleared.
-pub fn mask(addr: IpAddr, len: u8) -> IpAddr {
+pub(crate) fn mask(addr: IpAddr, len: u8) -> IpAddr {
     match addr {
         IpAddr::V4(a) => {
             let m = if len == 0 {
@@ -576,14 +579,14 @@ pub fn mask(addr: IpAddr, len: u8) -> IpAddr {
 
 //------------ Queries --------------------------------------------------------
 
-pub fn reset_query(version: u8) -> Vec<u8> {
+pub(crate) fn reset_query(version: u8) -> Vec<u8> {
     // version, type 2, zero, length 8 (RFC 8210 §5.4)
     let mut b = vec![version, RESET_QUERY, 0, 0];
     b.extend_from_slice(&8u32.to_be_bytes());
     b
 }
 
-pub fn serial_query(version: u8, session: u16, serial: u32) -> Vec<u8> {
+pub(crate) fn serial_query(version: u8, session: u16, serial: u32) -> Vec<u8> {
     // version, type 1, session id, length 12, serial (RFC 8210 §5.3)
     let mut b = vec![version, SERIAL_QUERY];
     b.extend_from_slice(&session.to_be_bytes());
@@ -596,7 +599,7 @@ pub fn serial_query(version: u8, session: u16, serial: u32) -> Vec<u8> {
 
 /// What the connection produced next.
 #[derive(Debug)]
-pub enum Event {
+pub(crate) enum Event {
     Pdu(Pdu),
     Timeout,
     Closed,
@@ -604,7 +607,7 @@ pub enum Event {
 
 /// The cache's answer to a query.
 #[derive(Debug)]
-pub enum Answer {
+pub(crate) enum Answer {
     /// Cache Response, payload, End of Data.
     Data {
         session: u16,
@@ -623,7 +626,7 @@ pub enum Answer {
 /// What a router knows after a sync: the cache's session and serial at one
 /// protocol version, and the data.
 #[derive(Clone, Debug)]
-pub struct Synced {
+pub(crate) struct Synced {
     pub version: u8,
     pub session: u16,
     pub serial: u32,
@@ -632,7 +635,7 @@ pub struct Synced {
 }
 
 /// One RTR connection to the cache.
-pub struct RtrClient {
+pub(crate) struct RtrClient {
     stream: TcpStream,
     buf: Vec<u8>,
     /// Serial Notify PDUs seen between answers, oldest first.
@@ -640,7 +643,7 @@ pub struct RtrClient {
 }
 
 impl RtrClient {
-    pub fn connect(port: u16) -> RtrClient {
+    pub(crate) fn connect(port: u16) -> RtrClient {
         let addr = SocketAddr::from(([127, 0, 0, 1], port));
         let stream = TcpStream::connect_timeout(&addr, Duration::from_secs(5))
             .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
@@ -652,12 +655,12 @@ impl RtrClient {
         }
     }
 
-    pub fn send(&mut self, bytes: &[u8]) {
+    pub(crate) fn send(&mut self, bytes: &[u8]) {
         self.stream.write_all(bytes).expect("send to cache");
     }
 
     /// The next PDU, or why there is none within `timeout`.
-    pub fn next_event(&mut self, timeout: Duration) -> Event {
+    pub(crate) fn next_event(&mut self, timeout: Duration) -> Event {
         let deadline = Instant::now() + timeout;
         let mut chunk = vec![0u8; 65_536];
         loop {
@@ -689,7 +692,7 @@ impl RtrClient {
     }
 
     /// The next PDU; panics on timeout or close.
-    pub fn expect_pdu(&mut self, timeout: Duration) -> Pdu {
+    pub(crate) fn expect_pdu(&mut self, timeout: Duration) -> Pdu {
         match self.next_event(timeout) {
             Event::Pdu(pdu) => pdu,
             other => panic!("expected a PDU within {timeout:?}, got {other:?}"),
@@ -697,7 +700,7 @@ impl RtrClient {
     }
 
     /// Panics unless the cache sends nothing for `timeout`.
-    pub fn expect_silence(&mut self, timeout: Duration) {
+    pub(crate) fn expect_silence(&mut self, timeout: Duration) {
         match self.next_event(timeout) {
             Event::Timeout => {}
             other => panic!("expected silence for {timeout:?}, got {other:?}"),
@@ -706,7 +709,7 @@ impl RtrClient {
 
     /// Panics unless the cache closes the connection within `timeout`
     /// (PDUs before the close are returned).
-    pub fn expect_close(&mut self, timeout: Duration) -> Vec<Pdu> {
+    pub(crate) fn expect_close(&mut self, timeout: Duration) -> Vec<Pdu> {
         let deadline = Instant::now() + timeout;
         let mut seen = Vec::new();
         loop {
@@ -719,7 +722,7 @@ impl RtrClient {
     }
 
     /// Wait for a Serial Notify (one already seen counts).
-    pub fn expect_notify(&mut self, timeout: Duration) -> (u16, u32) {
+    pub(crate) fn expect_notify(&mut self, timeout: Duration) -> (u16, u32) {
         if !self.notifies.is_empty() {
             return self.notifies.remove(0);
         }
@@ -734,7 +737,7 @@ impl RtrClient {
     /// Read one complete answer to a query sent at `version`. Serial Notify
     /// PDUs before the answer are kept in `notifies`; anything else out of
     /// place panics.
-    pub fn read_answer(&mut self, version: u8) -> Answer {
+    pub(crate) fn read_answer(&mut self, version: u8) -> Answer {
         let deadline = Instant::now() + ANSWER_TIMEOUT;
         let next =
             |c: &mut RtrClient| c.expect_pdu(deadline.saturating_duration_since(Instant::now()));
@@ -807,7 +810,7 @@ impl RtrClient {
     }
 
     /// Reset Query at `version`; the full data, checked.
-    pub fn sync_full(&mut self, version: u8) -> Synced {
+    pub(crate) fn sync_full(&mut self, version: u8) -> Synced {
         self.send(&reset_query(version));
         match self.read_answer(version) {
             Answer::Data {
@@ -828,7 +831,7 @@ impl RtrClient {
 
     /// Serial Query from `state`; applies the delta and moves `state` to the
     /// new serial. Returns false (leaving `state` alone) on Cache Reset.
-    pub fn sync_serial(&mut self, state: &mut Synced) -> bool {
+    pub(crate) fn sync_serial(&mut self, state: &mut Synced) -> bool {
         self.send(&serial_query(state.version, state.session, state.serial));
         match self.read_answer(state.version) {
             Answer::Data {
@@ -847,14 +850,16 @@ impl RtrClient {
                 true
             }
             Answer::CacheReset => false,
-            other => panic!("Serial Query v{}: got {other:?}", state.version),
+            other @ Answer::Error { .. } => {
+                panic!("Serial Query v{}: got {other:?}", state.version)
+            }
         }
     }
 }
 
 /// Connect and Reset Query until the cache has data (it answers Error
 /// Report "No Data Available" until its first snapshot).
-pub fn wait_for_data(port: u16, version: u8, timeout: Duration) -> (RtrClient, Synced) {
+pub(crate) fn wait_for_data(port: u16, version: u8, timeout: Duration) -> (RtrClient, Synced) {
     let deadline = Instant::now() + timeout;
     loop {
         let mut client = RtrClient::connect(port);

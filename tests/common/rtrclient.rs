@@ -17,7 +17,7 @@ use super::rtr::{RouterKey, Table, Vrp};
 use super::{on_path, LogBuf, WAIT};
 
 /// Find rtrclient, or decide the test is skipped (never under CI).
-pub fn rtrclient() -> Option<PathBuf> {
+pub(crate) fn rtrclient() -> Option<PathBuf> {
     let found = on_path("rtrclient");
     if found.is_none() {
         super::skip("rtrclient not installed");
@@ -30,7 +30,7 @@ pub fn rtrclient() -> Option<PathBuf> {
 /// rtrclient's socket arguments for the `rpki-rtr` SSH subsystem on
 /// 127.0.0.1:`port`: `ssh HOST PORT USER PRIVATE_KEY KNOWN_HOSTS`; the
 /// host key is checked against the known-hosts file.
-pub fn ssh_socket(port: u16, user: &str, key: &Path, known_hosts: &Path) -> Vec<String> {
+pub(crate) fn ssh_socket(port: u16, user: &str, key: &Path, known_hosts: &Path) -> Vec<String> {
     vec![
         "ssh".into(),
         "127.0.0.1".into(),
@@ -43,26 +43,26 @@ pub fn ssh_socket(port: u16, user: &str, key: &Path, known_hosts: &Path) -> Vec<
 
 /// One change rtrclient printed.
 #[derive(Debug)]
-pub enum Change {
+pub(crate) enum Change {
     Vrp(bool, Vrp),
     Key(bool, RouterKey),
 }
 
 /// A running `rtrclient -p -k` on one socket; killed on drop.
-pub struct Rtrclient {
+pub(crate) struct Rtrclient {
     pub child: Option<Child>,
     pub out: LogBuf,
     pub err: LogBuf,
 }
 
 impl Rtrclient {
-    pub fn start(bin: &PathBuf, port: u16) -> Rtrclient {
+    pub(crate) fn start(bin: &PathBuf, port: u16) -> Rtrclient {
         Self::start_socket(bin, &["tcp", "127.0.0.1", &port.to_string()])
     }
 
     /// rtrclient on one socket given as its arguments: `tcp HOST PORT`,
     /// or those of [`ssh_socket`].
-    pub fn start_socket<S: AsRef<OsStr>>(bin: &PathBuf, socket: &[S]) -> Rtrclient {
+    pub(crate) fn start_socket<S: AsRef<OsStr>>(bin: &PathBuf, socket: &[S]) -> Rtrclient {
         // rtrclient writes its updates with stdio; line buffering (stdbuf
         // execs the tool, so the pid stays the same) makes them visible
         // as they happen instead of at exit.
@@ -87,14 +87,14 @@ impl Rtrclient {
     }
 
     /// Every complete change printed so far, in order.
-    pub fn changes(&self) -> Vec<Change> {
+    pub(crate) fn changes(&self) -> Vec<Change> {
         parse(&self.out.text())
     }
 
     /// Wait until the changes printed so far add up to `want`; returns
     /// how many changes that took. Panics (showing the output) after
     /// `WAIT`.
-    pub fn wait_for(&self, want: &Table, what: &str) -> usize {
+    pub(crate) fn wait_for(&self, want: &Table, what: &str) -> usize {
         let deadline = Instant::now() + WAIT;
         loop {
             let changes = self.changes();
@@ -113,7 +113,10 @@ impl Rtrclient {
 impl Drop for Rtrclient {
     fn drop(&mut self) {
         if let Some(mut child) = self.child.take() {
-            let _ = kill(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+            let _ = kill(
+                Pid::from_raw(i32::try_from(child.id()).unwrap()),
+                Signal::SIGKILL,
+            );
             let _ = child.wait();
         }
         if thread::panicking() {
@@ -146,15 +149,14 @@ impl Drop for Rtrclient {
 ///   SPKI: 30:59:…:0c:
 ///         0d:0e:…
 /// ```
-pub fn parse(text: &str) -> Vec<Change> {
+pub(crate) fn parse(text: &str) -> Vec<Change> {
     let complete = &text[..text.rfind('\n').map_or(0, |i| i + 1)];
     let mut lines = complete.lines().peekable();
     let mut out = Vec::new();
     while let Some(line) = lines.next() {
         let words: Vec<&str> = line.split_whitespace().collect();
         match words.as_slice() {
-            [] => {}
-            ["Prefix", ..] => {}
+            [] | ["Prefix", ..] => {}
             [sign @ ("+" | "-"), "HOST:", _] => {
                 let mut block = Vec::new();
                 while block.len() < 3 {
@@ -213,7 +215,7 @@ fn hex_colons(s: &str) -> Vec<u8> {
 
 /// The table the changes add up to; a change that is not one (adding a
 /// record held, removing one not held) panics.
-pub fn apply(changes: &[Change]) -> Table {
+pub(crate) fn apply(changes: &[Change]) -> Table {
     let mut t = Table::default();
     for change in changes {
         match change {
@@ -227,7 +229,7 @@ pub fn apply(changes: &[Change]) -> Table {
 }
 
 /// How many single changes turn `old` into `new`.
-pub fn distance(old: &Table, new: &Table) -> usize {
+pub(crate) fn distance(old: &Table, new: &Table) -> usize {
     fn sym<T: Ord>(a: &BTreeSet<T>, b: &BTreeSet<T>) -> usize {
         a.symmetric_difference(b).count()
     }

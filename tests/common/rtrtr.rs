@@ -14,7 +14,7 @@ use super::clients::Service;
 use super::rtr::{Answer, RtrClient, Table};
 use super::{free_port, WAIT};
 
-pub struct Rtrtr {
+pub(crate) struct Rtrtr {
     _service: Service,
     /// RTRTR's own `rtr` target.
     port: u16,
@@ -23,14 +23,14 @@ pub struct Rtrtr {
 
 impl Rtrtr {
     /// RTRTR with an `rtr` unit on rovd's plain port.
-    pub fn plain(bin: &Path, rovd_port: u16) -> Rtrtr {
+    pub(crate) fn plain(bin: &Path, rovd_port: u16) -> Rtrtr {
         let dir = tempfile::tempdir().unwrap();
         let unit = format!("type = \"rtr\"\nremote = \"127.0.0.1:{rovd_port}\"\n");
         Self::start(bin, dir, &unit)
     }
 
     /// RTRTR with an `rtr-tls` unit on rovd's TLS port, trusting `ca_pem`.
-    pub fn tls(bin: &Path, tls_port: u16, ca_pem: &str) -> Rtrtr {
+    pub(crate) fn tls(bin: &Path, tls_port: u16, ca_pem: &str) -> Rtrtr {
         let dir = tempfile::tempdir().unwrap();
         let ca = dir.path().join("ca.pem");
         fs::write(&ca, ca_pem).unwrap();
@@ -64,7 +64,7 @@ impl Rtrtr {
 
     /// One full sync at `version` from RTRTR's target: its data, or `None`
     /// if it has none (it answers No Data Available, or does not answer).
-    pub fn table(&self, version: u8) -> Option<Table> {
+    pub(crate) fn table(&self, version: u8) -> Option<Table> {
         std::panic::catch_unwind(|| {
             let mut c = RtrClient::connect(self.port);
             c.send(&super::rtr::reset_query(version));
@@ -79,7 +79,7 @@ impl Rtrtr {
 
     /// Wait until RTRTR serves exactly `want` at `version`; panics with the
     /// difference, or that it never served data, after `WAIT`.
-    pub fn wait_for(&self, version: u8, want: &Table, what: &str) {
+    pub(crate) fn wait_for(&self, version: u8, want: &Table, what: &str) {
         let deadline = Instant::now() + WAIT;
         loop {
             match self.table(version) {

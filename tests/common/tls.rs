@@ -21,20 +21,20 @@ use super::rtr::{decode, reset_query, serial_query, Pdu, Synced, Table};
 //------------ Pki ------------------------------------------------------------
 
 /// A certificate authority of the test's own.
-pub struct Pki {
+pub(crate) struct Pki {
     pub ca_pem: String,
     ca: rcgen::Certificate,
     ca_key: KeyPair,
 }
 
 /// A certificate and its key, PEM.
-pub struct Issued {
+pub(crate) struct Issued {
     pub cert_pem: String,
     pub key_pem: String,
 }
 
 impl Pki {
-    pub fn new(name: &str) -> Pki {
+    pub(crate) fn new(name: &str) -> Pki {
         let mut params = CertificateParams::default();
         params.distinguished_name = DistinguishedName::new();
         params.distinguished_name.push(DnType::CommonName, name);
@@ -73,24 +73,24 @@ impl Pki {
     }
 
     /// A server certificate for 127.0.0.1 and localhost.
-    pub fn server(&self, name: &str) -> Issued {
+    pub(crate) fn server(&self, name: &str) -> Issued {
         self.issue(name, true, IpAddr::V4(Ipv4Addr::LOCALHOST))
     }
 
     /// A client (router) certificate for a router at 127.0.0.1, as
     /// 8210bis-27 §9.2 wants it: its address as an iPAddress SAN.
-    pub fn client(&self, name: &str) -> Issued {
+    pub(crate) fn client(&self, name: &str) -> Issued {
         self.client_at(name, IpAddr::V4(Ipv4Addr::LOCALHOST))
     }
 
     /// A client (router) certificate for a router at `addr`.
-    pub fn client_at(&self, name: &str, addr: IpAddr) -> Issued {
+    pub(crate) fn client_at(&self, name: &str, addr: IpAddr) -> Issued {
         self.issue(name, false, addr)
     }
 }
 
 /// The DER of the first certificate in `pem`.
-pub fn der_of(pem: &str) -> Vec<u8> {
+pub(crate) fn der_of(pem: &str) -> Vec<u8> {
     CertificateDer::pem_slice_iter(pem.as_bytes())
         .next()
         .expect("a certificate")
@@ -101,7 +101,7 @@ pub fn der_of(pem: &str) -> Vec<u8> {
 //------------ TlsRtrClient ---------------------------------------------------
 
 /// One RTR-over-TLS connection to the cache on 127.0.0.1.
-pub struct TlsRtrClient {
+pub(crate) struct TlsRtrClient {
     stream: StreamOwned<ClientConnection, TcpStream>,
     buf: Vec<u8>,
 }
@@ -109,12 +109,16 @@ pub struct TlsRtrClient {
 impl TlsRtrClient {
     /// Connect and complete the handshake, trusting `ca_pem`, presenting
     /// `client` if given; the handshake's error otherwise.
-    pub fn connect(port: u16, ca_pem: &str, client: Option<&Issued>) -> Result<Self, String> {
+    pub(crate) fn connect(
+        port: u16,
+        ca_pem: &str,
+        client: Option<&Issued>,
+    ) -> Result<Self, String> {
         Self::connect_with(port, ca_pem, client, rustls::DEFAULT_VERSIONS)
     }
 
     /// As [`TlsRtrClient::connect`], offering only `versions` of TLS.
-    pub fn connect_with(
+    pub(crate) fn connect_with(
         port: u16,
         ca_pem: &str,
         client: Option<&Issued>,
@@ -163,20 +167,20 @@ impl TlsRtrClient {
     }
 
     /// The DER of the certificate the server presented.
-    pub fn server_certificate(&self) -> Vec<u8> {
+    pub(crate) fn server_certificate(&self) -> Vec<u8> {
         self.stream.conn.peer_certificates().unwrap()[0].to_vec()
     }
 
-    pub fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
+    pub(crate) fn send(&mut self, bytes: &[u8]) -> Result<(), String> {
         self.stream
             .write_all(bytes)
-            .and_then(|_| self.stream.flush())
+            .and_then(|()| self.stream.flush())
             .map_err(|e| e.to_string())
     }
 
     /// The next PDU within `timeout`; `Err` on close, a TLS error or
     /// timeout.
-    pub fn next_pdu(&mut self, timeout: Duration) -> Result<Pdu, String> {
+    pub(crate) fn next_pdu(&mut self, timeout: Duration) -> Result<Pdu, String> {
         let deadline = Instant::now() + timeout;
         let mut chunk = vec![0u8; 65_536];
         loop {
@@ -207,7 +211,7 @@ impl TlsRtrClient {
         let (session, mut payload) = loop {
             match self.next_pdu(super::WAIT)? {
                 Pdu::CacheResponse { session, .. } => break (session, Vec::new()),
-                Pdu::SerialNotify { .. } => continue,
+                Pdu::SerialNotify { .. } => {}
                 other => return Err(format!("expected Cache Response, got {other:?}")),
             }
         };
@@ -224,7 +228,7 @@ impl TlsRtrClient {
     }
 
     /// Reset Query at `version` and the full data.
-    pub fn sync_full(&mut self, version: u8) -> Result<Synced, String> {
+    pub(crate) fn sync_full(&mut self, version: u8) -> Result<Synced, String> {
         self.send(&reset_query(version))?;
         let (session, serial, payload) = self.read_data()?;
         Ok(Synced {
@@ -237,7 +241,7 @@ impl TlsRtrClient {
     }
 
     /// Wait for a Serial Notify; its serial.
-    pub fn expect_notify(&mut self, timeout: Duration) -> u32 {
+    pub(crate) fn expect_notify(&mut self, timeout: Duration) -> u32 {
         match self.next_pdu(timeout) {
             Ok(Pdu::SerialNotify { serial, .. }) => serial,
             other => panic!("expected Serial Notify, got {other:?}"),
@@ -245,7 +249,7 @@ impl TlsRtrClient {
     }
 
     /// Serial Query from `state` and apply the delta.
-    pub fn sync_serial(&mut self, state: &mut Synced) {
+    pub(crate) fn sync_serial(&mut self, state: &mut Synced) {
         self.send(&serial_query(state.version, state.session, state.serial))
             .unwrap();
         let (session, serial, payload) = self.read_data().unwrap();

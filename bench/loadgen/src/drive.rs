@@ -28,7 +28,7 @@ const TICK: Duration = Duration::from_millis(50);
 
 /// When a worker is done with its routers.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Until {
+pub(crate) enum Until {
     /// Every router holds a full table.
     Synced,
     /// Every router has applied the update a Serial Notify announced.
@@ -39,7 +39,7 @@ pub enum Until {
 
 /// How each router begins, and what it checks on the way.
 #[derive(Clone)]
-pub struct Start {
+pub(crate) struct Start {
     first: First,
     /// Check only the framing, no content (see [`Router::frame_only`]).
     frame_only: bool,
@@ -57,7 +57,7 @@ enum First {
 
 impl Start {
     /// Each router sends a Reset Query at `version`.
-    pub fn reset(version: Version) -> Start {
+    pub(crate) fn reset(version: Version) -> Start {
         Start {
             first: First::Reset(version),
             frame_only: false,
@@ -66,7 +66,7 @@ impl Start {
     }
 
     /// Each router joins at the table `primer` fetched (§5.3).
-    pub fn join(primer: Router) -> Start {
+    pub(crate) fn join(primer: Router) -> Start {
         Start {
             first: First::Join(Arc::new(primer)),
             frame_only: false,
@@ -74,11 +74,11 @@ impl Start {
         }
     }
 
-    pub fn frame_only(self, frame_only: bool) -> Start {
+    pub(crate) fn frame_only(self, frame_only: bool) -> Start {
         Start { frame_only, ..self }
     }
 
-    pub fn until_hash(self, hex: Option<&str>) -> Start {
+    pub(crate) fn until_hash(self, hex: Option<&str>) -> Start {
         Start {
             until_hash: hex.map(str::to_string),
             ..self
@@ -100,14 +100,14 @@ impl Start {
 
 /// RTR over TLS: the client configuration and the name the cache's
 /// certificate must carry.
-pub struct Tls {
+pub(crate) struct Tls {
     pub config: Arc<ClientConfig>,
     pub name: ServerName<'static>,
 }
 
 /// What the workers share with the thread that started them.
 #[derive(Debug, Default)]
-pub struct Progress {
+pub(crate) struct Progress {
     /// Routers that reached their first End of Data.
     pub synced: AtomicUsize,
     /// Routers that failed.
@@ -118,7 +118,7 @@ pub struct Progress {
 
 /// Open `count` sessions to `addr`, at most `window` connects in flight so
 /// that the cache's listen backlog is not overrun.
-pub fn connect(
+pub(crate) fn connect(
     addr: SocketAddr,
     count: usize,
     window: usize,
@@ -171,7 +171,7 @@ pub fn connect(
 
 /// Drive one router per stream on `threads` workers until `until` or
 /// `deadline`; routers not done by then fail. Returned in stream order.
-pub fn run(
+pub(crate) fn run(
     streams: Vec<TcpStream>,
     tls: Option<Arc<Tls>>,
     start: &Start,
@@ -281,9 +281,7 @@ fn worker(
             Duration::ZERO
         };
         if let Err(e) = poll.poll(&mut events, Some(wait)) {
-            if e.kind() != io::ErrorKind::Interrupted {
-                panic!("mio poll: {e}");
-            }
+            assert!(e.kind() == io::ErrorKind::Interrupted, "mio poll: {e}");
         }
         let mut ready: Vec<usize> = std::mem::take(&mut pending);
         ready.extend(events.iter().map(|e| e.token().0));

@@ -11,13 +11,13 @@ use rovd::testdata::{self, Spec};
 use serde_json::{json, Value};
 
 /// The sizes of a generated set.
-pub struct Sizes {
+pub(crate) struct Sizes {
     pub vrps: usize,
     pub seed: u64,
 }
 
 /// Generate the set, and the changed one if `changed` is a percentage.
-pub fn generate(sizes: &Sizes, changed: Option<f64>) -> (Snapshot, Option<Snapshot>) {
+pub(crate) fn generate(sizes: &Sizes, changed: Option<f64>) -> (Snapshot, Option<Snapshot>) {
     let spec = Spec {
         vrps: sizes.vrps,
         seed: sizes.seed,
@@ -29,14 +29,14 @@ pub fn generate(sizes: &Sizes, changed: Option<f64>) -> (Snapshot, Option<Snapsh
 }
 
 /// Write `snapshot` as rpki-client JSON.
-pub fn write_json(snapshot: &Snapshot, path: &Path) -> Result<(), String> {
+pub(crate) fn write_json(snapshot: &Snapshot, path: &Path) -> Result<(), String> {
     std::fs::write(path, testdata::to_rpki_client_json(snapshot))
         .map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Write `snapshot` as a SLURM file (RFC 8416, slurmVersion 2 for ASPA)
 /// that asserts every payload and filters nothing.
-pub fn write_slurm(snapshot: &Snapshot, path: &Path) -> Result<(), String> {
+pub(crate) fn write_slurm(snapshot: &Snapshot, path: &Path) -> Result<(), String> {
     std::fs::write(path, slurm(snapshot).to_string())
         .map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -16,41 +16,41 @@ use rovd::payload::{Aspa, RouterKey, Snapshot, Vrp};
 use rovd::pdu::{self, Version};
 
 /// The hash of one item.
-pub type ItemHash = u64;
+pub(crate) type ItemHash = u64;
 
 /// The running hash of a table and the number of items in it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
-pub struct ContentHash {
+pub(crate) struct ContentHash {
     sum: u64,
     items: u64,
 }
 
 impl ContentHash {
     /// Count an announced item in.
-    pub fn add(&mut self, item: ItemHash) {
+    pub(crate) fn add(&mut self, item: ItemHash) {
         self.sum = self.sum.wrapping_add(item);
         self.items = self.items.wrapping_add(1);
     }
 
     /// Count a withdrawn item out.
-    pub fn remove(&mut self, item: ItemHash) {
+    pub(crate) fn remove(&mut self, item: ItemHash) {
         self.sum = self.sum.wrapping_sub(item);
         self.items = self.items.wrapping_sub(1);
     }
 
     /// Number of items in the table.
-    pub fn items(&self) -> u64 {
+    pub(crate) fn items(&self) -> u64 {
         self.items
     }
 
     /// The hash as 16 hex digits.
-    pub fn hex(&self) -> String {
+    pub(crate) fn hex(&self) -> String {
         format!("{:016x}", self.sum)
     }
 
     /// The hash of `snapshot` as a cache serves it at `version`: VRPs at
     /// every version, router keys from version 1, ASPA from version 2.
-    pub fn of_snapshot(snapshot: &Snapshot, version: u8) -> ContentHash {
+    pub(crate) fn of_snapshot(snapshot: &Snapshot, version: u8) -> ContentHash {
         let mut h = ContentHash::default();
         snapshot.vrps.iter().for_each(|v| h.add(vrp(v)));
         if version >= 1 {
@@ -67,21 +67,21 @@ impl ContentHash {
 }
 
 /// The hash of a VRP.
-pub fn vrp(vrp: &Vrp) -> ItemHash {
+pub(crate) fn vrp(vrp: &Vrp) -> ItemHash {
     let mut out = Vec::with_capacity(32);
     pdu::vrp(&mut out, Version::V2, true, vrp);
     item(&out)
 }
 
 /// The hash of a router key.
-pub fn router_key(key: &RouterKey) -> ItemHash {
+pub(crate) fn router_key(key: &RouterKey) -> ItemHash {
     let mut out = Vec::with_capacity(32 + key.spki.len());
     pdu::router_key(&mut out, Version::V2, true, key);
     item(&out)
 }
 
 /// The hash of an ASPA record (one customer, all its providers).
-pub fn aspa(aspa: &Aspa) -> ItemHash {
+pub(crate) fn aspa(aspa: &Aspa) -> ItemHash {
     let mut out = Vec::with_capacity(12 + 4 * aspa.providers.len());
     pdu::aspa_announce(&mut out, Version::V2, aspa);
     item(&out)

@@ -15,6 +15,8 @@
 //! - `gen.rs` — the benchmark data sets, as rpki-client JSON and SLURM
 
 #![forbid(unsafe_code)]
+// Counts and times as f64 for the report: 52 bits of mantissa are plenty.
+#![allow(clippy::cast_precision_loss)]
 
 mod drive;
 mod gen;
@@ -153,6 +155,8 @@ enum Mode {
     },
 }
 
+// The fields are the command-line options (`--sessions`, ...).
+#[allow(clippy::struct_field_names)]
 #[derive(Args)]
 struct Sessions {
     /// The cache, as HOST:PORT.
@@ -193,13 +197,14 @@ struct Sessions {
 }
 
 impl Sessions {
+    #[allow(clippy::cast_possible_truncation)] // no machine holds 2^32 sessions
     fn count(&self) -> usize {
         self.sessions as usize
     }
 
     fn threads(&self) -> usize {
         self.threads
-            .unwrap_or_else(|| thread::available_parallelism().map_or(1, |n| n.get()))
+            .unwrap_or_else(|| thread::available_parallelism().map_or(1, std::num::NonZero::get))
     }
 
     fn addr(&self) -> Result<SocketAddr, String> {
@@ -223,7 +228,7 @@ impl Sessions {
         };
         let certs = |p: &PathBuf| -> Result<Vec<CertificateDer<'static>>, String> {
             CertificateDer::pem_file_iter(p)
-                .and_then(|i| i.collect::<Result<Vec<_>, _>>())
+                .and_then(Iterator::collect::<Result<Vec<_>, _>>)
                 .map_err(|e| format!("{}: {e}", p.display()))
         };
         let mut roots = rustls::RootCertStore::empty();
@@ -246,14 +251,13 @@ impl Sessions {
             }
             _ => builder.with_no_client_auth(),
         };
-        let host = match &self.tls_name {
-            Some(n) => n.clone(),
-            None => {
-                let host = self.target.rsplit_once(':').map_or(&*self.target, |h| h.0);
-                host.trim_start_matches('[')
-                    .trim_end_matches(']')
-                    .to_string()
-            }
+        let host = if let Some(n) = &self.tls_name {
+            n.clone()
+        } else {
+            let host = self.target.rsplit_once(':').map_or(&*self.target, |h| h.0);
+            host.trim_start_matches('[')
+                .trim_end_matches(']')
+                .to_string()
         };
         let name =
             ServerName::try_from(host.clone()).map_err(|e| format!("TLS name {host:?}: {e}"))?;
@@ -381,6 +385,7 @@ struct ResetRun {
     octets_all: u64,
 }
 
+#[allow(clippy::too_many_lines)] // one measurement, from connecting to the report
 fn reset(
     s: &Sessions,
     repeat: usize,
@@ -833,6 +838,13 @@ fn replay(from: &str, listen: SocketAddr, version: Version) -> Result<(), String
 //------------ hash ----------------------------------------------------------
 
 fn file_hash(path: &PathBuf, version: u8, json: bool) -> Result<(), String> {
+    fn live<T>(items: Vec<input::Timed<T>>, now: u64) -> Vec<T> {
+        items
+            .into_iter()
+            .filter(|t| !t.is_expired(now))
+            .map(|t| t.item)
+            .collect()
+    }
     let file = File::open(path).map_err(|e| format!("{}: {e}", path.display()))?;
     let (payloads, rejected) =
         input::read(file, Format::Auto).map_err(|e| format!("{}: {e}", path.display()))?;
@@ -848,13 +860,6 @@ fn file_hash(path: &PathBuf, version: u8, json: bool) -> Result<(), String> {
     let now = SystemTime::now()
         .duration_since(SystemTime::UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
-    fn live<T>(items: Vec<input::Timed<T>>, now: u64) -> Vec<T> {
-        items
-            .into_iter()
-            .filter(|t| !t.is_expired(now))
-            .map(|t| t.item)
-            .collect()
-    }
     let (snapshot, _oversized) = Snapshot::build(
         live(payloads.vrps, now),
         live(payloads.router_keys, now),

@@ -18,7 +18,7 @@ use crate::hash::{self, ContentHash, ItemHash};
 
 /// Where a router is in its life.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Phase {
+pub(crate) enum Phase {
     /// Reset Query sent, reading its answer.
     Reset,
     /// Serial Query for a serial another session fetched sent, reading
@@ -35,8 +35,10 @@ pub enum Phase {
 }
 
 /// One RTR session seen from the router's side.
+// Independent switches and states of one session, not a mode in disguise.
+#[allow(clippy::struct_excessive_bools)]
 #[derive(Debug)]
-pub struct Router {
+pub(crate) struct Router {
     /// The version asked for; lowered if the cache answers at a lower one.
     version: Version,
     /// Whether to answer a Serial Notify with a Serial Query.
@@ -76,7 +78,7 @@ pub struct Router {
 
 impl Router {
     /// A router that queues its Reset Query at `version` now.
-    pub fn start(version: Version, follow: bool, now: Instant) -> Router {
+    pub(crate) fn start(version: Version, follow: bool, now: Instant) -> Router {
         let mut out = Vec::with_capacity(pdu::SERIAL_QUERY_LEN);
         pdu::reset_query(&mut out, version);
         Router {
@@ -109,14 +111,14 @@ impl Router {
     /// content hash, as a router reconnecting to a cache it knows does
     /// (§5.3). Thousands of sessions are established this way without
     /// thousands of full tables.
-    pub fn join(primer: &Router, follow: bool, now: Instant) -> Router {
+    pub(crate) fn join(primer: &Router, follow: bool, now: Instant) -> Router {
         let mut r = Router::start(primer.version, follow, now);
         r.out.clear();
         r.session = primer.session;
         r.serial = primer.serial;
         r.hash = primer.hash;
         if follow {
-            r.aspas = primer.aspas.clone();
+            r.aspas.clone_from(&primer.aspas);
         }
         r.serial_query();
         r.phase = Phase::Joining;
@@ -125,7 +127,7 @@ impl Router {
 
     /// Follow until the table's content hash is `hex`, not only to the
     /// first new serial.
-    pub fn until_hash(mut self, hex: &str) -> Router {
+    pub(crate) fn until_hash(mut self, hex: &str) -> Router {
         self.until_hash = Some(hex.to_ascii_lowercase());
         self
     }
@@ -133,18 +135,18 @@ impl Router {
     /// Check only that the PDUs are framed right and find End of Data:
     /// what is left of the client's work when a benchmark measures the
     /// cache and not its own decoder. The hash stays empty.
-    pub fn frame_only(mut self) -> Router {
+    pub(crate) fn frame_only(mut self) -> Router {
         self.frame_only = true;
         self
     }
 
     /// The version the session runs at.
-    pub fn version(&self) -> u8 {
+    pub(crate) fn version(&self) -> u8 {
         self.version.number()
     }
 
     /// End the router with `why`, unless it has already ended.
-    pub fn fail(&mut self, why: impl Into<String>) {
+    pub(crate) fn fail(&mut self, why: impl Into<String>) {
         if !matches!(self.phase, Phase::Failed(_)) {
             self.phase = Phase::Failed(why.into());
         }
@@ -152,7 +154,7 @@ impl Router {
 
     /// Take the complete PDUs at the start of `buf` and return how many
     /// octets they took; the rest waits for more. Stops at the first error.
-    pub fn receive(&mut self, buf: &[u8], now: Instant) -> usize {
+    pub(crate) fn receive(&mut self, buf: &[u8], now: Instant) -> usize {
         if self.frame_only {
             return self.frame(buf, now);
         }
@@ -215,6 +217,7 @@ impl Router {
         used
     }
 
+    #[allow(clippy::too_many_lines)] // one arm per PDU type, as §5 lists them
     fn pdu(&mut self, version: Version, pdu: Pdu<'_>, now: Instant) -> Result<(), String> {
         if let Pdu::ErrorReport(report) = &pdu {
             let code = report.code;
@@ -562,7 +565,7 @@ mod tests {
         feed(&mut r, &octets, 333);
         assert_eq!(r.phase, Phase::Synced);
         assert_eq!(r.serial, Some(9));
-        assert_eq!(r.pdus as usize, s.len() + 2);
+        assert_eq!(usize::try_from(r.pdus).unwrap(), s.len() + 2);
         // A PDU outside an answer is still caught.
         let mut r = Router::start(V1, false, Instant::now()).frame_only();
         r.receive(&octets[8..], Instant::now());

@@ -5,6 +5,7 @@
 //! debug build, which `cargo test --workspace` builds first; without it
 //! the tests are skipped.
 
+use std::fmt::Write as _;
 use std::fs;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -72,11 +73,16 @@ impl Rovd {
             let empty = dir.path().join("empty");
             fs::create_dir(&empty).unwrap();
             fs::set_permissions(&empty, fs::Permissions::from_mode(0o755)).unwrap();
-            config += &format!("user = \"{user}\"\nchroot = \"{}\"\n", empty.display());
+            let _ = write!(
+                config,
+                "user = \"{user}\"\nchroot = \"{}\"\n",
+                empty.display()
+            );
         }
         let vrps = dir.path().join("vrps.json");
         fs::write(&vrps, testdata::to_rpki_client_json(snapshot)).unwrap();
-        config += &format!(
+        let _ = write!(
+            config,
             "[rtr]\nlisten = [\"127.0.0.1:{port}\"]\nnotify-interval = 0\n\n\
              [[source]]\npath = \"{}\"\nmax-age = 0\n",
             vrps.display()
@@ -143,7 +149,7 @@ impl Rovd {
 
 impl Drop for Rovd {
     fn drop(&mut self) {
-        let pid = Pid::from_raw(self.child.id() as i32);
+        let pid = Pid::from_raw(i32::try_from(self.child.id()).unwrap());
         let _ = kill(pid, Signal::SIGTERM);
         let deadline = Instant::now() + Duration::from_secs(5);
         while self.child.try_wait().ok().flatten().is_none() && Instant::now() < deadline {
@@ -357,7 +363,11 @@ fn replay_serves_the_same_octets_and_wait_ready_sees_the_table() {
         "--sessions",
         "3",
     ]);
-    kill(Pid::from_raw(replay.id() as i32), Signal::SIGTERM).unwrap();
+    kill(
+        Pid::from_raw(i32::try_from(replay.id()).unwrap()),
+        Signal::SIGTERM,
+    )
+    .unwrap();
     replay.wait().unwrap();
     assert_eq!(checked["runs"][0]["octets"].as_u64(), Some(octets));
     assert_eq!(framed["runs"][0]["octets"].as_u64(), Some(3 * octets));

@@ -5,9 +5,10 @@
 //! grouped by why the role needs them; a call with an argument condition
 //! says so on its line. Everything else kills the process (or, in debug
 //! mode, is logged by the kernel and allowed). The lists are for glibc on
-//! x86_64 and aarch64.
+//! `x86_64` and `aarch64`.
 
 use std::collections::BTreeMap;
+use std::fmt::Write as _;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 use landlock::{
@@ -108,7 +109,7 @@ fn describe(status: &RestrictionStatus, policy: &Policy) -> String {
         RulesetStatus::PartiallyEnforced => format!(
             "landlock: enforced as far as the kernel allows (ABI {abi}, this build knows {LANDLOCK_ABI})"
         ),
-        _ => {
+        RulesetStatus::NotEnforced => {
             return match status.landlock {
                 LandlockStatus::NotEnabled => "landlock: not enabled in this kernel".into(),
                 _ => "landlock: not supported by this kernel".into(),
@@ -118,7 +119,9 @@ fn describe(status: &RestrictionStatus, policy: &Policy) -> String {
     match policy.read_beneath.len() {
         0 => s += ", no filesystem access",
         1 => s += ", filesystem read-only beneath 1 directory",
-        n => s += &format!(", filesystem read-only beneath {n} directories"),
+        n => {
+            let _ = write!(s, ", filesystem read-only beneath {n} directories");
+        }
     }
     if abi >= ABI::V4 {
         s += ", TCP bind/connect denied";
@@ -234,8 +237,8 @@ const COMMON: &[Allow] = &[
     sys!(SYS_sched_yield),
 ];
 
-/// Calls that only the x86_64 names of the above have (glibc uses them;
-/// aarch64 has only the p-variants).
+/// Calls that only the `x86_64` names of the above have (glibc uses them;
+/// `aarch64` has only the p-variants).
 #[cfg(target_arch = "x86_64")]
 const COMMON_ARCH: &[Allow] = &[sys!(SYS_epoll_wait), sys!(SYS_poll)];
 #[cfg(target_arch = "aarch64")]
@@ -316,6 +319,9 @@ fn compile(role: Role, mode: SeccompMode) -> Result<(BpfProgram, usize), Error> 
 impl Allow {
     /// The rule chain of this call: any one rule matching allows it, an
     /// empty chain allows it unconditionally.
+    // The flag constants of libc are positive ints; the filter compares
+    // the argument's 64 bits.
+    #[allow(clippy::cast_sign_loss)]
     fn rules(&self) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
         let masked = |arg: u8, mask: u64, value: u64| {
             SeccompCondition::new(
@@ -480,7 +486,7 @@ mod tests {
         );
         let (status, reports, err) = r.probe.finish();
         assert_eq!(
-            probe::signal(&status),
+            probe::signal(status),
             Some(libc::SIGSYS),
             "{reports:?} {err}"
         );
@@ -529,7 +535,7 @@ mod tests {
         }
         let (status, reports, err) = r.probe.finish();
         assert_eq!(
-            probe::signal(&status),
+            probe::signal(status),
             Some(libc::SIGSYS),
             "{reports:?} {err}"
         );
@@ -545,7 +551,7 @@ mod tests {
         ]);
         let (status, reports, err) = r.probe.finish();
         assert_eq!(
-            probe::signal(&status),
+            probe::signal(status),
             Some(libc::SIGSYS),
             "{reports:?} {err}"
         );
@@ -576,7 +582,7 @@ mod tests {
 
     /// Run by the tests above in a child process, as the environment says.
     #[test]
-    #[ignore]
+    #[ignore = "run by the tests above in a child process, as the environment says"]
     fn sandbox_probe() {
         if !probe::active("sandbox::linux::tests::sandbox_probe") {
             return;
@@ -613,8 +619,8 @@ mod tests {
         probe::say("stdout: written");
 
         if let Some(dir) = &grant {
-            let mut s = String::new();
             use std::io::Read;
+            let mut s = String::new();
             let mut f = crate::fs::open_beneath(dir.as_fd(), Path::new("source.json"))
                 .or_else(|_| crate::fs::open_beneath(dir.as_fd(), Path::new("rovd.conf")))
                 .unwrap();
@@ -634,7 +640,7 @@ mod tests {
             let conf = std::fs::read_to_string(path).unwrap();
             probe::say(&format!("config: {conf}"));
             let me = nix::unistd::getpid();
-            let kill = nix::sys::signal::kill(me, None).map_or("failed", |_| "ok");
+            let kill = nix::sys::signal::kill(me, None).map_or("failed", |()| "ok");
             let wait = nix::sys::wait::waitpid(None, Some(nix::sys::wait::WaitPidFlag::WNOHANG));
             std::thread::sleep(std::time::Duration::from_millis(1));
             probe::say(&format!(

@@ -25,6 +25,7 @@
 //! Call [`apply`] before the process starts any thread: Landlock restricts
 //! the calling thread only, and afterwards no thread can be created.
 
+use std::fmt::Write as _;
 use std::os::fd::BorrowedFd;
 use std::path::Path;
 
@@ -125,7 +126,7 @@ fn limit_resources(max_files: u64) -> Result<String, Error> {
     let mut status =
         format!("rlimits: no new processes, no core dumps, at most {files} open files");
     if files < max_files {
-        status += &format!(" (the hard limit; {max_files} asked for)");
+        let _ = write!(status, " (the hard limit; {max_files} asked for)");
     }
 
     // Log lines appended to a file on stderr would raise SIGXFSZ.

@@ -15,7 +15,7 @@ use rovd::pdu::{ErrorCode, Pdu, Serial, SessionId, Version};
 /// The answer to a Reset Query, being collected: Cache Response, then
 /// announcements only, each once, then End of Data (§8.1).
 #[derive(Debug)]
-pub struct ResetAnswer {
+pub(crate) struct ResetAnswer {
     version: Version,
     session: Option<SessionId>,
     vrps: Vec<Vrp>,
@@ -25,7 +25,7 @@ pub struct ResetAnswer {
 
 /// A complete answer.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Table {
+pub(crate) struct Table {
     /// The version the cache answered at.
     pub version: Version,
     /// The session of the data.
@@ -38,7 +38,7 @@ pub struct Table {
 
 /// Why an answer ended without a table.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub enum AnswerError {
+pub(crate) enum AnswerError {
     /// The cache sent an Error Report at `version`.
     Refused {
         version: Version,
@@ -78,7 +78,7 @@ impl std::error::Error for AnswerError {}
 impl ResetAnswer {
     /// Wait for the answer to a Reset Query sent at `version`; the table
     /// says at which version it came.
-    pub fn new(version: Version) -> ResetAnswer {
+    pub(crate) fn new(version: Version) -> ResetAnswer {
         ResetAnswer {
             version,
             session: None,
@@ -90,7 +90,11 @@ impl ResetAnswer {
 
     /// Take the next PDU, decoded at `version`: `Ok(Some(_))` at End of
     /// Data.
-    pub fn push(&mut self, version: Version, pdu: Pdu<'_>) -> Result<Option<Table>, AnswerError> {
+    pub(crate) fn push(
+        &mut self,
+        version: Version,
+        pdu: Pdu<'_>,
+    ) -> Result<Option<Table>, AnswerError> {
         let unexpected = |what: String| Err(AnswerError::Unexpected(what));
         if let Pdu::ErrorReport(report) = pdu {
             return Err(AnswerError::Refused {

@@ -157,7 +157,7 @@ fn fetch_at(
                 last = Some(format!(
                     "connect to {addr}: {e} (a cache that requires TCP-MD5 or TCP-AO \
                      drops connections without the right key)"
-                ))
+                ));
             }
             Err(e) => last = Some(format!("connect to {addr}: {e}")),
         }
@@ -300,7 +300,7 @@ fn connect(addr: &SocketAddr, auth: &TcpAuth, timeout: Duration) -> io::Result<T
                 let wait = PollTimeout::try_from(left).unwrap_or(PollTimeout::MAX);
                 let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLOUT)];
                 match poll(&mut fds, wait) {
-                    Ok(0) | Err(nix::errno::Errno::EINTR) => continue,
+                    Ok(0) | Err(nix::errno::Errno::EINTR) => {}
                     Ok(_) => break,
                     Err(e) => return Err(e.into()),
                 }

@@ -110,6 +110,8 @@ pub(crate) struct Query {
 }
 
 /// TCP segment authentication towards the cache.
+// The fields are the `--tcp-*` options.
+#[allow(clippy::struct_field_names)]
 #[derive(Args)]
 pub(crate) struct TcpAuth {
     /// Sign the connection with this TCP-MD5 key (RFC 2385).

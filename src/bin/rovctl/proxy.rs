@@ -17,7 +17,7 @@ use std::thread;
 use std::time::Duration;
 
 /// The cache when none is named: rovd on the IANA port (RFC 6810 §7).
-pub const DEFAULT_CACHE: &str = "127.0.0.1:323";
+pub(crate) const DEFAULT_CACHE: &str = "127.0.0.1:323";
 
 /// Octets moved per read: a whole v1 table of a few thousand VRPs in one
 /// system call, and never the limit on throughput.
@@ -28,7 +28,7 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Where the one connection line goes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum LogTo {
+pub(crate) enum LogTo {
     /// syslog, daemon facility, ident `rovctl`; standard error if syslog
     /// cannot be reached.
     Syslog,
@@ -38,12 +38,12 @@ pub enum LogTo {
 
 /// A failure, already reported on standard error.
 #[derive(Debug)]
-pub struct Failed;
+pub(crate) struct Failed;
 
 /// Connect to `cache` (`HOST:PORT`, `[V6]:PORT`, or `HOST` for port 323),
 /// log the connection and copy until the cache closes. `Ok` when the cache
 /// ended the session; `Err` when there was none or it broke.
-pub fn run(cache: &str, log_to: LogTo) -> Result<(), Failed> {
+pub(crate) fn run(cache: &str, log_to: LogTo) -> Result<(), Failed> {
     let addrs = resolve(cache)?;
     let stream = connect(cache, &addrs)?;
     let local = stream.local_addr().map_err(|e| {
@@ -92,7 +92,7 @@ pub fn run(cache: &str, log_to: LogTo) -> Result<(), Failed> {
 /// The line logged for each session: which SSH client it serves (from
 /// sshd's `SSH_CONNECTION`, "client port server port") and the local
 /// address the cache sees, which is what rovd logs for the session.
-pub fn connection_line(
+pub(crate) fn connection_line(
     ssh_connection: Option<&str>,
     local: SocketAddr,
     cache: SocketAddr,
@@ -236,7 +236,9 @@ mod tests {
 
     #[test]
     fn copy_moves_every_octet_in_order() {
-        let data: Vec<u8> = (0..3 * CHUNK + 17).map(|i| (i % 251) as u8).collect();
+        let data: Vec<u8> = (0..3 * CHUNK + 17)
+            .map(|i| u8::try_from(i % 251).unwrap())
+            .collect();
         let mut out = Vec::new();
         assert_eq!(copy(&mut &data[..], &mut out).unwrap(), data.len() as u64);
         assert_eq!(out, data);

@@ -1,6 +1,9 @@
 //! Session transcripts: router bytes in, the exact PDU stream, notes and
 //! close order out, one test per rule of the digest's checklist (§8).
 
+// Test PDUs are far below 4 GiB; the decoder has one arm per PDU type.
+#![allow(clippy::cast_possible_truncation, clippy::too_many_lines)]
+
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::*;
@@ -580,7 +583,7 @@ fn c27_c28_reset_response_announces_only_and_eod_matches_cache_response() {
                 Pdu::Prefix { announce, .. }
                 | Pdu::Key { announce, .. }
                 | Pdu::Aspa { announce, .. } => {
-                    assert!(announce, "withdrawal in a reset response: {p:?}")
+                    assert!(announce, "withdrawal in a reset response: {p:?}");
                 }
                 _ => panic!("unexpected {p:?}"),
             }

@@ -28,6 +28,9 @@ use super::item::{self, quote, ParseError, Payloads, Rejected, Timed};
 use crate::payload::Vrp;
 
 /// Read a CSV payload file whose first `skipped` lines were read already.
+// The csv crate counts lines in a u64: lossless on 64-bit targets, and no
+// payload file has 2^32 lines.
+#[allow(clippy::cast_possible_truncation)]
 pub(super) fn read<R: Read>(reader: R, skipped: usize) -> Result<(Payloads, Rejected), ParseError> {
     // Lines end at LF alone, so that CRLF files count lines alike: trimming
     // takes the CR off the last field. The LF added at the end lets the
@@ -76,13 +79,13 @@ pub(super) fn read<R: Read>(reader: R, skipped: usize) -> Result<(Payloads, Reje
     Ok((payloads, rejected))
 }
 
+#[allow(clippy::cast_possible_truncation)] // line numbers, as in `read`
 fn parse_error(err: ::csv::Error) -> ParseError {
-    match err.kind() {
-        ::csv::ErrorKind::Io(e) => ParseError::read_failed(e),
-        _ => {
-            let line = err.position().map_or(0, |p| p.line() as usize);
-            ParseError::at_line(line, err.to_string())
-        }
+    if let ::csv::ErrorKind::Io(e) = err.kind() {
+        ParseError::read_failed(e)
+    } else {
+        let line = err.position().map_or(0, |p| p.line() as usize);
+        ParseError::at_line(line, err.to_string())
     }
 }
 

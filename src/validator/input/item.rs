@@ -40,6 +40,7 @@ const QUOTE_MAX: usize = 60;
 /// 32 bits cannot hold, counts as no expiry.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
 pub struct Timed<T> {
+    /// The payload item.
     pub item: T,
     expires: u32,
 }
@@ -48,8 +49,8 @@ pub struct Timed<T> {
 const NEVER: u32 = u32::MAX;
 
 fn compact_time(t: Option<u64>) -> u32 {
-    match t {
-        Some(t) if t < u64::from(NEVER) => t as u32,
+    match t.map(u32::try_from) {
+        Some(Ok(t)) if t < NEVER => t,
         _ => NEVER,
     }
 }
@@ -96,8 +97,11 @@ impl<T: fmt::Debug> fmt::Debug for Timed<T> {
 /// [`crate::payload::Snapshot::build`] merges them per customer.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Payloads {
+    /// The VRPs (`roas` in JSON).
     pub vrps: Vec<Timed<Vrp>>,
+    /// The BGPsec router keys (`bgpsec_keys`, `routerKeys`).
     pub router_keys: Vec<Timed<RouterKey>>,
+    /// The ASPA records (`aspas`).
     pub aspas: Vec<Timed<Aspa>>,
     /// When the producer made the data (Unix seconds), if the file says:
     /// rpki-client's `metadata.buildtime`, StayRTR's and GoRTR's
@@ -127,7 +131,9 @@ impl Payloads {
 /// `roas[17]: host bits set in 10.0.0.1/24` or `line 12: ASN is missing`.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rejected {
+    /// How many items were skipped.
     pub count: usize,
+    /// The reasons for the first of them, at most [`FIRST_REASONS`].
     pub first: Vec<String>,
 }
 
@@ -144,8 +150,11 @@ impl Rejected {
 /// count from 1; line 0 is a read error with no position) and the reason.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ParseError {
+    /// The line, from 1; 0 for a read error.
     pub line: usize,
+    /// The column, from 1, when the parser knows it.
     pub column: Option<usize>,
+    /// What is wrong.
     pub reason: String,
 }
 
@@ -196,7 +205,7 @@ pub(super) fn asn_text(text: &str, what: &str) -> Result<u32, String> {
     asn_number(digits.parse::<u64>().unwrap_or(u64::MAX), what)
 }
 
-/// "a.b.c.d/len" or "v6::/len", the address as std parses it, without
+/// `a.b.c.d/len` or `v6::/len`, the address as std parses it, without
 /// host bits.
 pub(super) fn parse_prefix(text: &str) -> Result<Prefix, String> {
     text.parse().map_err(|e| match e {
@@ -218,7 +227,9 @@ pub(super) fn vrp(prefix: Prefix, max_len: u64, asn: u32, what: &str) -> Result<
             "{what} {max_len} is shorter than the prefix length in {prefix}"
         ));
     }
-    Vrp::new(prefix, max_len as u8, asn).map_err(|e| format!("{e} in {prefix}"))
+    #[allow(clippy::cast_possible_truncation)] // at most the family's limit, checked above
+    let max_len = max_len as u8;
+    Vrp::new(prefix, max_len, asn).map_err(|e| format!("{e} in {prefix}"))
 }
 
 /// Exactly 40 hex digits, either case.
@@ -312,6 +323,7 @@ pub(super) fn aspa(customer: u32, providers: Vec<u32>) -> Result<Aspa, String> {
 /// as rpki-client and Routinator write metadata) or "2029-07-18 11:40:32"
 /// (Routinator's csvext and the RIPE NCC validator); fractions of a second
 /// are ignored, an offset other than Z or +00:00 is refused.
+#[allow(clippy::cast_possible_truncation)] // the month indexes only once it is 1 to 12
 pub(super) fn parse_time(text: &str) -> Option<u64> {
     let b = text.as_bytes();
     if b.len() < 19

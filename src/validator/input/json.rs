@@ -30,7 +30,7 @@
 //! base64 and `routinator` on unpadded base64url, as those write it. The
 //! SKI is hex in every shape (base64 SKIs occur only in SLURM).
 //!
-//! The file is streamed through serde_json: each element of a known array
+//! The file is streamed through `serde_json`: each element of a known array
 //! is judged and pushed as soon as it is read, so memory holds the result
 //! and a buffer, never the document. Every field is taken whatever its
 //! JSON type, so a record of the wrong shape is counted and named in
@@ -434,6 +434,7 @@ impl<'de> Visitor<'de> for Array<'_> {
             // rpki-client announces the count before the list.
             let hint = out.meta.unique_vrps.or(out.meta.vrps).unwrap_or(0);
             if hint <= VRP_HINT_MAX {
+                #[allow(clippy::cast_possible_truncation)] // at most VRP_HINT_MAX, 2^22
                 out.payloads.vrps.reserve(hint as usize);
             }
         }
@@ -486,21 +487,21 @@ impl<'de> Judge<'de> for Element<'_> {
                 FieldKey::Asn => f.asn = Some(map.next_value_seed(scalar(|v| asn(v, "asn")))?),
                 FieldKey::Prefix => f.prefix = Some(map.next_value_seed(scalar(prefix))?),
                 FieldKey::MaxLength => {
-                    f.max_length = Some(map.next_value_seed(scalar(|v| uint(v, "maxLength")))?)
+                    f.max_length = Some(map.next_value_seed(scalar(|v| uint(v, "maxLength")))?);
                 }
                 FieldKey::Expires => {
-                    f.expires = Some(map.next_value_seed(scalar(|v| uint(v, "expires")))?)
+                    f.expires = Some(map.next_value_seed(scalar(|v| uint(v, "expires")))?);
                 }
                 FieldKey::Ski(name) => f.ski = Some(map.next_value_seed(scalar(|v| ski(v, name)))?),
                 FieldKey::Pubkey(name) => {
-                    f.pubkey = Some(map.next_value_seed(scalar(|v| pubkey(v, name, keys)))?)
+                    f.pubkey = Some(map.next_value_seed(scalar(|v| pubkey(v, name, keys)))?);
                 }
                 FieldKey::CustomerAsid => {
                     f.customer_asid =
-                        Some(map.next_value_seed(scalar(|v| asn(v, "customer_asid")))?)
+                        Some(map.next_value_seed(scalar(|v| asn(v, "customer_asid")))?);
                 }
                 FieldKey::Customer => {
-                    f.customer = Some(map.next_value_seed(scalar(|v| asn(v, "customer")))?)
+                    f.customer = Some(map.next_value_seed(scalar(|v| asn(v, "customer")))?);
                 }
                 FieldKey::Providers => f.providers = Some(map.next_value_seed(Seed(Providers))?),
                 FieldKey::Other => {
@@ -740,7 +741,7 @@ trait Judge<'de>: Sized {
 /// A judge of single values, from a closure.
 struct Scalar<F>(F);
 
-impl<'de, F, R> Judge<'de> for Scalar<F>
+impl<F, R> Judge<'_> for Scalar<F>
 where
     F: FnOnce(Val<'_>) -> R,
 {

@@ -18,7 +18,7 @@ const SKI_C: &str = "ZGVhZGJlYXRkZWFkYmVhdGRlYWQ";
 const SPKI: &str = "MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEAQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyAhIiMkJSYnKCkqKywtLi8wMTIzNDU2Nzg5Ojs8PT4_QA";
 
 fn ski_a() -> [u8; 20] {
-    core::array::from_fn(|i| i as u8 + 1)
+    core::array::from_fn(|i| u8::try_from(i).unwrap() + 1)
 }
 
 fn ski_b() -> [u8; 20] {
@@ -80,7 +80,7 @@ fn err(text: &str) -> String {
     }
 }
 
-/// The VRPs left after applying `s` to `vrps`, through Snapshot::build.
+/// The VRPs left after applying `s` to `vrps`, through `Snapshot::build`.
 fn served(s: &Slurm, mut vrps: Vec<Vrp>) -> Vec<Vrp> {
     s.apply(&mut vrps, &mut Vec::new(), &mut Vec::new());
     Snapshot::build(vrps, Vec::new(), Vec::new()).0.vrps
@@ -153,8 +153,8 @@ fn dn42_extra_members_are_ignored_and_counted() {
     assert_eq!(
         s.prefix_assertions,
         vec![
-            v6("fd00:114:514::", 48, 64, 4242420916),
-            v4("172.20.0.0", 24, 28, 4242422601),
+            v6("fd00:114:514::", 48, 64, 4_242_420_916),
+            v4("172.20.0.0", 24, 28, 4_242_422_601),
             v4("10.100.0.0", 14, 24, 64654),
         ]
     );
@@ -242,7 +242,7 @@ fn c102_prefix_only_filter_removes_equal_or_more_specific() {
             v4("192.0.2.0", 24, 24, 64496),
             v4("192.0.2.0", 24, 32, 0),
             v4("192.0.2.128", 25, 25, 1),
-            v4("192.0.2.255", 32, 32, 4294967295),
+            v4("192.0.2.255", 32, 32, 4_294_967_295),
             v4("192.0.0.0", 16, 24, 64496),
             v4("192.0.3.0", 24, 24, 64496),
             v6("2001:db8::", 32, 48, 64496),
@@ -354,7 +354,7 @@ fn c105_assertion_max_length_defaults_to_prefix_length() {
         vec![
             v4("198.51.100.0", 24, 24, 64496),
             v6("2001:db8::", 32, 48, 0),
-            v4("203.0.113.0", 24, 32, 4294967295),
+            v4("203.0.113.0", 24, 32, 4_294_967_295),
         ]
     );
     assert_eq!(served(&s, Vec::new()).len(), 3);

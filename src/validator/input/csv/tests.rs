@@ -1,6 +1,8 @@
 //! Tests of the CSV reader: a golden file of each dialect, columns found
 //! by name, rows rejected with their line, and files rejected as a whole.
 
+use std::fmt::Write as _;
+
 use super::*;
 use crate::validator::input::{self, read, Format};
 
@@ -185,9 +187,10 @@ fn line_numbers() {
 fn bad_rows_do_not_spoil_the_rest() {
     let mut text = String::from("ASN,IP Prefix,Max Length,Trust Anchor\n");
     for i in 0..20 {
-        text.push_str(&format!(
+        let _ = write!(
+            text,
             "AS{i},10.{i}.0.0/16,16,ripe\nAS{i},10.{i}.0.1/16,16,ripe\n"
-        ));
+        );
     }
     let (p, rej) = read_csv(text.as_bytes());
     assert_eq!(p.vrps.len(), 20);

@@ -2,6 +2,9 @@
 //! but valid files, every way an item is rejected and the reason given,
 //! and the files rejected as a whole.
 
+// Tables of cases are long by nature.
+#![allow(clippy::too_many_lines)]
+
 use super::*;
 use crate::validator::input::{self, read, FIRST_REASONS};
 
@@ -29,7 +32,7 @@ fn spki(point: impl Iterator<Item = u8>) -> Box<[u8]> {
     v.into_boxed_slice()
 }
 
-/// The key of `SPKI_B64`: "...PT4/QA==" in base64, "...PT4_QA" in
+/// The key of `SPKI_B64`: `...PT4/QA==` in base64, `...PT4_QA` in
 /// base64url.
 fn spki_a() -> Box<[u8]> {
     spki(1..=64)
@@ -271,6 +274,18 @@ fn demo_file_is_clean() {
 fn generated_data_round_trip() {
     use crate::payload::Snapshot;
     use crate::testdata::{generate, to_rpki_client_json, Spec};
+
+    /// A reader that hands over one octet at a time.
+    struct Trickle<'a>(&'a [u8]);
+    impl Read for Trickle<'_> {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            let n = self.0.len().min(buf.len()).min(1);
+            buf[..n].copy_from_slice(&self.0[..n]);
+            self.0 = &self.0[n..];
+            Ok(n)
+        }
+    }
+
     let s = generate(&Spec {
         vrps: 3_000,
         v6_percent: 22,
@@ -294,15 +309,6 @@ fn generated_data_round_trip() {
     assert_eq!(untimed(p), s);
 
     // The same through a reader that hands over one octet at a time.
-    struct Trickle<'a>(&'a [u8]);
-    impl Read for Trickle<'_> {
-        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-            let n = self.0.len().min(buf.len()).min(1);
-            buf[..n].copy_from_slice(&self.0[..n]);
-            self.0 = &self.0[n..];
-            Ok(n)
-        }
-    }
     let (p, rej) = read(Trickle(text.as_bytes()), Format::Auto).unwrap();
     assert_eq!(rej.count, 0);
     assert_eq!(untimed(p), s);
@@ -432,7 +438,7 @@ fn metadata_times() {
                          {"asn": 1, "prefix": "12.0.0.0/8", "maxLength": 8}],
                 "metadata": {"valid": 100}}"#,
     );
-    let times: Vec<_> = p.vrps.iter().map(|v| v.expires()).collect();
+    let times: Vec<_> = p.vrps.iter().map(Timed::expires).collect();
     assert_eq!(times, [Some(50), Some(100), Some(100)]);
 }
 
