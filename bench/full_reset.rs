@@ -13,10 +13,11 @@
 
 use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
+use std::path::Path;
 use std::thread;
 use std::time::{Duration, Instant};
 
-use rovd::pdu::{Timers, Version};
+use rovd::config::Config;
 use rovd::rtr::net::{Server, Settings};
 use rovd::testdata::{self, Spec};
 
@@ -132,17 +133,9 @@ fn main() {
 
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = listener.local_addr().unwrap();
-    let settings = Settings {
-        max_version: Version::V2,
-        timers: Timers {
-            refresh: 3600,
-            retry: 600,
-            expire: 7200,
-        },
-        history: 10,
-        notify_interval: Duration::from_secs(60),
-        max_sessions: 10_000,
-    };
+    // The defaults, with room for all the clients on one address.
+    let config = "[rtr]\nmax-sessions-per-address = 1000\n";
+    let settings = Settings::from_config(&Config::parse(Path::new("bench.conf"), config).unwrap());
     let mut server = Server::new(settings, vec![listener], 0x1234).unwrap();
     server.install(snapshot).expect("the table installs");
     thread::spawn(move || {

@@ -104,7 +104,8 @@ fn main() -> ExitCode {
                 }
             };
             if let Err(e) = parent::check_tcp_auth(&config) {
-                eprintln!("rovd: {}: {e}", file.display());
+                let keys = config.key_file.as_deref().unwrap_or(&file);
+                eprintln!("rovd: {}: {e}", keys.display());
                 return ExitCode::FAILURE;
             }
             if let Some(tls) = &config.tls {

@@ -31,10 +31,37 @@ pub const SPKI_MAX_LEN: usize = 65_503;
 /// in the first four. Ordering is IPv4 before IPv6, then address, then
 /// length.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "PrefixWire")]
 pub struct Prefix {
     v6: bool,
     len: u8,
     addr: [u8; 16],
+}
+
+/// A [`Prefix`] as it crosses the IPC boundary, taken only through the
+/// checking constructors: a process that receives one trusts its length
+/// and host bits no more than a file's.
+#[derive(Deserialize)]
+struct PrefixWire {
+    v6: bool,
+    len: u8,
+    addr: [u8; 16],
+}
+
+impl TryFrom<PrefixWire> for Prefix {
+    type Error = PrefixError;
+
+    fn try_from(w: PrefixWire) -> Result<Prefix, PrefixError> {
+        if w.v6 {
+            return Prefix::v6(Ipv6Addr::from(w.addr), w.len);
+        }
+        let (v4, rest) = w.addr.split_at(4);
+        if rest.iter().any(|&b| b != 0) {
+            return Err(PrefixError::HostBits);
+        }
+        let v4: [u8; 4] = v4.try_into().map_err(|_| PrefixError::Syntax)?;
+        Prefix::v4(Ipv4Addr::from(v4), w.len)
+    }
 }
 
 /// Why a prefix could not be built.
@@ -203,6 +230,7 @@ impl fmt::Debug for Prefix {
 /// ascending. 8210bis-27 §11.2.1 sends announcements in exactly the reverse
 /// of this order and withdrawals in this order.
 #[derive(Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "VrpWire")]
 pub struct Vrp {
     /// The ROA prefix.
     pub prefix: Prefix,
@@ -259,6 +287,7 @@ impl fmt::Debug for Vrp {
 /// Stored order is the wire order of 8210bis-27 §11.2.2: SKI, SPKI length,
 /// SPKI octets, ASN.
 #[derive(Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "RouterKeyWire")]
 pub struct RouterKey {
     /// The Subject Key Identifier of the router certificate.
     pub ski: [u8; 20],
@@ -302,6 +331,7 @@ impl fmt::Debug for RouterKey {
 /// Stored order: customer, then providers. A snapshot holds at most one
 /// record per customer.
 #[derive(Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(try_from = "AspaWire")]
 pub struct Aspa {
     /// The Customer AS.
     pub customer: u32,
@@ -328,6 +358,80 @@ impl Aspa {
 impl fmt::Debug for Aspa {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "Aspa(AS{} => {:?})", self.customer, self.providers)
+    }
+}
+
+//------------ Checks at the IPC boundary ------------------------------------
+
+/// A [`Vrp`] as it crosses the IPC boundary: taken through [`Vrp::new`].
+#[derive(Deserialize)]
+struct VrpWire {
+    prefix: Prefix,
+    max_len: u8,
+    asn: u32,
+}
+
+impl TryFrom<VrpWire> for Vrp {
+    type Error = &'static str;
+
+    fn try_from(w: VrpWire) -> Result<Vrp, &'static str> {
+        Vrp::new(w.prefix, w.max_len, w.asn)
+    }
+}
+
+/// A [`RouterKey`] as it crosses the IPC boundary: an SPKI that fits a
+/// Router Key PDU (8210bis-27 §5.11).
+#[derive(Deserialize)]
+struct RouterKeyWire {
+    ski: [u8; 20],
+    asn: u32,
+    spki: Box<[u8]>,
+}
+
+impl TryFrom<RouterKeyWire> for RouterKey {
+    type Error = String;
+
+    fn try_from(w: RouterKeyWire) -> Result<RouterKey, String> {
+        if w.spki.is_empty() || w.spki.len() > SPKI_MAX_LEN {
+            return Err(format!(
+                "router key SPKI of {} octets (1 to {SPKI_MAX_LEN})",
+                w.spki.len()
+            ));
+        }
+        Ok(RouterKey {
+            ski: w.ski,
+            asn: w.asn,
+            spki: w.spki,
+        })
+    }
+}
+
+/// An [`Aspa`] as it crosses the IPC boundary: providers sorted, unique
+/// and few enough for an ASPA PDU (8210bis-27 §5.12).
+#[derive(Deserialize)]
+struct AspaWire {
+    customer: u32,
+    providers: Vec<u32>,
+}
+
+impl TryFrom<AspaWire> for Aspa {
+    type Error = String;
+
+    fn try_from(w: AspaWire) -> Result<Aspa, String> {
+        if w.providers.len() > ASPA_MAX_PROVIDERS {
+            return Err(format!(
+                "ASPA of AS{} with {} providers (at most {ASPA_MAX_PROVIDERS})",
+                w.customer,
+                w.providers.len()
+            ));
+        }
+        if w.providers.windows(2).any(|p| p[0] >= p[1]) {
+            return Err(format!("ASPA of AS{} with unsorted providers", w.customer));
+        }
+        Ok(Aspa {
+            customer: w.customer,
+            providers: w.providers,
+        })
     }
 }
 
@@ -779,5 +883,73 @@ mod tests {
         let b = Snapshot::default();
         let d = Delta::between(&a, &b).then(&Delta::between(&b, &a));
         assert!(d.is_empty());
+    }
+}
+
+#[cfg(test)]
+mod wire_tests {
+    use super::*;
+
+    /// What a compromised sender could put on the channel: the same
+    /// layout as the real types, any values.
+    #[derive(Serialize)]
+    struct RawPrefix {
+        v6: bool,
+        len: u8,
+        addr: [u8; 16],
+    }
+
+    #[derive(Serialize)]
+    struct RawVrp {
+        prefix: RawPrefix,
+        max_len: u8,
+        asn: u32,
+    }
+
+    fn vrp_from(raw: &RawVrp) -> Result<Vrp, bincode::Error> {
+        bincode::deserialize(&bincode::serialize(raw).unwrap())
+    }
+
+    #[test]
+    fn values_from_the_channel_pass_the_same_checks_as_values_from_files() {
+        let good = Vrp::new(Prefix::v4(Ipv4Addr::new(192, 0, 2, 0), 24).unwrap(), 24, 1).unwrap();
+        let back: Vrp = bincode::deserialize(&bincode::serialize(&good).unwrap()).unwrap();
+        assert_eq!(back, good);
+        let mut addr = [0u8; 16];
+        addr[..4].copy_from_slice(&[192, 0, 2, 0]);
+        let raw = |v6, len, addr, max_len| RawVrp {
+            prefix: RawPrefix { v6, len, addr },
+            max_len,
+            asn: 1,
+        };
+        assert!(vrp_from(&raw(false, 24, addr, 24)).is_ok());
+        for (what, bad) in [
+            ("length beyond 32", raw(false, 33, addr, 33)),
+            ("host bits", raw(false, 16, addr, 24)),
+            ("octets past an IPv4 address", {
+                let mut a = addr;
+                a[9] = 1;
+                raw(false, 24, a, 24)
+            }),
+            ("max length below the length", raw(false, 24, addr, 23)),
+            ("max length beyond the family", raw(true, 24, [0; 16], 129)),
+        ] {
+            assert!(vrp_from(&bad).is_err(), "{what} accepted");
+        }
+        let key = |spki: Vec<u8>| {
+            bincode::deserialize::<RouterKey>(
+                &bincode::serialize(&([0u8; 20], 1u32, spki.into_boxed_slice())).unwrap(),
+            )
+        };
+        assert!(key(vec![0x30]).is_ok());
+        assert!(key(vec![]).is_err());
+        assert!(key(vec![0; SPKI_MAX_LEN + 1]).is_err());
+        let aspa = |providers: Vec<u32>| {
+            bincode::deserialize::<Aspa>(&bincode::serialize(&(7u32, providers)).unwrap())
+        };
+        assert!(aspa(vec![1, 2]).is_ok());
+        assert!(aspa(vec![2, 1]).is_err());
+        let too_many = u32::try_from(ASPA_MAX_PROVIDERS).unwrap() + 1;
+        assert!(aspa((1..=too_many).collect()).is_err());
     }
 }

@@ -205,24 +205,43 @@ fn model_keys() -> Keys {
     let config = full_defaults();
     let text = toml::to_string(&config).expect("serialize Config");
     let keys = toml_keys(&text.parse().unwrap());
-    for table in ["", "rtr", "tls", "source", "slurm", "tcp-md5", "tcp-ao"] {
+    for table in ["", "rtr", "tls", "source", "slurm"] {
         assert!(keys.contains_key(table), "no {table:?} keys in\n{text}");
     }
     keys
 }
 
-/// The defaults, with one table of each kind that has required keys, and
-/// a TLS table with every key (its paths have no default).
+/// Every key the key file model has, the same way.
+fn key_file_keys() -> Keys {
+    let text = toml::to_string(&key_file()).expect("serialize Keys");
+    let keys = toml_keys(&text.parse().unwrap());
+    for table in ["tcp-md5", "tcp-ao"] {
+        assert!(keys.contains_key(table), "no {table:?} keys in\n{text}");
+    }
+    keys
+}
+
+/// The defaults, with one table of each kind that has required keys, a
+/// TLS table with every key (its paths have no default), and a key file.
 fn full_defaults() -> Config {
     Config::parse(
         Path::new("/etc/rovd.conf"),
-        "[[source]]\npath = \"x\"\n[[slurm]]\npath = \"y\"\n\
-         [[tcp-md5]]\npeer = \"192.0.2.1\"\nkey = \"k\"\n\
-         [[tcp-ao]]\npeer = \"192.0.2.2\"\nkey = \"k\"\n\
-         send-id = 0\nrecv-id = 0\nalgorithm = \"hmac-sha1\"\n\
+        "key-file = \"rovd.keys\"\n\
+         [[source]]\npath = \"x\"\n[[slurm]]\npath = \"y\"\n\
          [tls]\ncertificate = \"c\"\nkey = \"k\"\nclient-ca = \"a\"\n",
     )
     .expect("defaults")
+}
+
+/// A key file with one table of each kind.
+fn key_file() -> config::Keys {
+    config::Keys::parse(
+        Path::new("/etc/rovd.keys"),
+        "[[tcp-md5]]\npeer = \"192.0.2.1\"\nkey = \"k\"\n\
+         [[tcp-ao]]\npeer = \"192.0.2.2\"\nkey = \"k\"\n\
+         send-id = 0\nrecv-id = 0\nalgorithm = \"hmac-sha1\"\n",
+    )
+    .expect("key file")
 }
 
 /// The keys rovd.conf(5) describes, `.It Ic key` in each `.Ss` subsection
@@ -277,7 +296,8 @@ fn uncommented(text: &str) -> String {
 
 #[test]
 fn manual_describes_every_key() {
-    let model = model_keys();
+    let mut model = model_keys();
+    model.extend(key_file_keys());
     let tables = model.keys().filter(|t| !t.is_empty()).cloned().collect();
     let described = manual_keys(&read("man/rovd.conf.5"), &tables);
     assert_eq!(
@@ -308,18 +328,14 @@ fn example_configuration_has_every_key_at_its_default() {
         }
     }
 
-    // Every value is the default, the paths and the TCP key tables (which
-    // have only required keys) aside.
+    // Every value is the default, the paths aside.
     let mut config = Config::parse(Path::new("/etc/rovd.conf"), &all).unwrap();
     assert_eq!(config.sources.len(), 1);
     assert_eq!(config.slurm.len(), 1);
-    assert_eq!(config.tcp_md5.len(), 1);
-    assert_eq!(config.tcp_ao.len(), 1);
     let defaults = full_defaults();
     config.sources[0].path = defaults.sources[0].path.clone();
     config.slurm[0].path = defaults.slurm[0].path.clone();
-    config.tcp_md5 = defaults.tcp_md5.clone();
-    config.tcp_ao = defaults.tcp_ao.clone();
+    config.key_file.clone_from(&defaults.key_file);
     let (tls, want) = (config.tls.as_mut().unwrap(), defaults.tls.as_ref().unwrap());
     tls.certificate = want.certificate.clone();
     tls.key = want.key.clone();
@@ -336,8 +352,22 @@ fn example_configuration_has_every_key_at_its_default() {
         Path::new("/var/db/rpki-client/json")
     );
     assert!(config.slurm.is_empty(), "etc/rovd.conf turns SLURM on");
-    assert!(!config.has_keys(), "etc/rovd.conf sets TCP keys");
+    assert!(config.key_file.is_none(), "etc/rovd.conf names a key file");
     assert!(config.tls.is_none(), "etc/rovd.conf turns TLS on");
+}
+
+#[test]
+fn example_key_file_has_every_key_and_no_key_as_shipped() {
+    let shipped = read("etc/rovd.keys");
+    let keys = config::Keys::parse(Path::new("/etc/rovd.keys"), &shipped).unwrap();
+    assert!(
+        keys.tcp_md5.is_empty() && keys.tcp_ao.is_empty(),
+        "keys shipped"
+    );
+    let all = uncommented(&shipped);
+    let doc: toml::Table = all.parse().expect("etc/rovd.keys, uncommented");
+    assert_eq!(toml_keys(&doc), key_file_keys(), "etc/rovd.keys (left)");
+    config::Keys::parse(Path::new("/etc/rovd.keys"), &all).unwrap();
 }
 
 #[test]

@@ -1,9 +1,10 @@
 //! TCP-MD5 and TCP-AO on rovd's listeners, end to end on loopback: the
 //! built rovd with a key for 127.0.0.1 serves `rovctl` with that key
 //! exactly the input data, and the kernel drops connection attempts
-//! without a key or with a wrong one. Also what `rovd -n` refuses: keys in
-//! a file others may read, a key too long, a bad peer, and TCP-AO on a
-//! kernel without it.
+//! without a key or with a wrong one. The keys are in the key file, which
+//! only its owner may read. Also what `rovd -n` refuses: a key file others
+//! may read, keys in the configuration itself, a key too long, a bad peer,
+//! and TCP-AO on a kernel without it.
 //!
 //! The TCP-AO cases need Linux 6.7 or later built with `CONFIG_TCP_AO`; on
 //! other kernels they say so and pass, also under CI, whose kernel is not
@@ -19,7 +20,7 @@ use std::process::{Command, Output};
 use std::time::Duration;
 
 use common::data::{expected, Data};
-use common::{children_of, config, is_root, rovctl, text, write_private, Daemon, ROVD, WAIT};
+use common::{children_of, config, is_root, rovctl, text, write_keys, Daemon, ROVD, WAIT};
 use nix::sys::signal::Signal;
 
 const KEY: &str =
@@ -102,14 +103,12 @@ fn wait_for_serial(d: &Daemon) {
 #[test]
 fn tcp_md5_serves_only_the_right_key() {
     let json = Data::generate(31, 1500, 700).to_json();
-    let conf = format!(
-        "{}\n[[tcp-md5]]\npeer = \"127.0.0.1\"\nkey = \"{KEY}\"\n",
-        config(2)
-    );
-    let mut d = Daemon::start_private(&conf, &[("vrps.json", json.as_bytes())]);
+    let keys = format!("[[tcp-md5]]\npeer = \"127.0.0.1\"\nkey = \"{KEY}\"\n");
+    let mut d = Daemon::start_with_keys(&config(2), &keys, &[("vrps.json", json.as_bytes())]);
+    let key_file = d.dir.path().join("rovd.keys");
     assert_eq!(
-        fs::metadata(&d.config_path).unwrap().permissions().mode() & 0o777,
-        0o640
+        fs::metadata(&key_file).unwrap().permissions().mode() & 0o777,
+        0o600
     );
     wait_for_serial(&d);
     assert_rtr_locked_down(&d);
@@ -137,14 +136,23 @@ fn tcp_md5_serves_only_the_right_key() {
     d.wait_for_log("session 127.0.0.2:", WAIT);
     drop(stream);
 
-    // A new key needs a restart; the running one stays in force. As root
-    // this reload reads the file as _rovd, through the group.
-    let changed = fs::read_to_string(&d.config_path)
-        .unwrap()
-        .replace(KEY, "another key");
-    fs::write(&d.config_path, changed).unwrap();
+    // The key file is read once, at start-up: a reload, which the
+    // unprivileged parent does, keeps the keys in force, and a new key
+    // file needs a restart.
+    fs::write(&key_file, keys.replace(KEY, "another key")).unwrap();
     d.signal(Signal::SIGHUP);
-    d.wait_for_log("tcp-md5 changed: restart required", WAIT);
+    d.wait_for_log("configuration reloaded", WAIT);
+    assert_served(
+        &dump(&d, &["--tcp-md5-key", KEY]),
+        &json,
+        "TCP-MD5 dump after a reload",
+    );
+    let moved = fs::read_to_string(&d.config_path)
+        .unwrap()
+        .replace("rovd.keys", "other.keys");
+    fs::write(&d.config_path, moved).unwrap();
+    d.signal(Signal::SIGHUP);
+    d.wait_for_log("key-file changed: restart required", WAIT);
     assert_served(
         &dump(&d, &["--tcp-md5-key", KEY]),
         &json,
@@ -182,12 +190,11 @@ fn tcp_ao_serves_only_the_right_key() {
         return;
     }
     let json = Data::generate(32, 1500, 700).to_json();
-    let conf = format!(
-        "{}\n[[tcp-ao]]\npeer = \"127.0.0.0/8\"\nkey = \"{KEY}\"\n\
-         send-id = 1\nrecv-id = 2\nalgorithm = \"hmac-sha1\"\n",
-        config(2)
+    let keys = format!(
+        "[[tcp-ao]]\npeer = \"127.0.0.0/8\"\nkey = \"{KEY}\"\n\
+         send-id = 1\nrecv-id = 2\nalgorithm = \"hmac-sha1\"\n"
     );
-    let d = Daemon::start_private(&conf, &[("vrps.json", json.as_bytes())]);
+    let d = Daemon::start_with_keys(&config(2), &keys, &[("vrps.json", json.as_bytes())]);
     wait_for_serial(&d);
     assert_rtr_locked_down(&d);
 
@@ -206,16 +213,19 @@ fn kernel_release() -> String {
     )
 }
 
-/// `rovd -n -f FILE` for `text` written with `mode`.
-fn check(text: &str, mode: u32) -> (Output, std::path::PathBuf, tempfile::TempDir) {
+/// `rovd -n -f FILE` for a configuration whose key file holds `keys`,
+/// written with `mode`; the path of the key file.
+fn check(keys: &str, mode: u32) -> (Output, std::path::PathBuf, tempfile::TempDir) {
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("rovd.conf");
-    write_private(&path, text);
+    let conf = dir.path().join("rovd.conf");
+    fs::write(&conf, "key-file = \"rovd.keys\"\n").unwrap();
+    let path = dir.path().join("rovd.keys");
+    write_keys(&path, keys);
     fs::set_permissions(&path, fs::Permissions::from_mode(mode)).unwrap();
     let out = Command::new(ROVD)
         .arg("-n")
         .arg("-f")
-        .arg(&path)
+        .arg(&conf)
         .output()
         .unwrap();
     (out, path, dir)
@@ -233,21 +243,26 @@ fn assert_refused(out: &Output, path: &Path, what: &[&str]) {
 
 #[test]
 fn check_refuses_keys_others_may_read() {
-    let conf = format!("[[tcp-md5]]\npeer = \"192.0.2.1\"\nkey = \"{KEY}\"\n");
-    let (out, _path, _dir) = check(&conf, 0o640);
+    let keys = format!("[[tcp-md5]]\npeer = \"192.0.2.1\"\nkey = \"{KEY}\"\n");
+    let (out, _path, _dir) = check(&keys, 0o600);
     assert!(out.status.success(), "{}", text(&out.stderr));
     assert_eq!(text(&out.stdout), "configuration OK\n");
-    for mode in [0o644, 0o660, 0o666] {
-        let (out, path, _dir) = check(&conf, mode);
-        assert_refused(
-            &out,
-            &path,
-            &["chown root:_rovd", "chmod 640", &format!("{mode:04o}")],
-        );
+    for mode in [0o640, 0o644, 0o660, 0o604] {
+        let (out, path, _dir) = check(&keys, mode);
+        assert_refused(&out, &path, &["chmod 600", &format!("{mode:04o}")]);
     }
-    // Without keys the old rule stands: any mode.
-    let (out, _path, _dir) = check("[rtr]\nrefresh = 100\n", 0o644);
-    assert!(out.status.success(), "{}", text(&out.stderr));
+    // Keys in the configuration, which the unprivileged parent re-reads
+    // and so must be readable by _rovd, are refused at their line.
+    let dir = tempfile::tempdir().unwrap();
+    let conf = dir.path().join("rovd.conf");
+    fs::write(&conf, format!("[rtr]\nrefresh = 100\n{keys}")).unwrap();
+    let out = Command::new(ROVD)
+        .arg("-n")
+        .arg("-f")
+        .arg(&conf)
+        .output()
+        .unwrap();
+    assert_refused(&out, &conf, &[":4:", "key file (key-file)"]);
 }
 
 #[test]
@@ -278,7 +293,7 @@ fn check_refuses_bad_keys_and_peers() {
 fn check_knows_whether_the_kernel_has_tcp_ao() {
     let conf = "[[tcp-ao]]\npeer = \"192.0.2.1\"\nkey = \"k\"\nsend-id = 1\nrecv-id = 1\n\
                 algorithm = \"cmac-aes128\"\n";
-    let (out, path, _dir) = check(conf, 0o640);
+    let (out, path, _dir) = check(conf, 0o600);
     if privsep::tcpsig::ao_supported().unwrap() {
         assert!(out.status.success(), "{}", text(&out.stderr));
     } else {
@@ -294,13 +309,10 @@ fn start_without_tcp_ao_fails_clearly() {
         println!("kernel has TCP-AO: covered by tcp_ao_serves_only_the_right_key");
         return;
     }
-    let conf = format!(
-        "{}\n[[tcp-ao]]\npeer = \"127.0.0.1\"\nkey = \"k\"\nsend-id = 1\nrecv-id = 1\n\
-         algorithm = \"hmac-sha1\"\n",
-        config(2)
-    );
+    let keys = "[[tcp-ao]]\npeer = \"127.0.0.1\"\nkey = \"k\"\nsend-id = 1\nrecv-id = 1\n\
+                algorithm = \"hmac-sha1\"\n";
     let json = Data::generate(33, 10, 10).to_json();
-    let mut d = Daemon::spawn_private(&conf, &[("vrps.json", json.as_bytes())]);
+    let mut d = Daemon::spawn_with_keys(&config(2), keys, &[("vrps.json", json.as_bytes())]);
     let status = d.wait_exit(WAIT);
     assert!(!status.success());
     // The capture thread may still be taking in the last line.

@@ -55,6 +55,9 @@ pub struct Channel {
     fds: VecDeque<PendingFd>,
     eof: bool,
     outbuf: Vec<u8>,
+    /// Frames queued by [`Channel::queue`], not yet written: `queued[sent..]`.
+    queued: Vec<u8>,
+    sent: usize,
 }
 
 impl Channel {
@@ -71,6 +74,8 @@ impl Channel {
             fds: VecDeque::new(),
             eof: false,
             outbuf: Vec::new(),
+            queued: Vec::new(),
+            sent: 0,
         }
     }
 
@@ -113,6 +118,37 @@ impl Channel {
     /// written. The receiver gets its own copy of the descriptor.
     pub fn send_with_fd<M: Message>(&mut self, msg: &M, fd: BorrowedFd) -> Result<(), FrameError> {
         self.send_frame(msg, Some(fd))
+    }
+
+    /// Queues `msg` (without an fd) for [`flush`](Self::flush), which
+    /// writes without blocking: for a sender that must never wait on its
+    /// peer. Frames go out whole and in order.
+    pub fn queue<M: Message>(&mut self, msg: &M) -> Result<(), FrameError> {
+        frame::encode(msg, false, self.max_body, &mut self.queued)
+    }
+
+    /// Whether queued frames wait to be written.
+    pub fn has_queued(&self) -> bool {
+        self.sent < self.queued.len()
+    }
+
+    /// Writes queued frames until the socket would block: `true` once all
+    /// are written. Call it again when the socket turns writable.
+    pub fn flush(&mut self) -> io::Result<bool> {
+        while self.sent < self.queued.len() {
+            let iov = [IoSlice::new(&self.queued[self.sent..])];
+            let flags = os::SEND_FLAGS | MsgFlags::MSG_DONTWAIT;
+            match sendmsg::<()>(self.fd.as_raw_fd(), &iov, &[], flags, None) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => self.sent += n,
+                Err(Errno::EINTR) => {}
+                Err(Errno::EAGAIN) => return Ok(false),
+                Err(e) => return Err(e.into()),
+            }
+        }
+        self.queued.clear();
+        self.sent = 0;
+        Ok(true)
     }
 
     /// Sends frames encoded with [`frame::encode`] (without fds), blocking
@@ -518,6 +554,35 @@ mod tests {
         drop(raw);
         assert!(!b.fill_some(1 << 20).unwrap());
         assert!(b.is_closed());
+    }
+
+    #[test]
+    fn queued_frames_go_out_whole_without_blocking() {
+        let (mut a, mut b) = Channel::pair(MAX).unwrap();
+        let blob = TestMsg::Blob(vec![5; 200_000]);
+        // Far more than the socket buffer holds: flush stops, never waits.
+        for _ in 0..8 {
+            a.queue(&blob).unwrap();
+        }
+        a.queue(&TestMsg::Hello(7)).unwrap();
+        assert!(!a.flush().unwrap());
+        assert!(a.has_queued());
+        let reader = std::thread::spawn(move || {
+            let mut got = Vec::new();
+            while let Some(f) = b.recv().unwrap() {
+                got.push(decode(&f));
+            }
+            got
+        });
+        while !a.flush().unwrap() {
+            std::thread::sleep(std::time::Duration::from_millis(1));
+        }
+        assert!(!a.has_queued());
+        drop(a);
+        let got = reader.join().unwrap();
+        assert_eq!(got.len(), 9);
+        assert_eq!(got[8], TestMsg::Hello(7));
+        assert!(got[..8].iter().all(|m| *m == blob));
     }
 
     #[test]

@@ -33,14 +33,28 @@ pub fn open_dir(path: &Path) -> io::Result<OwnedFd> {
     Ok(dir.into())
 }
 
-/// Opens the file `name` in `dir` for reading. `name` must be one path
-/// component; a symbolic link is refused with `ELOOP`.
+/// Opens the regular file `name` in `dir` for reading. `name` must be one
+/// path component; a symbolic link is refused with `ELOOP`. The open does
+/// not block (a FIFO or a device named like a source cannot hang the
+/// caller), and anything but a regular file is refused with
+/// `InvalidInput`.
 pub fn open_beneath(dir: BorrowedFd, name: &Path) -> io::Result<File> {
     check_name(name)?;
-    let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC | OFlag::O_NOCTTY | OFlag::O_NOFOLLOW;
+    let flags = OFlag::O_RDONLY
+        | OFlag::O_CLOEXEC
+        | OFlag::O_NOCTTY
+        | OFlag::O_NOFOLLOW
+        | OFlag::O_NONBLOCK;
     let fd = nix::fcntl::openat(Some(dir.as_raw_fd()), name, flags, Mode::empty())?;
     // SAFETY: openat returned a fresh descriptor that nothing else owns.
-    Ok(unsafe { File::from_raw_fd(fd) })
+    let file = unsafe { File::from_raw_fd(fd) };
+    if !file.metadata()?.file_type().is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    Ok(file)
 }
 
 /// The names in `dir`, without `.` and `..`, sorted.
@@ -161,6 +175,23 @@ mod tests {
                 .kind(),
             io::ErrorKind::NotFound
         );
+    }
+
+    #[test]
+    fn only_regular_files_open_and_a_fifo_does_not_block() {
+        let tmp = tempfile::tempdir().unwrap();
+        nix::unistd::mkfifo(
+            &tmp.path().join("vrps.json"),
+            Mode::from_bits_truncate(0o600),
+        )
+        .unwrap();
+        std::fs::create_dir(tmp.path().join("sub")).unwrap();
+        let dir = open_dir(tmp.path()).unwrap();
+        for name in ["vrps.json", "sub"] {
+            let e = open_beneath(dir.as_fd(), Path::new(name)).unwrap_err();
+            assert_eq!(e.kind(), io::ErrorKind::InvalidInput, "{name}: {e}");
+            assert_eq!(e.to_string(), "not a regular file");
+        }
     }
 
     #[test]

@@ -96,7 +96,11 @@ pub fn spawn_program(
     let _placeholders = fill_low_fds()?;
 
     let mut cmd = Command::new(path);
-    cmd.arg0(title).args(args).stdin(Stdio::null());
+    // A clean environment: nothing of the starting shell's (locale, proxy
+    // settings, library paths) reaches a child.
+    cmd.arg0(title).args(args).stdin(Stdio::null()).env_clear();
+    #[cfg(feature = "probe")]
+    cmd.envs(std::env::vars().filter(|(k, _)| k.starts_with("ROVD_SANDBOX_PROBE")));
     // SAFETY: the closure only calls dup2(2), which is async-signal-safe,
     // on descriptors that stay open in the parent until spawn returns.
     unsafe {

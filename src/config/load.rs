@@ -12,48 +12,48 @@ use std::path::Path;
 use serde::de::{self, Deserialize, Deserializer, Visitor};
 use toml_edit::{ImDocument, Item};
 
-use super::{Config, ConfigError};
+use super::{Config, ConfigError, Keys};
+
+/// The most of a configuration or key file read: far more than any needs.
+const MAX_TEXT: u64 = 1 << 20;
+
+/// The text of a configuration file, at most [`MAX_TEXT`] octets.
+fn read_text(path: &Path) -> Result<String, ConfigError> {
+    let err = |reason: String| ConfigError {
+        file: path.into(),
+        line: None,
+        reason,
+    };
+    let file = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::Read::take(file, MAX_TEXT), &mut text)
+        .map_err(|e| err(e.to_string()))?;
+    Ok(text)
+}
 
 impl Config {
-    /// Read, parse and check a configuration file. A file that holds keys
-    /// must not be readable by others, nor writable by anyone but its
-    /// owner.
+    /// Read, parse and check a configuration file, and read the TCP keys
+    /// from its key file: at start-up, as root, and for `rovd -n`.
     pub fn load(path: &Path) -> Result<Config, ConfigError> {
-        use std::io::Read;
-        use std::os::unix::fs::PermissionsExt;
-
         let path = &std::path::absolute(path).unwrap_or_else(|_| path.into());
-        let err = |reason: String| ConfigError {
-            file: path.into(),
-            line: None,
-            reason,
-        };
-        let mut file = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
-        // The mode of the file read, not of whatever the path names later.
-        let mode = file
-            .metadata()
-            .map_err(|e| err(e.to_string()))?
-            .permissions()
-            .mode();
-        let mut text = String::new();
-        file.read_to_string(&mut text)
-            .map_err(|e| err(e.to_string()))?;
-        let config = Self::parse(path, &text)?;
-        if config.has_keys() && mode & 0o026 != 0 {
-            return Err(err(format!(
-                "holds TCP keys but is {} (mode {:04o}); make it readable by \
-                 root and the group {user} only: chown root:{user} {file}; \
-                 chmod 640 {file}",
-                if mode & 0o004 != 0 {
-                    "readable by others"
-                } else {
-                    "writable by group or others"
-                },
-                mode & 0o7777,
-                user = config.user,
-                file = path.display(),
-            )));
+        let text = read_text(path)?;
+        let mut config = Self::parse(path, &text)?;
+        if let Some(key_file) = &config.key_file {
+            let keys = Keys::load(key_file)?;
+            config.tcp_md5 = keys.tcp_md5;
+            config.tcp_ao = keys.tcp_ao;
         }
+        Ok(config)
+    }
+
+    /// Read, parse and check a configuration file again (SIGHUP, as the
+    /// unprivileged user, who cannot read the key file): the keys are the
+    /// ones `running` read at start-up, which a reload cannot change.
+    pub fn load_again(path: &Path, running: &Config) -> Result<Config, ConfigError> {
+        let text = read_text(path)?;
+        let mut config = Self::parse(path, &text)?;
+        config.tcp_md5.clone_from(&running.tcp_md5);
+        config.tcp_ao.clone_from(&running.tcp_ao);
         Ok(config)
     }
 
@@ -68,6 +68,18 @@ impl Config {
         // One parse: the model is deserialised from the document, and the
         // rules find the lines of the keys they name in it.
         let doc = ImDocument::parse(text).map_err(|e| err(e.span(), e.message().into()))?;
+        for table in ["tcp-md5", "tcp-ao"] {
+            if let Some(item) = doc.get(table) {
+                let span = item.get(0).and_then(|t| t.get("peer")).and_then(Item::span);
+                return Err(err(
+                    span.or_else(|| item.span()),
+                    format!(
+                        "{table}: keys go in the key file (key-file), which only root \
+                         can read, not in the configuration"
+                    ),
+                ));
+            }
+        }
         let mut config = Config::deserialize(toml_edit::de::Deserializer::from(doc.clone()))
             .map_err(|e| err(e.span(), e.message().into()))?;
         config.resolve_paths(path.parent().unwrap_or(Path::new(".")));
@@ -87,7 +99,8 @@ impl Config {
                 .into_iter()
                 .chain(t.client_ca.as_mut())
         });
-        for path in sources.chain(slurm).chain(tls) {
+        let keys = self.key_file.iter_mut();
+        for path in sources.chain(slurm).chain(tls).chain(keys) {
             if path.is_relative() {
                 *path = base.join(&*path);
             }
@@ -172,13 +185,77 @@ impl Config {
             rtr("max-sessions"),
             "max-sessions must be positive",
         )?;
-        self.check_tcp_keys()
-            .map_err(|(key, reason)| (key.span(doc), reason))
+        rule(
+            (1..=r.max_sessions).contains(&r.max_sessions_per_address),
+            rtr("max-sessions-per-address"),
+            "max-sessions-per-address must be 1 to max-sessions",
+        )?;
+        rule(
+            (1..=3600).contains(&r.query_timeout),
+            rtr("query-timeout"),
+            "query-timeout must be 1 to 3600 seconds",
+        )?;
+        Ok(())
+    }
+}
+
+//------------ Keys ----------------------------------------------------------
+
+impl Keys {
+    /// Read and check the key file: it must be a regular file readable by
+    /// its owner only, and that owner root or the user reading it.
+    pub fn load(path: &Path) -> Result<Keys, ConfigError> {
+        use std::os::unix::fs::MetadataExt;
+
+        let err = |reason: String| ConfigError {
+            file: path.into(),
+            line: None,
+            reason,
+        };
+        let file = std::fs::File::open(path).map_err(|e| err(e.to_string()))?;
+        let meta = file.metadata().map_err(|e| err(e.to_string()))?;
+        let me = nix::unistd::geteuid().as_raw();
+        if !meta.is_file() {
+            return Err(err("not a regular file".into()));
+        }
+        if meta.uid() != 0 && meta.uid() != me {
+            return Err(err(format!(
+                "owned by uid {}; the key file must belong to root",
+                meta.uid()
+            )));
+        }
+        if meta.mode() & 0o077 != 0 {
+            return Err(err(format!(
+                "mode {:04o}: the key file must be readable by its owner only \
+                 (chmod 600 {})",
+                meta.mode() & 0o7777,
+                path.display()
+            )));
+        }
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut std::io::Read::take(file, MAX_TEXT), &mut text)
+            .map_err(|e| err(e.to_string()))?;
+        Keys::parse(path, &text)
+    }
+
+    /// Parse and check key file text that came from `path`.
+    pub fn parse(path: &Path, text: &str) -> Result<Keys, ConfigError> {
+        let err = |span: Option<Range<usize>>, reason: String| ConfigError {
+            file: path.into(),
+            line: span.map(|s| line_at(text, s.start)),
+            reason,
+        };
+        let doc = ImDocument::parse(text).map_err(|e| err(e.span(), e.message().into()))?;
+        let keys = Keys::deserialize(toml_edit::de::Deserializer::from(doc.clone()))
+            .map_err(|e| err(e.span(), e.message().into()))?;
+        keys.check()
+            .map_err(|(key, reason)| err(key.span(&doc), reason))?;
+        Ok(keys)
     }
 
     /// The rules for `[[tcp-md5]]` and `[[tcp-ao]]`; a failure names the
     /// peer of the table at fault, the later one where two disagree.
-    fn check_tcp_keys(&self) -> Result<(), (KeyPath, String)> {
+    fn check(&self) -> Result<(), (KeyPath, String)> {
         let max = privsep::tcpsig::MAX_KEY_LEN;
         let md5 = |i| KeyPath::Nth("tcp-md5", i, "peer");
         let ao = |i| KeyPath::Nth("tcp-ao", i, "peer");

@@ -29,6 +29,14 @@ pub struct Config {
     /// logged by the kernel (a debug switch).
     #[serde(default)]
     pub seccomp: SeccompAction,
+    /// Whether rovd may start where Landlock cannot confine the validator.
+    #[serde(default)]
+    pub landlock: LandlockPolicy,
+    /// The file of secrets: TCP-MD5 and TCP-AO keys. Read once, by root,
+    /// at start-up; a relative path is taken relative to the
+    /// configuration file's directory.
+    #[serde(default)]
+    pub key_file: Option<PathBuf>,
     /// The `[rtr]` table.
     #[serde(default)]
     pub rtr: Rtr,
@@ -41,11 +49,40 @@ pub struct Config {
     /// The `[[slurm]]` tables, in the file's order.
     #[serde(default)]
     pub slurm: Vec<Slurm>,
-    /// TCP-MD5 keys of router peers (RFC 2385).
-    #[serde(default, rename = "tcp-md5")]
+    /// TCP-MD5 keys of router peers (RFC 2385), from the key file: a
+    /// `[[tcp-md5]]` table in the configuration itself is refused. Never
+    /// serialised: keys do not cross the IPC boundary.
+    #[serde(skip)]
     pub tcp_md5: Vec<TcpMd5>,
-    /// TCP-AO master key tuples of router peers (RFC 5925).
-    #[serde(default, rename = "tcp-ao")]
+    /// TCP-AO master key tuples of router peers (RFC 5925), from the key
+    /// file; never serialised.
+    #[serde(skip)]
+    pub tcp_ao: Vec<TcpAo>,
+}
+
+/// The `landlock` key: what to do where Landlock cannot confine the
+/// validator, whose source directory descriptors reach outside its chroot.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum LandlockPolicy {
+    /// Refuse to start.
+    #[default]
+    Required,
+    /// Start anyway, with a warning: the validator is then confined by its
+    /// user, seccomp and resource limits only.
+    BestEffort,
+}
+
+/// The key file: the TCP-MD5 and TCP-AO keys, kept out of the
+/// configuration, which the unprivileged parent must be able to re-read.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Keys {
+    /// `[[tcp-md5]]` tables.
+    #[serde(default)]
+    pub tcp_md5: Vec<TcpMd5>,
+    /// `[[tcp-ao]]` tables.
+    #[serde(default)]
     pub tcp_ao: Vec<TcpAo>,
 }
 
@@ -90,6 +127,12 @@ pub struct Rtr {
     pub notify_interval: u32,
     /// Most router sessions served at once.
     pub max_sessions: usize,
+    /// Most sessions from one source address: a host cannot take the
+    /// whole table.
+    pub max_sessions_per_address: usize,
+    /// Seconds a new connection has to send its first query, TLS
+    /// handshake included.
+    pub query_timeout: u32,
 }
 
 impl Default for Rtr {
@@ -106,6 +149,8 @@ impl Default for Rtr {
             history: 10,
             notify_interval: 60,
             max_sessions: 10_000,
+            max_sessions_per_address: 32,
+            query_timeout: 30,
         }
     }
 }
@@ -504,10 +549,10 @@ impl Config {
             Some("chroot")
         } else if self.seccomp != new.seccomp {
             Some("seccomp")
-        } else if self.tcp_md5 != new.tcp_md5 {
-            Some("tcp-md5")
-        } else if self.tcp_ao != new.tcp_ao {
-            Some("tcp-ao")
+        } else if self.landlock != new.landlock {
+            Some("landlock")
+        } else if self.key_file != new.key_file {
+            Some("key-file")
         } else {
             None
         }

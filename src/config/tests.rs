@@ -155,9 +155,20 @@ const AO: &str = "[[tcp-ao]]\npeer = \"198.51.100.0/24\"\nkey = \"three\"\n\
                   [[tcp-ao]]\npeer = \"198.51.100.0/24\"\nkey = \"four\"\n\
                   send-id = 3\nrecv-id = 4\nalgorithm = \"cmac-aes128\"\n";
 
+/// A configuration with the keys of key file `text`, as `Config::load`
+/// makes it.
+fn with_keys(text: &str) -> Config {
+    let keys = Keys::parse(Path::new("keys"), text).unwrap();
+    Config {
+        tcp_md5: keys.tcp_md5,
+        tcp_ao: keys.tcp_ao,
+        ..Config::parse(Path::new("x.conf"), "").unwrap()
+    }
+}
+
 #[test]
 fn tcp_keys() {
-    let c = Config::parse(Path::new("x.conf"), &format!("{MD5}{AO}")).unwrap();
+    let c = with_keys(&format!("{MD5}{AO}"));
     assert_eq!(c.tcp_md5.len(), 2);
     assert_eq!(c.tcp_md5[0].peer.to_string(), "192.0.2.1");
     assert_eq!(c.tcp_md5[0].peer.len, 32);
@@ -176,15 +187,24 @@ fn tcp_keys() {
         !shown.contains("\"one\"") && !shown.contains("three"),
         "{shown}"
     );
-    // They travel to nobody, but the model must still encode.
+    // They travel to nobody: the model encodes without them.
     let round: Config = bincode::deserialize(&bincode::serialize(&c).unwrap()).unwrap();
-    assert_eq!(round, c);
+    assert_eq!(round, bare);
+    let round: Keys = bincode::deserialize(
+        &bincode::serialize(&Keys {
+            tcp_md5: c.tcp_md5.clone(),
+            tcp_ao: c.tcp_ao.clone(),
+        })
+        .unwrap(),
+    )
+    .unwrap();
+    assert_eq!((round.tcp_md5, round.tcp_ao), (c.tcp_md5, c.tcp_ao));
 }
 
 #[test]
 fn tcp_key_errors() {
     let bad = |text: &str, line: usize, what: &str| {
-        let e = Config::parse(Path::new("x.conf"), text).unwrap_err();
+        let e = Keys::parse(Path::new("keys"), text).unwrap_err();
         assert_eq!(e.line, Some(line), "{e}");
         assert!(e.to_string().contains(what), "{e}");
     };
@@ -199,15 +219,15 @@ fn tcp_key_errors() {
         2,
         "81 octets; it must be 1 to 80",
     );
-    Config::parse(Path::new("x.conf"), &md5("10.0.0.1", &"k".repeat(80))).unwrap();
+    Keys::parse(Path::new("keys"), &md5("10.0.0.1", &"k".repeat(80))).unwrap();
     // Two keys for one peer; nested prefixes are fine.
     bad(
         &format!("{}{}", md5("10.0.0.1", "a"), md5("10.0.0.1/32", "b")),
         5,
         "second key",
     );
-    Config::parse(
-        Path::new("x.conf"),
+    Keys::parse(
+        Path::new("keys"),
         &format!("{}{}", md5("10.0.0.0/8", "a"), md5("10.1.0.0/16", "b")),
     )
     .unwrap();
@@ -228,8 +248,8 @@ fn tcp_key_errors() {
         8,
         "recv-id 2",
     );
-    Config::parse(
-        Path::new("x.conf"),
+    Keys::parse(
+        Path::new("keys"),
         &format!("{}{}", ao("10.0.0.1", 1, 2), ao("10.0.0.2", 1, 2)),
     )
     .unwrap();
@@ -250,8 +270,8 @@ fn tcp_key_errors() {
         2,
         "10.2.3.4",
     );
-    Config::parse(
-        Path::new("x.conf"),
+    Keys::parse(
+        Path::new("keys"),
         &format!("{}{}", md5("10.0.0.0/8", "a"), ao("11.0.0.1", 1, 2)),
     )
     .unwrap();
@@ -278,69 +298,90 @@ fn prefixes_contain_and_overlap() {
 #[test]
 fn key_changes_need_a_restart() {
     let p = Path::new("/etc/rovd.conf");
-    let a = Config::parse(p, MD5).unwrap();
-    let b = Config::parse(p, &MD5.replace("one", "uno")).unwrap();
-    assert_eq!(a.restart_required(&b), Some("tcp-md5"));
-    let c = Config::parse(p, &format!("{MD5}{AO}")).unwrap();
-    assert_eq!(a.restart_required(&c), Some("tcp-ao"));
+    let a = Config::parse(p, "key-file = \"/etc/rovd.keys\"\n").unwrap();
+    let b = Config::parse(p, "key-file = \"/etc/rovd/keys\"\n").unwrap();
+    assert_eq!(a.restart_required(&b), Some("key-file"));
+    let none = Config::parse(p, "").unwrap();
+    assert_eq!(a.restart_required(&none), Some("key-file"));
     assert_eq!(a.restart_required(&a.clone()), None);
 }
 
 #[test]
-fn a_file_with_keys_must_be_private() {
+fn keys_in_the_configuration_are_refused_at_their_line() {
+    for (text, line) in [(MD5, 2), (AO, 2)] {
+        let text = format!("[rtr]\nretry = 60\n{text}");
+        let e = Config::parse(Path::new("x.conf"), &text).unwrap_err();
+        assert_eq!(e.line, Some(line + 2), "{e}");
+        assert!(e.reason.contains("key file (key-file)"), "{e}");
+    }
+}
+
+#[test]
+fn the_key_file_must_be_private_and_the_reload_keeps_its_keys() {
     use std::os::unix::fs::PermissionsExt;
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("rovd.conf");
-    std::fs::write(&path, MD5).unwrap();
+    let conf = dir.path().join("rovd.conf");
+    let keys = dir.path().join("rovd.keys");
+    std::fs::write(&conf, "key-file = \"rovd.keys\"\n").unwrap();
+    std::fs::set_permissions(&conf, std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(&keys, MD5).unwrap();
     for (mode, ok) in [
         (0o600, true),
-        (0o640, true),
-        (0o440, true),
+        (0o400, true),
+        (0o640, false),
         (0o644, false),
         (0o604, false),
         (0o660, false),
-        (0o642, false),
     ] {
-        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
-        match Config::load(&path) {
-            Ok(_) => assert!(ok, "mode {mode:o} accepted"),
+        std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(mode)).unwrap();
+        match Config::load(&conf) {
+            Ok(c) => {
+                assert!(ok, "mode {mode:o} accepted");
+                assert_eq!(c.tcp_md5.len(), 2);
+            }
             Err(e) => {
                 assert!(!ok, "mode {mode:o}: {e}");
                 let e = e.to_string();
-                assert!(e.starts_with(&path.display().to_string()), "{e}");
-                assert!(
-                    e.contains("chown root:_rovd") && e.contains("chmod 640"),
-                    "{e}"
-                );
+                assert!(e.starts_with(&keys.display().to_string()), "{e}");
+                assert!(e.contains("chmod 600"), "{e}");
             }
         }
     }
-    // Without keys the file may be world-readable, as it always was.
-    std::fs::write(&path, "").unwrap();
-    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o644)).unwrap();
-    Config::load(&path).unwrap();
+    // A reload, which cannot read the key file, keeps the keys it has.
+    std::fs::set_permissions(&keys, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let running = Config::load(&conf).unwrap();
+    std::fs::remove_file(&keys).unwrap();
+    let again = Config::load_again(&conf, &running).unwrap();
+    assert_eq!(again.tcp_md5, running.tcp_md5);
+    // A key file that is no file.
+    std::fs::create_dir(&keys).unwrap();
+    let e = Config::load(&conf).unwrap_err();
+    assert!(e.reason.contains("not a regular file"), "{e}");
 }
 
 #[test]
 fn a_parsed_configuration_crosses_ipc() {
     use bincode::Options;
-    let text = format!(
-        "user = \"rovd\"\nseccomp = \"log\"\n\
+    let text = "user = \"rovd\"\nseccomp = \"log\"\nkey-file = \"keys\"\n\
          [rtr]\nlisten = [\"[2001:db8::1]:8323\", \"192.0.2.1:323\"]\nrefresh = 900\n\
          [tls]\ncertificate = \"c\"\nkey = \"k\"\nclient-ca = \"ca\"\n\
          listen = [\"[::1]:8324\"]\n\
          [[source]]\npath = \"a.json\"\nformat = \"rpki-client\"\nstale = \"stop\"\n\
-         [[slurm]]\npath = \"local\"\n{MD5}{AO}"
-    );
-    let c = Config::parse(Path::new("/etc/rovd/rovd.conf"), &text).unwrap();
+         [[slurm]]\npath = \"local\"\n";
+    let keys = Keys::parse(Path::new("keys"), &format!("{MD5}{AO}")).unwrap();
+    let c = Config {
+        tcp_md5: keys.tcp_md5,
+        tcp_ao: keys.tcp_ao,
+        ..Config::parse(Path::new("/etc/rovd/rovd.conf"), text).unwrap()
+    };
     assert_eq!(c.listen_addrs()[0], "[2001:db8::1]:8323".parse().unwrap());
     assert_eq!(c.tls_listen_addrs(), ["[::1]:8324".parse().unwrap()]);
     // As privsep frames encode: bincode with its default options.
     let codec = bincode::DefaultOptions::new;
-    for sent in [c.without_keys(), c] {
+    for sent in [c.without_keys(), c.clone()] {
         let bytes = codec().serialize(&sent).unwrap();
         let got: Config = codec().deserialize(&bytes).unwrap();
-        assert_eq!(got, sent);
+        assert_eq!(got, c.without_keys());
     }
 }
 
@@ -436,7 +477,7 @@ fn errors_name_the_key_not_the_first_line_with_its_name() {
 #[test]
 fn tcp_key_errors_name_the_table_at_fault() {
     let bad = |text: &str, line: usize, what: &str| {
-        let e = Config::parse(Path::new("x.conf"), text).unwrap_err();
+        let e = Keys::parse(Path::new("keys"), text).unwrap_err();
         assert_eq!(e.line, Some(line), "{e}");
         assert!(e.to_string().contains(what), "{e}");
     };

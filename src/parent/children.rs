@@ -28,6 +28,54 @@ pub(super) struct Children {
     /// `None` once closed, which tells the child to exit.
     to_validator: Option<privsep::Channel>,
     to_rtr: Option<privsep::Channel>,
+    /// What waits for a child that has not taken what it was sent yet.
+    for_validator: Outbox,
+    for_rtr: Outbox,
+}
+
+/// Messages for a child after start-up, coalesced: a child that stops
+/// reading (stopped, wedged) costs the parent one configuration and one
+/// set of TLS files at most, and never a blocking write.
+struct Outbox {
+    /// Whose: the validator takes configurations and reloads, rtr
+    /// configurations and TLS files.
+    validator: bool,
+    config: Option<Box<Config>>,
+    tls: Option<Box<TlsFiles>>,
+    reload: bool,
+}
+
+impl Outbox {
+    /// Queue everything on `channel`, configuration first, if it has
+    /// taken what it had; then write what the socket takes.
+    fn new(validator: bool) -> Outbox {
+        Outbox {
+            validator,
+            config: None,
+            tls: None,
+            reload: false,
+        }
+    }
+
+    fn post(&mut self, channel: &mut privsep::Channel) -> Result<(), privsep::FrameError> {
+        if !channel.has_queued() {
+            if let Some(config) = self.config.take() {
+                if self.validator {
+                    channel.queue(&ToValidator::Config(config))?;
+                } else {
+                    channel.queue(&ToRtr::Config(config))?;
+                }
+            }
+            if let Some(files) = self.tls.take() {
+                channel.queue(&ToRtr::Tls(files))?;
+            }
+            if std::mem::take(&mut self.reload) {
+                channel.queue(&ToValidator::Reload)?;
+            }
+        }
+        channel.flush()?;
+        Ok(())
+    }
 }
 
 /// What the children get at start-up, besides the configuration.
@@ -83,6 +131,8 @@ impl Children {
             rtr,
             to_validator: Some(to_validator),
             to_rtr: Some(to_rtr),
+            for_validator: Outbox::new(true),
+            for_rtr: Outbox::new(false),
         })
     }
 
@@ -118,19 +168,46 @@ impl Children {
         r.send(&Handover::Done)
     }
 
-    /// Pass a reloaded configuration on, and have the validator re-read
-    /// its sources.
-    pub(super) fn reload(&mut self, config: &Config) -> Result<(), privsep::FrameError> {
-        let (v, r) = self.channels()?;
-        r.send(&ToRtr::Config(Box::new(config.without_keys())))?;
-        v.send(&ToValidator::Config(Box::new(config.without_keys())))?;
-        v.send(&ToValidator::Reload)
+    /// The children's process ids: the only processes the parent may
+    /// signal.
+    pub(super) fn pids(&self) -> [i32; 2] {
+        [self.validator.id(), self.rtr.id()].map(|id| i32::try_from(id).unwrap_or(0))
     }
 
-    /// Pass re-read TLS files on to rtr.
+    /// Pass a reloaded configuration on, and have the validator re-read
+    /// its sources; without waiting for either child.
+    pub(super) fn reload(&mut self, config: &Config) -> Result<(), privsep::FrameError> {
+        self.for_rtr.config = Some(Box::new(config.without_keys()));
+        self.for_validator.config = Some(Box::new(config.without_keys()));
+        self.for_validator.reload = true;
+        self.post()
+    }
+
+    /// Pass re-read TLS files on to rtr, without waiting for it.
     pub(super) fn reload_tls(&mut self, files: TlsFiles) -> Result<(), privsep::FrameError> {
-        let (_, r) = self.channels()?;
-        r.send(&ToRtr::Tls(Box::new(files)))
+        self.for_rtr.tls = Some(Box::new(files));
+        self.post()
+    }
+
+    /// Write what waits for the children, as far as their sockets take
+    /// it; the rest when they turn writable ([`Children::channel_fds`]).
+    pub(super) fn post(&mut self) -> Result<(), privsep::FrameError> {
+        let closed =
+            || privsep::FrameError::from(std::io::Error::from(std::io::ErrorKind::NotConnected));
+        let v = self.to_validator.as_mut().ok_or_else(closed)?;
+        self.for_validator.post(v)?;
+        let r = self.to_rtr.as_mut().ok_or_else(closed)?;
+        self.for_rtr.post(r)
+    }
+
+    /// The descriptors of the channels to the children, to wait for them
+    /// to turn writable.
+    pub(super) fn channel_fds(&self) -> Vec<std::os::fd::RawFd> {
+        [&self.to_validator, &self.to_rtr]
+            .into_iter()
+            .flatten()
+            .map(privsep::Channel::as_raw_fd)
+            .collect()
     }
 
     fn channels(

@@ -29,7 +29,7 @@ use nix::sys::signal::Signal;
 
 use privsep::sandbox::Policy;
 
-use crate::config::Config;
+use crate::config::{Config, LandlockPolicy};
 use crate::failed::{exit_code, Failed, OrFail};
 use crate::privileges::{self, Role};
 
@@ -37,6 +37,7 @@ use self::children::{Children, Handed};
 pub use self::listen::check_tcp_auth;
 
 const SIGNALS: Token = Token(0);
+const CHILDREN: Token = Token(1);
 
 /// What the parent was started with.
 pub struct Options {
@@ -173,6 +174,12 @@ impl Parent {
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .or_fail("event loop")?;
+        // Writable again: a child took what waited for it.
+        for fd in children.channel_fds() {
+            poll.registry()
+                .register(&mut mio::unix::SourceFd(&fd), CHILDREN, Interest::WRITABLE)
+                .or_fail("event loop")?;
+        }
         Ok(Parent {
             config_path,
             config,
@@ -206,6 +213,8 @@ impl Parent {
             unveil,
             max_files: 32,
             seccomp: privileges::seccomp_mode(self.config.seccomp),
+            signals: self.children.pids().to_vec(),
+            require_landlock: self.config.landlock == LandlockPolicy::Required,
         }
     }
 
@@ -217,6 +226,11 @@ impl Parent {
             if let Err(e) = self.poll.poll(&mut events, None) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     return Err(e).or_fail("poll");
+                }
+            }
+            if events.iter().any(|e| e.token() == CHILDREN) {
+                if let Err(e) = self.children.post() {
+                    error!("cannot pass on the reload: {e}");
                 }
             }
             for signal in self.signals.drain() {
@@ -245,7 +259,7 @@ impl Parent {
     fn reload(&mut self) {
         let path = &self.config_path;
         info!("SIGHUP: reloading {}", path.display());
-        let new = match Config::load(path) {
+        let new = match Config::load_again(path, &self.config) {
             Ok(c) => c,
             Err(e) => {
                 error!("{e}; keeping the running configuration");

@@ -66,6 +66,10 @@ fn run(user: &str, chroot: &Path) -> Result<(), Failed> {
         unveil: Vec::new(),
         max_files: start.config.rtr.max_sessions as u64 + 64,
         seccomp: privileges::seccomp_mode(start.config.seccomp),
+        signals: Vec::new(),
+        // No file system at all (seccomp has no open): nothing for
+        // Landlock to keep it from.
+        require_landlock: false,
     })?;
     #[cfg(feature = "sandbox-probe")]
     probe::run();

@@ -14,10 +14,10 @@
 //! A connection on a TLS listener puts a [`TlsConn`] between its socket and
 //! its session; the same bound holds for it (see `tls`).
 
-use std::collections::VecDeque;
+use std::collections::{HashMap, VecDeque};
 use std::fmt;
 use std::io::{self, IoSlice, Read, Write};
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -29,7 +29,7 @@ use nix::sys::socket::{setsockopt, sockopt};
 use crate::config::{Config, TlsFiles};
 use crate::msg;
 use crate::payload::Snapshot;
-use crate::pdu::{self, Timers, Version, MAX_LEN};
+use crate::pdu::{self, ErrorCode, Timers, Version, MAX_LEN};
 use crate::stream::{self, Word};
 
 use super::cache::{Cache, Update};
@@ -59,6 +59,23 @@ const IOV_MAX: usize = 64;
 const STREAM_FRAMES: usize = 32;
 const STREAM_OCTETS: usize = 2 << 20;
 
+/// Connections accepted per listener per wake-up: a flood of connects
+/// waits its turn behind the sessions already open.
+const ACCEPT_BATCH: usize = 64;
+
+/// The minimum progress of a router that has an answer pending: in every
+/// window of this length during which output waits all along, it must take
+/// [`MIN_PROGRESS`] octets. A router that reads a few octets now and then
+/// would otherwise hold a whole table's buffer for as long as it likes;
+/// the slowest real router takes that much in well under a second.
+const PROGRESS_WINDOW: Duration = Duration::from_secs(30);
+const MIN_PROGRESS: u64 = 16 * 1024;
+
+/// Router-caused log lines per session (version too high, its Error
+/// Reports, queries before data): the first few, then a note that the
+/// rest are not logged.
+const ROUTER_LINES: u32 = 5;
+
 //------------ Settings ------------------------------------------------------
 
 /// The parts of the configuration the event loop uses.
@@ -74,6 +91,11 @@ pub struct Settings {
     pub notify_interval: Duration,
     /// The most sessions at once.
     pub max_sessions: usize,
+    /// The most sessions from one source address.
+    pub max_per_address: usize,
+    /// How long a new connection has for its TLS handshake and first
+    /// query.
+    pub query_timeout: Duration,
 }
 
 impl Settings {
@@ -89,13 +111,16 @@ impl Settings {
             history: c.rtr.history,
             notify_interval: Duration::from_secs(c.rtr.notify_interval.into()),
             max_sessions: c.rtr.max_sessions,
+            max_per_address: c.rtr.max_sessions_per_address,
+            query_timeout: Duration::from_secs(c.rtr.query_timeout.into()),
         }
     }
 
-    /// §9: a transport with no write progress for three retry intervals is
-    /// considered failed.
-    fn stall_limit(&self) -> Duration {
-        Duration::from_secs(3 * u64::from(self.timers.retry))
+    /// How long a session may go without a PDU from its router: twice the
+    /// Expire Interval (§6). A router that has not asked for that long
+    /// holds no valid data from this cache and is gone.
+    fn idle_limit(&self) -> Duration {
+        Duration::from_secs(2 * u64::from(self.timers.expire))
     }
 }
 
@@ -108,8 +133,16 @@ pub enum Close {
     Protocol(Reason),
     /// The router closed the connection.
     ByRouter,
-    /// No write progress for three retry intervals (§9).
-    Stalled,
+    /// No query within the query timeout of the connection's start.
+    NoQuery(Duration),
+    /// No PDU from the router for the idle limit.
+    Idle(Duration),
+    /// The router took too little of a pending answer in a progress
+    /// window.
+    TooSlow {
+        /// Octets it took in the window.
+        octets: u64,
+    },
     /// The socket failed.
     Io(io::Error),
     /// The TLS layer failed.
@@ -123,7 +156,13 @@ impl fmt::Display for Close {
         match self {
             Close::Protocol(reason) => reason.fmt(f),
             Close::ByRouter => f.write_str("closed by router"),
-            Close::Stalled => f.write_str("transport stalled"),
+            Close::NoQuery(t) => write!(f, "no query within {} s", t.as_secs()),
+            Close::Idle(t) => write!(f, "idle: no PDU for {} s", t.as_secs()),
+            Close::TooSlow { octets } => write!(
+                f,
+                "router too slow: took {octets} octets of its answer in {} s",
+                PROGRESS_WINDOW.as_secs()
+            ),
             Close::Io(e) => e.fmt(f),
             Close::Tls(e) => f.write_str(e),
             Close::NoData => f.write_str("no data to serve"),
@@ -197,7 +236,14 @@ struct Conn {
     /// Close once the output is written.
     closing: Option<Close>,
     eof: bool,
-    last_progress: Instant,
+    opened: Instant,
+    /// When the router's last PDU was taken, if it has sent one.
+    last_pdu: Option<Instant>,
+    /// The progress window while output is pending: its start and the
+    /// octets the router took since.
+    window: Option<(Instant, u64)>,
+    /// Router-caused lines logged so far.
+    router_lines: u32,
     bytes_sent: u64,
     pdus_sent: u64,
     resets: u32,
@@ -237,10 +283,13 @@ impl Conn {
         let mut wrote = false;
         loop {
             if let Some(tls) = self.tls.as_mut() {
-                if tls.flush(&mut self.stream)? > 0 {
+                let n = tls.flush(&mut self.stream)?;
+                let waits = tls.wants_write();
+                if n > 0 {
                     wrote = true;
+                    self.took(n);
                 }
-                if tls.wants_write() {
+                if waits {
                     break;
                 }
             }
@@ -269,12 +318,51 @@ impl Conn {
             };
             wrote = true;
             self.bytes_sent += n as u64;
+            if self.tls.is_none() {
+                self.took(n);
+            }
             self.advance(n);
         }
-        if wrote {
-            self.last_progress = Instant::now();
-        }
         Ok(wrote)
+    }
+
+    /// The router took `n` octets off the socket's hands.
+    fn took(&mut self, n: usize) {
+        if let Some((_, taken)) = self.window.as_mut() {
+            *taken += n as u64;
+        }
+    }
+
+    /// Whether the router took too little in a progress window that ends
+    /// now; a window starts when output is pending and ends when none is.
+    fn too_slow(&mut self, now: Instant) -> Option<Close> {
+        if !self.pending() {
+            self.window = None;
+            return None;
+        }
+        let Some((start, taken)) = self.window else {
+            self.window = Some((now, 0));
+            return None;
+        };
+        if now.saturating_duration_since(start) < PROGRESS_WINDOW {
+            return None;
+        }
+        self.window = Some((now, 0));
+        (taken < MIN_PROGRESS).then_some(Close::TooSlow { octets: taken })
+    }
+
+    /// Log a line the router caused, as long as this session has not used
+    /// up its share.
+    fn router_line(&mut self, line: std::fmt::Arguments<'_>) {
+        self.router_lines += 1;
+        match self.router_lines {
+            n if n <= ROUTER_LINES => info!("session {}: {line}", self.peer),
+            n if n == ROUTER_LINES + 1 => info!(
+                "session {}: more router-caused events; not logged for this session",
+                self.peer
+            ),
+            _ => {}
+        }
     }
 
     /// Drop `n` written octets from the front of the queue.
@@ -366,6 +454,12 @@ pub struct Server {
     /// The validator's channel may hold more than one wake-up took.
     stream_more: bool,
     accept_paused_until: Option<Instant>,
+    /// Listeners whose last accept batch was full: more may wait.
+    accept_more: Vec<usize>,
+    /// Sessions per router address.
+    per_address: HashMap<IpAddr, usize>,
+    /// Connections turned away since start-up.
+    refused: u64,
 }
 
 impl Server {
@@ -391,6 +485,9 @@ impl Server {
             stream: stream::Reader::new(),
             stream_more: false,
             accept_paused_until: None,
+            accept_more: Vec::new(),
+            per_address: HashMap::new(),
+            refused: 0,
         };
         for l in listeners {
             server.listen(l, false)?;
@@ -488,8 +585,9 @@ impl Server {
     pub fn run(&mut self) -> Exit {
         let mut events = Events::with_capacity(1024);
         loop {
-            // More of the snapshot stream waits: come straight back.
-            let timeout = if self.stream_more {
+            // More of the snapshot stream or of a listener's queue waits:
+            // come straight back.
+            let timeout = if self.stream_more || !self.accept_more.is_empty() {
                 Duration::ZERO
             } else {
                 TICK
@@ -516,6 +614,9 @@ impl Server {
             }
             if validator && !self.handle_validator() {
                 return Exit::Failed;
+            }
+            for index in std::mem::take(&mut self.accept_more) {
+                self.accept(index);
             }
             self.tick();
         }
@@ -636,11 +737,14 @@ impl Server {
 
     //--- Connections
 
+    /// Accept what listener `index` has, at most [`ACCEPT_BATCH`] at once
+    /// (more waits for the next turn of the loop). A connection beyond
+    /// the limits gets an Error Report and is closed.
     fn accept(&mut self, index: usize) {
         if self.accept_paused_until.is_some() {
             return;
         }
-        loop {
+        for _ in 0..ACCEPT_BATCH {
             let Some((listener, _, is_tls)) = self.listeners.get(index) else {
                 return;
             };
@@ -657,11 +761,23 @@ impl Server {
                     return;
                 }
             };
-            if self.live >= self.settings.max_sessions {
-                warn!(
-                    "session {peer} refused: limit of {} sessions reached",
+            let from_peer = self.per_address.get(&peer.ip()).copied().unwrap_or(0);
+            let refusal = if self.live >= self.settings.max_sessions {
+                Some(format!(
+                    "limit of {} sessions reached",
                     self.settings.max_sessions
-                );
+                ))
+            } else if from_peer >= self.settings.max_per_address {
+                Some(format!(
+                    "limit of {} sessions from {} reached",
+                    self.settings.max_per_address,
+                    peer.ip()
+                ))
+            } else {
+                None
+            };
+            if let Some(why) = refusal {
+                self.refuse(stream, peer, is_tls, &why);
                 continue;
             }
             let tls = if is_tls {
@@ -686,6 +802,7 @@ impl Server {
                 self.conns.push(None);
                 self.conns.len() - 1
             });
+            let now = Instant::now();
             let mut conn = Conn {
                 stream,
                 peer,
@@ -695,7 +812,10 @@ impl Server {
                 output: VecDeque::new(),
                 closing: None,
                 eof: false,
-                last_progress: Instant::now(),
+                opened: now,
+                last_pdu: None,
+                window: None,
+                router_lines: 0,
                 bytes_sent: 0,
                 pdus_sent: 0,
                 resets: 0,
@@ -713,7 +833,37 @@ impl Server {
             info!("session {peer} opened");
             self.conns[slot] = Some(conn);
             self.live += 1;
+            *self.per_address.entry(peer.ip()).or_default() += 1;
             self.drive(slot);
+        }
+        // The batch is used up and more may wait: come back without
+        // waiting for a new event.
+        self.accept_more.push(index);
+    }
+
+    /// Turn a connection away: an Error Report (Internal Error, at the
+    /// highest version offered: no router is made to step down by it)
+    /// if it fits the socket at once, then close. A TLS connection is
+    /// only closed: it has no channel for a report before its handshake.
+    fn refuse(&mut self, mut stream: TcpStream, peer: SocketAddr, tls: bool, why: &str) {
+        self.refused += 1;
+        if self.refused <= ROUTER_LINES.into() || self.refused.is_power_of_two() {
+            warn!(
+                "session {peer} refused: {why} ({} refused so far)",
+                self.refused
+            );
+        }
+        if !tls {
+            let mut report = Vec::with_capacity(64 + why.len());
+            let text = format!("{why}; try again later");
+            pdu::error_report(
+                &mut report,
+                self.settings.max_version,
+                ErrorCode::InternalError,
+                &[],
+                &text,
+            );
+            let _ = stream.write(&report);
         }
     }
 
@@ -735,6 +885,7 @@ impl Server {
                     break;
                 }
                 conn.input.consume(n);
+                conn.last_pdu = Some(Instant::now());
                 for note in notes.drain(..) {
                     note_session(conn, note);
                 }
@@ -780,6 +931,12 @@ impl Server {
         let _ = self.poll.registry().deregister(&mut conn.stream);
         self.free.push(slot);
         self.live -= 1;
+        if let Some(n) = self.per_address.get_mut(&conn.peer.ip()) {
+            *n -= 1;
+            if *n == 0 {
+                self.per_address.remove(&conn.peer.ip());
+            }
+        }
         let version = conn
             .session
             .version()
@@ -819,32 +976,40 @@ impl Server {
                 self.accept(i);
             }
         }
-        let stall = self.settings.stall_limit();
+        let (first, idle) = (self.settings.query_timeout, self.settings.idle_limit());
         for slot in 0..self.conns.len() {
-            let Some(conn) = self.conns[slot].as_ref() else {
+            let Some(conn) = self.conns[slot].as_mut() else {
                 continue;
             };
-            if conn.pending() && now.duration_since(conn.last_progress) > stall {
-                self.close(slot, Close::Stalled);
-                continue;
-            }
-            if conn.session.wants_notify() {
+            let close = match conn.last_pdu {
+                None if now.saturating_duration_since(conn.opened) > first => {
+                    Some(Close::NoQuery(first))
+                }
+                Some(t) if now.saturating_duration_since(t) > idle => Some(Close::Idle(idle)),
+                _ => conn.too_slow(now),
+            };
+            if let Some(close) = close {
+                self.close(slot, close);
+            } else if conn.session.wants_notify() {
                 self.notify(slot, now);
             }
         }
     }
 }
 
-/// Count and log what a session did.
+/// Count and log what a session did; what the router caused is logged
+/// within the session's share of lines.
 fn note_session(conn: &mut Conn, note: Note) {
     let peer = conn.peer;
     match note {
         Note::Negotiated(v) => debug!("session {peer}: version {v}"),
-        Note::VersionTooHigh(v) => {
-            info!("session {peer}: query at version {v}, answered Unsupported Protocol Version");
+        Note::VersionTooHigh(v) => conn.router_line(format_args!(
+            "query at version {v}, answered Unsupported Protocol Version"
+        )),
+        Note::ReceivedError(code) => {
+            conn.router_line(format_args!("router reported error {code}"));
         }
-        Note::ReceivedError(code) => info!("session {peer}: router reported error {code}"),
-        Note::NoData => info!("session {peer}: no data yet, answered No Data Available"),
+        Note::NoData => conn.router_line(format_args!("no data yet, answered No Data Available")),
         Note::ResetQuery => {
             conn.resets += 1;
             debug!("session {peer}: reset query");

@@ -42,7 +42,16 @@ pub enum Reason {
     /// The router sent an Error Report at a version other than the
     /// session's.
     ErrorReportVersion(u8),
+    /// The router sent more than [`MAX_REPORTS`] non-fatal Error Reports
+    /// without a query between them.
+    ErrorReportFlood,
 }
+
+/// Non-fatal Error Reports a router may send without a query between them
+/// before the session is closed: a router answering a Serial Notify or a
+/// negotiation sends one or two, one that keeps sending them only costs
+/// the cache.
+pub const MAX_REPORTS: u32 = 8;
 
 impl fmt::Display for Reason {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -53,6 +62,10 @@ impl fmt::Display for Reason {
             }
             Reason::BadErrorReport => f.write_str("malformed Error Report from router"),
             Reason::ErrorReportVersion(v) => write!(f, "Error Report with version {v}"),
+            Reason::ErrorReportFlood => write!(
+                f,
+                "more than {MAX_REPORTS} Error Reports from router without a query"
+            ),
         }
     }
 }
@@ -102,6 +115,8 @@ pub struct Session {
     established: bool,
     closed: bool,
     notify: NotifyState,
+    /// Non-fatal Error Reports since the last query.
+    reports: u32,
 }
 
 /// What §8.2 needs to know to send a Serial Notify: at most one per
@@ -126,6 +141,7 @@ impl Session {
             established: false,
             closed: false,
             notify: NotifyState::default(),
+            reports: 0,
         }
     }
 
@@ -303,6 +319,7 @@ impl Session {
     //--- Queries
 
     fn negotiate(&mut self, version: Version, notes: &mut Vec<Note>) {
+        self.reports = 0;
         if self.version.is_none() {
             self.version = Some(version);
             notes.push(Note::Negotiated(version));
@@ -415,7 +432,11 @@ impl Session {
             Some(code) if code.is_fatal_in(v) => {
                 self.close(out, Reason::ReceivedError(report.code));
             }
-            Some(_) => notes.push(Note::ReceivedError(report.code)),
+            Some(_) if self.reports >= MAX_REPORTS => self.close(out, Reason::ErrorReportFlood),
+            Some(_) => {
+                self.reports += 1;
+                notes.push(Note::ReceivedError(report.code));
+            }
         }
     }
 

@@ -16,7 +16,7 @@ use log::{error, info, warn};
 use mio::{Events, Interest, Poll, Token};
 use privsep::sandbox::Policy;
 
-use crate::config::Config;
+use crate::config::{Config, LandlockPolicy};
 use crate::failed::{Failed, OrFail};
 use crate::msg::{self, ToValidator};
 use crate::privileges::{self, Role};
@@ -133,6 +133,8 @@ impl Validator {
                 .collect(),
             max_files: 64,
             seccomp: privileges::seccomp_mode(self.config.seccomp),
+            signals: Vec::new(),
+            require_landlock: self.config.landlock == LandlockPolicy::Required,
         }
     }
 

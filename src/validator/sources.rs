@@ -23,6 +23,11 @@ use super::slurm::{self, Slurm};
 /// writer that does not rename may still be writing.
 pub const SETTLE: Duration = Duration::from_secs(1);
 
+/// The largest SLURM file read: local exceptions are written by hand or
+/// exported from a registry (dn42's whole export is under 1 MiB), and a
+/// file is read into memory whole.
+pub const SLURM_MAX: u64 = 16 << 20;
+
 /// How soon a file that changed while it was read, or did not parse while
 /// fresh, is looked at again.
 const RETRY: Duration = Duration::from_millis(500);
@@ -224,6 +229,10 @@ pub struct Source {
     pub last_error: Option<String>,
     /// Whether the staleness warning was given for the current data.
     pub stale_reported: bool,
+    /// A SIGHUP asked to accept what the file holds, and the file has not
+    /// been read since (it was still settling): the next read is
+    /// confirmed too.
+    confirm_pending: bool,
 }
 
 impl Source {
@@ -240,6 +249,7 @@ impl Source {
             mtime: None,
             last_error: None,
             stale_reported: false,
+            confirm_pending: false,
         })
     }
 
@@ -265,9 +275,17 @@ impl Source {
             input::read(f, format).map_err(|e| e.to_string())
         });
         let name = self.file.path.display().to_string();
+        // A confirmation holds until the file is read: a file rewritten in
+        // place must first sit still, and the SIGHUP that came meanwhile
+        // is for what it then holds.
+        let confirm = confirm || self.confirm_pending;
+        self.confirm_pending = false;
         let (mut new, rejected) = match read {
             Read::Unchanged => return (Outcome::Unchanged, None),
-            Read::Later(t) => return (Outcome::Unchanged, Some(t)),
+            Read::Later(t) => {
+                self.confirm_pending = confirm;
+                return (Outcome::Unchanged, Some(t));
+            }
             Read::Failed => {
                 self.last_error = Some("unreadable or unparseable".into());
                 self.log_state();
@@ -363,6 +381,8 @@ pub fn canonicalise(p: &mut Payloads) {
                 .then_with(|| later_first(a.expires(), b.expires()))
         });
         v.dedup_by(|next, kept| next.item == kept.item);
+        // Grown as the file was read: give back what growth left over.
+        v.shrink_to_fit();
     }
     one(&mut p.vrps);
     one(&mut p.router_keys);
@@ -490,9 +510,16 @@ impl SlurmSource {
         }
         let mut next: Option<Instant> = None;
         for (file, good) in &mut self.files {
-            let read = file.read(dirs, force, |mut f| {
+            let read = file.read(dirs, force, |f| {
                 let mut bytes = Vec::new();
-                std::io::Read::read_to_end(&mut f, &mut bytes).map_err(|e| e.to_string())?;
+                std::io::Read::read_to_end(&mut std::io::Read::take(f, SLURM_MAX + 1), &mut bytes)
+                    .map_err(|e| e.to_string())?;
+                if bytes.len() as u64 > SLURM_MAX {
+                    return Err(format!(
+                        "larger than {} MiB; not a SLURM file rovd takes",
+                        SLURM_MAX >> 20
+                    ));
+                }
                 slurm::parse(&bytes).map_err(|e| e.to_string())
             });
             match read {

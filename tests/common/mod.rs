@@ -95,29 +95,21 @@ pub(crate) fn as_root(dir: &Path) -> String {
     format!("chroot = \"{}\"\n", empty.display())
 }
 
-/// Write a file that holds secrets: mode 0640 from its creation on; as
-/// root owned by root and the group of `_rovd`.
-pub(crate) fn write_private(path: &Path, text: &str) {
+/// Write a key file: mode 0600 from its creation on, owned by the user
+/// running the test (root under CI), as rovd requires of it.
+pub(crate) fn write_keys(path: &Path, text: &str) {
     use std::io::Write;
-    use std::os::unix::fs::{chown, OpenOptionsExt, PermissionsExt};
+    use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
     let mut f = fs::OpenOptions::new()
         .write(true)
         .create_new(true)
-        .mode(0o640)
+        .mode(0o600)
         .open(path)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     f.write_all(text.as_bytes()).unwrap();
-    // Whatever the umask took away, exactly 0640.
-    f.set_permissions(fs::Permissions::from_mode(0o640))
+    // Whatever the umask took away, exactly 0600.
+    f.set_permissions(fs::Permissions::from_mode(0o600))
         .unwrap();
-    if is_root() {
-        let group = nix::unistd::User::from_name("_rovd")
-            .ok()
-            .flatten()
-            .expect("the system user _rovd")
-            .gid;
-        chown(path, Some(0), Some(group.as_raw())).unwrap();
-    }
 }
 
 /// A test cannot run here (a client is not installed, a feature is not
@@ -215,7 +207,7 @@ impl Daemon {
         port: Option<u16>,
         env: &[(&str, &str)],
     ) -> Daemon {
-        Self::spawn_inner(config, files, port, env, false)
+        Self::spawn_inner(config, files, port, env, None)
     }
 
     /// As [`Daemon::start`], for a configuration with TCP keys: the file is
@@ -223,8 +215,8 @@ impl Daemon {
     /// `_rovd`, which re-reads it on SIGHUP), and the daemon counts as
     /// started when rtr logs that it listens, since a plain connection
     /// from 127.0.0.1 is dropped if the configuration has a key for it.
-    pub(crate) fn start_private(config: &str, files: &[(&str, &[u8])]) -> Daemon {
-        let mut daemon = Self::spawn_private(config, files);
+    pub(crate) fn start_with_keys(config: &str, keys: &str, files: &[(&str, &[u8])]) -> Daemon {
+        let mut daemon = Self::spawn_with_keys(config, keys, files);
         let line = format!("listening on 127.0.0.1:{}", daemon.port);
         if !daemon.log.wait(WAIT, |t| t.contains(&line)) {
             daemon.assert_running();
@@ -233,9 +225,9 @@ impl Daemon {
         daemon
     }
 
-    /// As [`Daemon::start_private`], without waiting for the listener.
-    pub(crate) fn spawn_private(config: &str, files: &[(&str, &[u8])]) -> Daemon {
-        Self::spawn_inner(config, files, None, &[], true)
+    /// As [`Daemon::start_with_keys`], without waiting for the listener.
+    pub(crate) fn spawn_with_keys(config: &str, keys: &str, files: &[(&str, &[u8])]) -> Daemon {
+        Self::spawn_inner(config, files, None, &[], Some(keys))
     }
 
     fn spawn_inner(
@@ -243,7 +235,7 @@ impl Daemon {
         files: &[(&str, &[u8])],
         port: Option<u16>,
         env: &[(&str, &str)],
-        private: bool,
+        keys: Option<&str>,
     ) -> Daemon {
         let dir = tempfile::tempdir().expect("temporary directory");
         let port = port.unwrap_or_else(free_port);
@@ -253,11 +245,11 @@ impl Daemon {
         if is_root() {
             config = format!("{}{config}", as_root(dir.path()));
         }
-        if private {
-            write_private(&config_path, &config);
-        } else {
-            fs::write(&config_path, config).unwrap();
+        if let Some(keys) = keys {
+            write_keys(&dir.path().join("rovd.keys"), keys);
+            config = format!("key-file = \"rovd.keys\"\n{config}");
         }
+        fs::write(&config_path, config).unwrap();
         for (name, bytes) in files {
             fs::write(dir.path().join(name), bytes).unwrap();
         }

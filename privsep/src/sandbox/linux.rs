@@ -29,7 +29,7 @@ pub(super) const CHROOTS_VALIDATOR: bool = true;
 
 pub(super) fn apply(policy: &Policy) -> Result<Status, Error> {
     // Compiled first, so that a bad list fails before anything is applied.
-    let (program, count) = compile(policy.role, policy.seccomp)?;
+    let (program, count) = compile(policy.role, policy.seccomp, &policy.signals)?;
 
     nix::sys::prctl::set_no_new_privs()
         .map_err(|e| Error::new(format!("prctl PR_SET_NO_NEW_PRIVS: {e}")))?;
@@ -89,8 +89,32 @@ fn landlock(policy: &Policy) -> Result<String, Error> {
             .add_rule(PathBeneath::new(fd, access))
             .map_err(fail)?;
     }
-    let status = ruleset.restrict_self().map_err(fail)?;
-    Ok(describe(&status, policy))
+    let (enforced, described) = if landlock_hidden() {
+        (false, "landlock: not enabled in this kernel".to_string())
+    } else {
+        let status = ruleset.restrict_self().map_err(fail)?;
+        let enforced = status.ruleset != RulesetStatus::NotEnforced;
+        (enforced, describe(&status, policy))
+    };
+    if !enforced && policy.require_landlock {
+        return Err(Error::new(format!(
+            "{described}, and it is required: without it the process can reach \
+             files beyond its sandbox (set landlock = \"best-effort\" to start anyway)"
+        )));
+    }
+    Ok(described)
+}
+
+/// Test builds only: whether to act as on a kernel without Landlock
+/// (`ROVD_SANDBOX_PROBE_NO_LANDLOCK` set), to test the refusal.
+#[cfg(feature = "probe")]
+fn landlock_hidden() -> bool {
+    std::env::var_os("ROVD_SANDBOX_PROBE_NO_LANDLOCK").is_some()
+}
+
+#[cfg(not(feature = "probe"))]
+fn landlock_hidden() -> bool {
+    false
 }
 
 fn is_dir(fd: BorrowedFd) -> Result<bool, Error> {
@@ -156,6 +180,12 @@ enum Args {
     ReadOnly(u8),
     /// Argument `n` one of these values.
     OneOf(u8, &'static [u64]),
+    /// Arguments 1 and 2 one of these pairs: `setsockopt`'s level and
+    /// option name.
+    Pairs(&'static [(u64, u64)]),
+    /// Argument `n` the process's own pid or one it may signal
+    /// ([`Policy::signals`]).
+    Pid(u8),
 }
 
 /// `sys!(SYS_read)`, or `sys!(SYS_mmap, NoExec(2))` with a condition.
@@ -233,8 +263,18 @@ const COMMON: &[Allow] = &[
     sys!(SYS_exit_group),
     sys!(SYS_getpid),
     sys!(SYS_gettid),
-    sys!(SYS_tgkill),
+    // abort() signals its own thread group only.
+    sys!(SYS_tgkill, Pid(0)),
     sys!(SYS_sched_yield),
+];
+
+/// The socket options the rtr worker sets on the connections it accepts:
+/// keepalive and no Nagle delay. Nothing else: not TCP-MD5 or TCP-AO keys
+/// (`TCP_MD5SIG`, `TCP_AO_*`), socket filters or `TCP_ULP`.
+#[allow(clippy::cast_sign_loss)] // positive libc constants
+const RTR_SOCKOPTS: &[(u64, u64)] = &[
+    (libc::SOL_SOCKET as u64, libc::SO_KEEPALIVE as u64),
+    (libc::IPPROTO_TCP as u64, libc::TCP_NODELAY as u64),
 ];
 
 /// Calls that only the `x86_64` names of the above have (glibc uses them;
@@ -249,11 +289,11 @@ compile_error!("no seccomp system call list for this architecture: add one in sa
 /// The rtr worker: no filesystem, no new sockets; serves on listeners it
 /// was handed.
 const RTR: &[Allow] = &[
-    // Accepting routers, options of their connections (TCP_NODELAY,
-    // keepalive), their addresses for the log, closing them.
+    // Accepting routers, the two options of their connections, their
+    // addresses for the log, closing them. No getsockopt: nothing to read
+    // back, keys least of all.
     sys!(SYS_accept4),
-    sys!(SYS_setsockopt),
-    sys!(SYS_getsockopt),
+    sys!(SYS_setsockopt, Pairs(RTR_SOCKOPTS)),
     sys!(SYS_getsockname),
     sys!(SYS_getpeername),
     sys!(SYS_shutdown),
@@ -273,7 +313,7 @@ const PARENT: &[Allow] = &[
     // Reaping the children, and killing those that do not exit in time.
     sys!(SYS_wait4),
     sys!(SYS_waitid),
-    sys!(SYS_kill),
+    sys!(SYS_kill, Pid(0)),
     // Sleeping while waiting for children to exit.
     sys!(SYS_clock_nanosleep),
     sys!(SYS_nanosleep),
@@ -295,12 +335,15 @@ pub fn allowed_syscalls(role: Role) -> Vec<&'static str> {
         .collect()
 }
 
-/// Compiles the allow-list of `role` to BPF; also returns its length.
-fn compile(role: Role, mode: SeccompMode) -> Result<(BpfProgram, usize), Error> {
+/// Compiles the allow-list of `role` to BPF, with `signals` the pids
+/// besides its own it may signal; also returns its length.
+fn compile(role: Role, mode: SeccompMode, signals: &[i32]) -> Result<(BpfProgram, usize), Error> {
     let fail = |e: seccompiler::BackendError| Error::new(format!("seccomp: {e}"));
+    let mut pids = vec![std::process::id()];
+    pids.extend(signals.iter().filter_map(|&p| u32::try_from(p).ok()));
     let mut rules: BTreeMap<i64, Vec<SeccompRule>> = BTreeMap::new();
     for allow in allow_list(role) {
-        let chain = allow.rules().map_err(fail)?;
+        let chain = allow.rules(&pids).map_err(fail)?;
         if rules.insert(allow.nr, chain).is_some() {
             return Err(Error::new(format!("seccomp: {} listed twice", allow.name)));
         }
@@ -322,7 +365,7 @@ impl Allow {
     // The flag constants of libc are positive ints; the filter compares
     // the argument's 64 bits.
     #[allow(clippy::cast_sign_loss)]
-    fn rules(&self) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
+    fn rules(&self, pids: &[u32]) -> Result<Vec<SeccompRule>, seccompiler::BackendError> {
         let masked = |arg: u8, mask: u64, value: u64| {
             SeccompCondition::new(
                 arg,
@@ -346,6 +389,27 @@ impl Allow {
                         .and_then(|c| SeccompRule::new(vec![c]))
                 })
                 .collect(),
+            Args::Pairs(pairs) => pairs
+                .iter()
+                .map(|&(level, name)| {
+                    let eq = |arg, v| {
+                        SeccompCondition::new(arg, SeccompCmpArgLen::Dword, SeccompCmpOp::Eq, v)
+                    };
+                    SeccompRule::new(vec![eq(1, level)?, eq(2, name)?])
+                })
+                .collect(),
+            Args::Pid(arg) => pids
+                .iter()
+                .map(|&pid| {
+                    SeccompCondition::new(
+                        arg,
+                        SeccompCmpArgLen::Dword,
+                        SeccompCmpOp::Eq,
+                        u64::from(pid),
+                    )
+                    .and_then(|c| SeccompRule::new(vec![c]))
+                })
+                .collect(),
         }
     }
 }
@@ -363,7 +427,7 @@ mod tests {
     fn lists_compile() {
         for role in ROLES {
             for mode in [SeccompMode::Kill, SeccompMode::Log] {
-                let (program, count) = compile(role, mode).unwrap();
+                let (program, count) = compile(role, mode, &[]).unwrap();
                 assert_eq!(count, allowed_syscalls(role).len(), "{role:?}");
                 assert!(!program.is_empty());
             }
@@ -558,6 +622,38 @@ mod tests {
     }
 
     #[test]
+    fn rtr_sets_its_two_socket_options_and_no_other() {
+        let mut r = sandboxed(&[("ROLE", "rtr"), ("MODE", "kill"), ("SOCKOPTS", "1")]);
+        assert_eq!(r.probe.expect("sockopts:"), "0 0");
+        let (status, reports, err) = r.probe.finish();
+        assert!(status.success(), "{status:?} {reports:?} {err}");
+        for forbidden in ["setsockopt_md5", "getsockopt", "tgkill_other"] {
+            let r = sandboxed(&[("ROLE", "rtr"), ("MODE", "kill"), ("FORBIDDEN", forbidden)]);
+            let (status, reports, err) = r.probe.finish();
+            assert_eq!(
+                probe::signal(status),
+                Some(libc::SIGSYS),
+                "{forbidden}: {reports:?} {err}"
+            );
+        }
+    }
+
+    #[test]
+    fn parent_signals_only_what_it_may() {
+        let r = sandboxed(&[
+            ("ROLE", "parent"),
+            ("MODE", "kill"),
+            ("FORBIDDEN", "kill_other"),
+        ]);
+        let (status, reports, err) = r.probe.finish();
+        assert_eq!(
+            probe::signal(status),
+            Some(libc::SIGSYS),
+            "{reports:?} {err}"
+        );
+    }
+
+    #[test]
     fn parent_supervises() {
         let conf = tempfile::tempdir().unwrap();
         std::fs::write(conf.path().join("rovd.conf"), "user = \"_rovd\"").unwrap();
@@ -583,6 +679,9 @@ mod tests {
     /// Run by the tests above in a child process, as the environment says.
     #[test]
     #[ignore = "run by the tests above in a child process, as the environment says"]
+    // One probe for every case, read top to bottom; the socket option
+    // lengths are the size of a C int.
+    #[allow(clippy::too_many_lines, clippy::cast_possible_truncation)]
     fn sandbox_probe() {
         if !probe::active("sandbox::linux::tests::sandbox_probe") {
             return;
@@ -598,12 +697,17 @@ mod tests {
             _ => SeccompMode::Kill,
         };
         let grant = env("GRANT").map(|p| crate::fs::open_dir(Path::new(&p)).unwrap());
+        // A TCP socket made before the sandbox, as the rtr worker's are.
+        // SAFETY: socket(2) with constant arguments.
+        let sock = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };
         let policy = Policy {
             role,
             read_beneath: grant.iter().map(|fd| fd.as_fd()).collect(),
             unveil: vec![],
             max_files: 64,
             seccomp: mode,
+            signals: vec![],
+            require_landlock: false,
         };
         let status = match super::super::apply(&policy) {
             Ok(status) => status,
@@ -649,8 +753,64 @@ mod tests {
             ));
         }
 
+        if env("SOCKOPTS").is_some() {
+            let one: libc::c_int = 1;
+            // SAFETY: setsockopt(2) on our own socket with an int option.
+            let set = |level, name| unsafe {
+                libc::setsockopt(
+                    sock,
+                    level,
+                    name,
+                    (&raw const one).cast(),
+                    std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+                )
+            };
+            let nodelay = set(libc::IPPROTO_TCP, libc::TCP_NODELAY);
+            let keepalive = set(libc::SOL_SOCKET, libc::SO_KEEPALIVE);
+            probe::say(&format!("sockopts: {nodelay} {keepalive}"));
+        }
+
         probe::wait_for_parent();
         match env("FORBIDDEN").as_deref() {
+            Some("setsockopt_md5") => {
+                let key = [0u8; 216];
+                // SAFETY: setsockopt(2) with a buffer of the size given;
+                // the filter ends the process before the kernel reads it.
+                let r = unsafe {
+                    libc::setsockopt(
+                        sock,
+                        libc::IPPROTO_TCP,
+                        libc::TCP_MD5SIG,
+                        key.as_ptr().cast(),
+                        key.len() as libc::socklen_t,
+                    )
+                };
+                probe::say(&format!("setsockopt: {r}"));
+            }
+            Some("getsockopt") => {
+                let mut v: libc::c_int = 0;
+                let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+                // SAFETY: getsockopt(2) into an int of the size given.
+                let r = unsafe {
+                    libc::getsockopt(
+                        sock,
+                        libc::SOL_SOCKET,
+                        libc::SO_ERROR,
+                        (&raw mut v).cast(),
+                        &raw mut len,
+                    )
+                };
+                probe::say(&format!("getsockopt: {r}"));
+            }
+            Some("tgkill_other") => {
+                // SAFETY: tgkill(2) with signal 0 only checks the target.
+                let r = unsafe { libc::syscall(libc::SYS_tgkill, 1, 1, 0) };
+                probe::say(&format!("tgkill: {r}"));
+            }
+            Some("kill_other") => {
+                let r = nix::sys::signal::kill(nix::unistd::Pid::from_raw(1), None);
+                probe::say(&format!("kill: {r:?}"));
+            }
             Some("socket") => {
                 // SAFETY: socket(2) with constant arguments.
                 let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_STREAM, 0) };

@@ -91,6 +91,12 @@ pub struct Policy<'a> {
     pub max_files: u64,
     /// Kill or log on a forbidden system call (Linux).
     pub seccomp: SeccompMode,
+    /// Processes besides itself the process may signal (Linux: seccomp
+    /// pins `kill` to these): the parent's children.
+    pub signals: Vec<i32>,
+    /// Refuse, rather than go on without, where the kernel has no
+    /// Landlock (Linux).
+    pub require_landlock: bool,
 }
 
 /// What [`apply`] achieved, one log line each.

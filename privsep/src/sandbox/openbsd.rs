@@ -19,11 +19,12 @@ pub(super) fn apply(policy: &Policy) -> Result<Status, Error> {
     let rlimits = super::limit_resources(policy.max_files)?;
     let landlock = unveil_all(policy)?;
     // kill(2) needs "proc" (the parent stops its children); wait4(2) is in
-    // "stdio". The rtr worker may be handed new listeners ("recvfd").
+    // "stdio". The rtr worker got its listeners during start-up, before
+    // this: it keeps no "recvfd", so nothing can hand it more.
     let promises = match policy.role {
         Role::Parent => "stdio rpath proc",
         Role::Validator => "stdio rpath",
-        Role::Rtr => "stdio inet recvfd",
+        Role::Rtr => "stdio inet",
     };
     let c = CString::new(promises).expect("no NUL in promises");
     // SAFETY: `c` is a NUL-terminated string that outlives the call; a null

@@ -52,10 +52,6 @@ use serde::Deserialize;
 use super::item::{self, quote, Format, ParseError, Payloads, Rejected, Timed};
 use crate::payload::{Aspa, Prefix, RouterKey, Vrp};
 
-/// The most VRPs the metadata may announce for the vector to be sized
-/// ahead; a larger count is not believed.
-const VRP_HINT_MAX: u64 = 1 << 22;
-
 //------------ read ----------------------------------------------------------
 
 /// Read a JSON payload file from a buffered stream.
@@ -429,15 +425,9 @@ impl<'de> Visitor<'de> for Array<'_> {
     }
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        // The vectors grow with what arrives: a count the file announces
+        // (rpki-client's metadata has one) sizes nothing.
         let out = self.out;
-        if let Kind::Roa = self.kind {
-            // rpki-client announces the count before the list.
-            let hint = out.meta.unique_vrps.or(out.meta.vrps).unwrap_or(0);
-            if hint <= VRP_HINT_MAX {
-                #[allow(clippy::cast_possible_truncation)] // at most VRP_HINT_MAX, 2^22
-                out.payloads.vrps.reserve(hint as usize);
-            }
-        }
         let mut index = 0;
         while seq
             .next_element_seed(Seed(Element {
