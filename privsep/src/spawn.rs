@@ -1,5 +1,5 @@
 //! Starting a role: fork+exec of rovd's own executable with the channels on
-//! fds 3 and 4. [`spawn`] is used by the parent, as root, during start-up;
+//! fds 3 and 4 (and the log relay on 5). [`spawn`] is used by the parent, as root, during start-up;
 //! [`inherit`] by each child, first thing after exec, still with the
 //! privileges it was started with.
 //!
@@ -62,38 +62,57 @@ impl Executable {
     }
 }
 
-/// Starts `exe` as a child role with `fd3` (and `fd4`) as its fds 3 (and 4).
+/// Starts `exe` as a child role with `fds` as its descriptors 3, 4, …
+/// (at most [`MAX_CHILD_FDS`]): its channels, and the log relay.
 ///
 /// `title` becomes the child's argv\[0\], e.g. "rovd: validator". The child's
-/// stdin is /dev/null; stdout and stderr are inherited.
+/// stdin is /dev/null; stdout and stderr are inherited; its environment is
+/// empty.
 pub fn spawn(
     exe: &Executable,
     title: &str,
     args: &[&str],
-    fd3: BorrowedFd,
-    fd4: Option<BorrowedFd>,
+    fds: &[BorrowedFd],
 ) -> io::Result<Child> {
-    spawn_program(exe.path(), title, args, fd3, fd4)
+    spawn_program(exe.path(), title, args, fds)
 }
+
+/// The most descriptors [`spawn`] hands a child: 3 to 5.
+pub const MAX_CHILD_FDS: usize = 3;
 
 /// Like [`spawn`] for any program.
 pub fn spawn_program(
     path: &Path,
     title: &str,
     args: &[&str],
-    fd3: BorrowedFd,
-    fd4: Option<BorrowedFd>,
+    fds: &[BorrowedFd],
 ) -> io::Result<Child> {
-    // Copies at high numbers, so that the dup2 to 3 cannot overwrite the
-    // source of the dup2 to 4.
-    let src3 = dup_high(fd3.as_raw_fd())?;
-    let src4 = fd4.map(|fd| dup_high(fd.as_raw_fd())).transpose()?;
-    let (raw3, raw4) = (src3.as_raw_fd(), src4.as_ref().map(AsRawFd::as_raw_fd));
+    if fds.is_empty() || fds.len() > MAX_CHILD_FDS {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!(
+                "{} descriptors for a child (1 to {MAX_CHILD_FDS})",
+                fds.len()
+            ),
+        ));
+    }
+    // Copies at high numbers, so that a dup2 to 3 cannot overwrite the
+    // source of a later one.
+    let sources = fds
+        .iter()
+        .map(|fd| dup_high(fd.as_raw_fd()))
+        .collect::<io::Result<Vec<OwnedFd>>>()?;
+    let mut raw = [-1 as RawFd; MAX_CHILD_FDS];
+    for (slot, fd) in raw.iter_mut().zip(&sources) {
+        *slot = fd.as_raw_fd();
+    }
+    let count = sources.len();
 
     // Descriptors std opens for the child (/dev/null, its exec error pipe)
-    // must not land on 3 or 4 either, or the dup2s would close them: occupy
-    // any free number up to 4 until the child is started.
-    let _placeholders = fill_low_fds()?;
+    // must not land on the targets either, or the dup2s would close them:
+    // occupy any free number up to the last target until the child is
+    // started.
+    let _placeholders = fill_low_fds(2 + count as RawFd)?;
 
     let mut cmd = Command::new(path);
     // A clean environment: nothing of the starting shell's (locale, proxy
@@ -102,21 +121,21 @@ pub fn spawn_program(
     #[cfg(feature = "probe")]
     cmd.envs(std::env::vars().filter(|(k, _)| k.starts_with("ROVD_SANDBOX_PROBE")));
     // SAFETY: the closure only calls dup2(2), which is async-signal-safe,
-    // on descriptors that stay open in the parent until spawn returns.
+    // on descriptors that stay open in the parent until spawn returns; it
+    // reads a fixed array and allocates nothing.
     unsafe {
         cmd.pre_exec(move || {
-            if libc::dup2(raw3, 3) == -1 {
-                return Err(io::Error::last_os_error());
-            }
-            if let Some(raw4) = raw4 {
-                if libc::dup2(raw4, 4) == -1 {
+            for (target, &source) in (3..).zip(raw.iter().take(count)) {
+                if libc::dup2(source, target) == -1 {
                     return Err(io::Error::last_os_error());
                 }
             }
             Ok(())
         });
     }
-    cmd.spawn()
+    let child = cmd.spawn();
+    drop(sources);
+    child
 }
 
 /// Descriptors below 64 taken over by [`inherit`], one bit each.
@@ -156,12 +175,13 @@ fn dup_high(fd: RawFd) -> io::Result<OwnedFd> {
     Ok(unsafe { OwnedFd::from_raw_fd(new) })
 }
 
-/// Opens /dev/null (close-on-exec) until every descriptor up to 4 is in use.
-fn fill_low_fds() -> io::Result<Vec<File>> {
+/// Opens /dev/null (close-on-exec) until every descriptor up to `last`
+/// is in use.
+fn fill_low_fds(last: RawFd) -> io::Result<Vec<File>> {
     let mut held = Vec::new();
     loop {
         let f = File::open("/dev/null")?;
-        if f.as_raw_fd() > 4 {
+        if f.as_raw_fd() > last {
             return Ok(held);
         }
         held.push(f);
@@ -197,8 +217,7 @@ mod tests {
             Path::new("/bin/sh"),
             "rovd: test",
             &["-c", script],
-            a3.as_fd(),
-            Some(a4.as_fd()),
+            &[a3.as_fd(), a4.as_fd()],
         )
         .unwrap();
         drop((a3, a4));
@@ -217,11 +236,35 @@ mod tests {
     }
 
     #[test]
+    fn the_environment_is_empty() {
+        let (a3, b3) = UnixStream::pair().unwrap();
+        let script = "env >&3";
+        let mut child = spawn_program(
+            Path::new("/usr/bin/env"),
+            "t",
+            &["sh", "-c", script],
+            &[a3.as_fd()],
+        )
+        .unwrap();
+        drop(a3);
+        let env = read_all(b3);
+        child.wait().unwrap();
+        // The shell sets PWD (and SHLVL, _) itself; nothing comes from here.
+        for line in env.lines() {
+            let name = line.split('=').next().unwrap();
+            assert!(
+                ["PWD", "SHLVL", "_", "OLDPWD"].contains(&name),
+                "{line} inherited"
+            );
+        }
+    }
+
+    #[test]
     fn fd4_is_optional() {
         let (a3, b3) = UnixStream::pair().unwrap();
         let script = "echo hello >&3; if : >&4; then echo open >&3; fi 2>/dev/null";
         let mut child =
-            spawn_program(Path::new("/bin/sh"), "t", &["-c", script], a3.as_fd(), None).unwrap();
+            spawn_program(Path::new("/bin/sh"), "t", &["-c", script], &[a3.as_fd()]).unwrap();
         drop(a3);
         assert_eq!(read_all(b3), "hello\n");
         child.wait().unwrap();
@@ -238,8 +281,7 @@ mod tests {
             Path::new("/bin/sh"),
             "t",
             &["-c", script],
-            c.as_fd(),
-            Some(a.as_fd()),
+            &[c.as_fd(), a.as_fd()],
         )
         .unwrap();
         drop((a, c));
@@ -267,7 +309,7 @@ mod tests {
     #[test]
     fn missing_program() {
         let (a, _b) = UnixStream::pair().unwrap();
-        let err = spawn_program(Path::new("/nonexistent/rovd"), "t", &[], a.as_fd(), None);
+        let err = spawn_program(Path::new("/nonexistent/rovd"), "t", &[], &[a.as_fd()]);
         assert_eq!(err.unwrap_err().kind(), io::ErrorKind::NotFound);
     }
 
@@ -295,7 +337,7 @@ mod tests {
             "--ignored",
             "--quiet",
         ];
-        let mut child = spawn(&exe, "rovd: probe", &args, a3.as_fd(), None).unwrap();
+        let mut child = spawn(&exe, "rovd: probe", &args, &[a3.as_fd()]).unwrap();
         drop(a3);
         assert_eq!(read_all(b3), "child role on fd 3\n");
         assert!(child.wait().unwrap().success());

@@ -114,7 +114,7 @@ impl Children {
         let spawn = |role: &str, title: &str, fd3: &privsep::Channel, fd4: &privsep::Channel| {
             let mut a: Vec<&str> = vec!["--role", role];
             a.extend(args.iter().map(String::as_str));
-            privsep::spawn(exe, title, &a, fd3.as_fd(), Some(fd4.as_fd()))
+            privsep::spawn(exe, title, &a, &[fd3.as_fd(), fd4.as_fd()])
         };
         let validator = spawn("validator", "rovd: validator", &validator_end, &snap_v)?;
         let rtr = match spawn("rtr", "rovd: rtr", &rtr_end, &snap_r) {

@@ -62,6 +62,7 @@ pub(crate) fn config(max_version: u8) -> String {
          history = 10\n\
          notify-interval = 0\n\
          max-sessions = 100\n\
+         max-sessions-per-address = 100\n\
          \n\
          [[source]]\n\
          path = \"vrps.json\"\n"
