@@ -27,9 +27,11 @@
 //!   [`Slurm::bad_comments`], in both sections; it never widens or skips
 //!   anything.
 //! - Structural errors refuse the whole file: not JSON, a missing or
-//!   unknown member at the top or in a section, a section or array of the
-//!   wrong type, an unsupported `slurmVersion`. So does an overlap between
-//!   files ([`Slurm::combine`], §4.2).
+//!   unknown top-level member (or member of a section), a section or
+//!   array of the wrong type, an unsupported `slurmVersion`. So does a
+//!   member given twice in one object, anywhere (the file is ambiguous,
+//!   and `serde_json` gives its position), and an overlap between files
+//!   ([`Slurm::combine`], §4.2).
 //!
 //! The caller keeps the last good version of a refused file in force,
 //! which is RFC 8416 §4.1's atomicity; a skipped assertion departs from
