@@ -375,6 +375,72 @@ fn slurm_filters_and_assertions_apply() {
     converge(&mut client, &mut state, &want, "SLURM without the filter");
 }
 
+/// dn42's SLURM export as published: its three broken assertions are
+/// skipped and named with the file, and every other one is served.
+#[test]
+fn a_slurm_file_with_broken_assertions_serves_the_rest() {
+    let export = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/tests/fixtures/slurm/dn42-export-2022-01-29.json"
+    ))
+    .unwrap();
+    let empty = json_at(&Data::generate(60, 1, 1), now(), |doc| {
+        for key in ["roas", "bgpsec_keys", "aspas"] {
+            doc[key] = json!([]);
+        }
+    });
+    let daemon = Daemon::start(
+        &config("[[source]]\npath = \"vrps.json\"\n\n[[slurm]]\npath = \"dn42.slurm.json\"\n"),
+        &[
+            ("vrps.json", empty.as_bytes()),
+            ("dn42.slurm.json", &export),
+        ],
+    );
+
+    // What the file asserts, read here on its own: the entries with a
+    // numeric asn and a string prefix.
+    let doc: Value = serde_json::from_slice(&export).unwrap();
+    let roas: Vec<Value> = doc["locallyAddedAssertions"]["prefixAssertions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["asn"].is_u64() && a["prefix"].is_string())
+        .map(|a| {
+            let mut roa = json!({"asn": a["asn"], "prefix": a["prefix"]});
+            if let Some(max) = a.get("maxPrefixLength") {
+                roa["maxLength"] = max.clone();
+            }
+            roa
+        })
+        .collect();
+    assert_eq!(roas.len(), 3309);
+    let want = expected(&json!({ "roas": roas }).to_string(), 2);
+
+    let (mut client, mut state) = daemon.wait_for_data(2);
+    converge(&mut client, &mut state, &want, "dn42's assertions");
+    assert_eq!(state.table.vrps.len(), want.vrps.len());
+    assert!(state.table.keys.is_empty() && state.table.aspas.is_empty());
+
+    daemon.wait_for_log("dn42.slurm.json: SLURM file in force", WAIT);
+    for line in [
+        "dn42.slurm.json: 3 invalid assertions skipped",
+        "dn42.slurm.json: locallyAddedAssertions.prefixAssertions[123]: \
+         prefix must be a string, not null",
+        "dn42.slurm.json: locallyAddedAssertions.prefixAssertions[1560]: \
+         asn must be a number, not a string \"\"",
+        "dn42.slurm.json: locallyAddedAssertions.prefixAssertions[3311]: \
+         asn must be a number, not a string \"\"",
+        "locallyAddedAssertions.prefixAssertions[].source (3312)",
+    ] {
+        assert_eq!(
+            daemon.log_count(line),
+            1,
+            "{line:?} not logged once:\n{}",
+            daemon.log()
+        );
+    }
+}
+
 /// The same payloads written in every shape rovd reads — four JSON
 /// dialects and four CSV ones — each served exactly, at every version.
 #[test]

@@ -3,19 +3,45 @@
 //! process (unprivileged, chrooted, sandboxed): it parses bytes already
 //! read into memory and touches no file, socket or privilege.
 //!
-//! Unlike a payload file, a SLURM file is the operator's own and counts as
-//! a whole: one bad entry rejects the file, and the caller keeps the last
-//! good version in force (RFC 8416 §4.1: the effect of SLURM is atomic).
-//! `serde_json` does all of the JSON; this file decides what it means and
-//! names the member at fault, e.g.
-//! `locallyAddedAssertions.prefixAssertions[3]: maxPrefixLength 23 is
-//! smaller than the prefix length 24`.
+//! What a bad entry costs depends on its section:
 //!
-//! The structure (top level, the two sections, their arrays) is checked
-//! strictly: a missing or unknown member there is an error. Inside an
-//! entry, members RFC 8416 does not define (dn42's `source` and `mnt-by`)
-//! are ignored and counted in [`Slurm::ignored`] so that the caller can
-//! log them.
+//! - An invalid assertion (`prefixAssertions`, `bgpsecAssertions`,
+//!   `aspaAssertions`) is skipped and named, like an invalid VRP in a
+//!   payload file: the file stays in force with the valid entries.
+//!   [`Slurm::skipped`] counts them and keeps the first reasons with their
+//!   member path, e.g. `locallyAddedAssertions.prefixAssertions[17]: asn
+//!   must be a number, not a string ""`. An element that is not even an
+//!   object is such an assertion.
+//! - Filters fail closed: a filter must never let through what it was
+//!   meant to filter. A filter entry with an invalid member is widened:
+//!   the invalid member is taken as absent, so the filter matches at least
+//!   everything it was meant to (`{"prefix": null, "asn": 64500}` filters
+//!   every VRP of AS64500; `{"asn": "x", "SKI": …}` every router key with
+//!   that SKI). Each widened filter is named in [`Slurm::widened`] with the
+//!   reason. If no valid narrowing member is left (a prefix filter with
+//!   neither a valid prefix nor a valid asn, a BGPsec filter with neither
+//!   asn nor SKI, an ASPA filter whose customer is invalid, an element
+//!   that is not an object), the filter would match everything: the whole
+//!   file is refused.
+//! - A `comment` that is not a string is ignored and noted in
+//!   [`Slurm::bad_comments`], in both sections; it never widens or skips
+//!   anything.
+//! - Structural errors refuse the whole file: not JSON, a missing or
+//!   unknown top-level member (or member of a section), a section or
+//!   array of the wrong type, an unsupported `slurmVersion`. So does a
+//!   member given twice in one object, anywhere (the file is ambiguous,
+//!   and `serde_json` gives its position), and an overlap between files
+//!   ([`Slurm::combine`], §4.2).
+//!
+//! The caller keeps the last good version of a refused file in force,
+//! which is RFC 8416 §4.1's atomicity; a skipped assertion departs from
+//! it on purpose, so that one broken entry of a registry's export does
+//! not withdraw the thousands of good ones.
+//!
+//! `serde_json` does all of the JSON; this file decides what it means and
+//! names the member at fault. Inside an entry, members RFC 8416 does not
+//! define (dn42's `source` and `mnt-by`) are ignored and counted in
+//! [`Slurm::ignored`], in valid and skipped entries alike.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
@@ -24,7 +50,7 @@ use base64::engine::{DecodePaddingMode, GeneralPurpose, GeneralPurposeConfig};
 use base64::Engine;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 
-use super::input::item::quote;
+use super::input::item::{quote, Rejected};
 use crate::payload::{Aspa, Prefix, PrefixError, RouterKey, Vrp, ASPA_MAX_PROVIDERS, SPKI_MAX_LEN};
 
 /// How many distinct unknown entry members [`Slurm::ignored`] names.
@@ -65,6 +91,18 @@ pub struct Slurm {
     /// `locallyAddedAssertions.prefixAssertions[].source` → 3312. At most
     /// [`IGNORED_NAMES`] distinct names are kept.
     pub ignored: BTreeMap<String, usize>,
+    /// Assertions skipped as invalid: how many, and the first reasons,
+    /// each with its path. For the caller to log per file: not carried
+    /// into [`Slurm::combine`].
+    pub skipped: Rejected,
+    /// Filters widened by an invalid member, each with its path and the
+    /// reason: they filter more than written. For the caller to log per
+    /// file: not carried into [`Slurm::combine`].
+    pub widened: Vec<String>,
+    /// `comment` members that are not strings, ignored: how many, and the
+    /// first, each with its path. For the caller to log per file: not
+    /// carried into [`Slurm::combine`].
+    pub bad_comments: Rejected,
 }
 
 /// A validated ROA prefix filter (§3.3.1): at least one of the two.
@@ -129,6 +167,10 @@ impl Slurm {
     /// there is none. The same rule is applied to the customer ASN of
     /// `aspaFilters` and `aspaAssertions`. On an overlap the error names
     /// both entries and no file is used.
+    ///
+    /// The assertions each file skipped, its widened filters and its bad
+    /// comments are left out: the caller logs them per file, with the
+    /// file's name.
     pub fn combine(files: Vec<(String, Slurm)>) -> Result<Slurm, String> {
         check_overlaps(&files)?;
         let mut out = Slurm::default();
@@ -389,7 +431,9 @@ impl From<String> for SlurmError {
 //------------ parse ---------------------------------------------------------
 
 /// Read and validate a whole SLURM file (RFC 8416 §3; `slurmVersion` 2
-/// adds `aspaFilters` and `aspaAssertions`).
+/// adds `aspaFilters` and `aspaAssertions`). Invalid assertions are
+/// skipped and filters widened as the module documentation says; an error
+/// refuses the whole file.
 pub fn parse(bytes: &[u8]) -> Result<Slurm, SlurmError> {
     let doc: Json = serde_json::from_slice(bytes)?;
     let mut top = Obj::new(doc, "")?;
@@ -411,55 +455,184 @@ pub fn parse(bytes: &[u8]) -> Result<Slurm, SlurmError> {
     let mut out = Slurm::default();
     let mut filters = Obj::new(filters, "validationOutputFilters")?;
     let list = filters.required_array("prefixFilters")?;
-    out.prefix_filters = entries(list, PREFIX_FILTERS, &mut out.ignored, prefix_filter)?;
+    out.prefix_filters = read_filters(list, &PREFIX_FILTER, &mut out)?;
     let list = filters.required_array("bgpsecFilters")?;
-    out.bgpsec_filters = entries(list, BGPSEC_FILTERS, &mut out.ignored, bgpsec_filter)?;
+    out.bgpsec_filters = read_filters(list, &BGPSEC_FILTER, &mut out)?;
     if let Some(list) = filters.aspa_array("aspaFilters", version)? {
-        out.aspa_filters = entries(list, ASPA_FILTERS, &mut out.ignored, aspa_filter)?;
+        out.aspa_filters = read_filters(list, &ASPA_FILTER, &mut out)?;
     }
     filters.no_more()?;
 
     let mut assertions = Obj::new(assertions, "locallyAddedAssertions")?;
     let list = assertions.required_array("prefixAssertions")?;
-    out.prefix_assertions = entries(list, PREFIX_ASSERTIONS, &mut out.ignored, prefix_assertion)?;
+    out.prefix_assertions = read_assertions(list, &PREFIX_ASSERTION, &mut out);
     let list = assertions.required_array("bgpsecAssertions")?;
-    out.bgpsec_assertions = entries(list, BGPSEC_ASSERTIONS, &mut out.ignored, bgpsec_assertion)?;
+    out.bgpsec_assertions = read_assertions(list, &BGPSEC_ASSERTION, &mut out);
     if let Some(list) = assertions.aspa_array("aspaAssertions", version)? {
-        out.aspa_assertions = entries(list, ASPA_ASSERTIONS, &mut out.ignored, aspa_assertion)?;
+        out.aspa_assertions = read_assertions(list, &ASPA_ASSERTION, &mut out);
     }
     assertions.no_more()?;
     Ok(out)
 }
 
-/// Convert every element of an array, naming the first bad one.
-fn entries<T>(
+/// Read every filter of an array: one with an invalid member is widened
+/// and named in `out.widened`; one that cannot be read refuses the file.
+fn read_filters<T>(
     list: Vec<Json>,
-    array: &str,
-    ignored: &mut BTreeMap<String, usize>,
-    convert: fn(&mut Obj) -> Result<T, String>,
+    kind: &Entries<T>,
+    out: &mut Slurm,
 ) -> Result<Vec<T>, SlurmError> {
-    let mut out = Vec::with_capacity(list.len());
+    let mut filters = Vec::with_capacity(list.len());
     for (i, item) in list.into_iter().enumerate() {
-        let path = format!("{array}[{i}]");
-        let mut obj = Obj::new(item, &path)?;
-        let value = convert(&mut obj).map_err(|reason| SlurmError::at(&path, reason))?;
-        for member in obj.members.into_keys() {
-            note_ignored(ignored, format!("{array}[].{member}"), 1);
+        let path = format!("{}[{i}]", kind.array);
+        let read = kind.entry(item, &path, out);
+        let (filter, o) = read.map_err(|reason| SlurmError::at(&path, reason))?;
+        for reason in o.widened {
+            out.widened.push(format!("{path}: {reason}"));
         }
-        out.push(value);
+        for reason in o.bad_comments {
+            out.bad_comments.record(&path, reason);
+        }
+        filters.push(filter);
     }
-    Ok(out)
+    Ok(filters)
+}
+
+/// Read every assertion of an array: an invalid one is skipped and named
+/// in `out.skipped`.
+fn read_assertions<T>(list: Vec<Json>, kind: &Entries<T>, out: &mut Slurm) -> Vec<T> {
+    let mut assertions = Vec::with_capacity(list.len());
+    for (i, item) in list.into_iter().enumerate() {
+        let path = format!("{}[{i}]", kind.array);
+        match kind.entry(item, &path, out) {
+            Ok((assertion, o)) => {
+                for reason in o.bad_comments {
+                    out.bad_comments.record(&path, reason);
+                }
+                assertions.push(assertion);
+            }
+            Err(reason) => out.skipped.record(&path, reason),
+        }
+    }
+    assertions
 }
 
 //------------ Entries -------------------------------------------------------
 
-fn prefix_filter(o: &mut Obj) -> Result<PrefixFilter, String> {
-    let prefix = o.take("prefix").map(|v| prefix(v, "prefix")).transpose()?;
-    let asn = o.take("asn").map(|v| asn(v, "asn")).transpose()?;
-    let comment = comment(o)?;
-    if prefix.is_none() && asn.is_none() {
-        return Err("a prefix filter needs a prefix, an asn or both".to_string());
+/// One array of entries: where it sits, the members its entries define,
+/// and how one entry is read.
+struct Entries<T> {
+    array: &'static str,
+    members: &'static [&'static str],
+    read: fn(&mut Obj) -> Result<T, String>,
+}
+
+impl<T> Entries<T> {
+    /// Read one element at `path`. Members the entry does not define are
+    /// counted in `out.ignored` whether or not the entry is valid. The
+    /// object is returned for what reading it noted.
+    fn entry(&self, item: Json, path: &str, out: &mut Slurm) -> Result<(T, Obj), String> {
+        let mut o = Obj::new(item, path).map_err(|e| e.reason)?;
+        for name in o.take_unknown(self.members) {
+            note_ignored(&mut out.ignored, format!("{}[].{name}", self.array), 1);
+        }
+        let value = (self.read)(&mut o)?;
+        Ok((value, o))
     }
+}
+
+const PREFIX_FILTER: Entries<PrefixFilter> = Entries {
+    array: PREFIX_FILTERS,
+    members: &["prefix", "asn", "comment"],
+    read: prefix_filter,
+};
+
+const BGPSEC_FILTER: Entries<BgpsecFilter> = Entries {
+    array: BGPSEC_FILTERS,
+    members: &["asn", "SKI", "comment"],
+    read: bgpsec_filter,
+};
+
+const ASPA_FILTER: Entries<AspaFilter> = Entries {
+    array: ASPA_FILTERS,
+    members: &["customerAsn", "customerAsid", "comment"],
+    read: aspa_filter,
+};
+
+const PREFIX_ASSERTION: Entries<Vrp> = Entries {
+    array: PREFIX_ASSERTIONS,
+    members: &["asn", "prefix", "maxPrefixLength", "comment"],
+    read: prefix_assertion,
+};
+
+const BGPSEC_ASSERTION: Entries<RouterKey> = Entries {
+    array: BGPSEC_ASSERTIONS,
+    members: &["asn", "SKI", "routerPublicKey", "comment"],
+    read: bgpsec_assertion,
+};
+
+const ASPA_ASSERTION: Entries<Aspa> = Entries {
+    array: ASPA_ASSERTIONS,
+    members: &[
+        "customerAsn",
+        "customerAsid",
+        "providerAsns",
+        "providers",
+        "providerSet",
+        "comment",
+    ],
+    read: aspa_assertion,
+};
+
+/// The narrowing members of one filter entry that were invalid: each is
+/// taken as absent, which widens the filter.
+#[derive(Default)]
+struct Widening(Vec<(&'static str, String)>);
+
+impl Widening {
+    /// A narrowing member as read: its value if valid; if invalid, none,
+    /// and the reason is kept.
+    fn check<T>(&mut self, name: &'static str, read: Option<Result<T, String>>) -> Option<T> {
+        match read? {
+            Ok(value) => Some(value),
+            Err(reason) => {
+                self.0.push((name, reason));
+                None
+            }
+        }
+    }
+
+    /// Keep the filter if a narrowing member is `left`, noting in `o` each
+    /// one taken as absent. Else refuse it: with `needs` if none was
+    /// written, with the reasons and `everything` if none was valid.
+    fn settle(self, o: &mut Obj, left: bool, needs: &str, everything: &str) -> Result<(), String> {
+        if !left {
+            if self.0.is_empty() {
+                return Err(needs.to_string());
+            }
+            let reasons: Vec<String> = self.0.into_iter().map(|(_, r)| r).collect();
+            return Err(format!("{}; {everything}", reasons.join("; ")));
+        }
+        for (name, reason) in self.0 {
+            o.widened.push(format!(
+                "{reason}; {name} taken as absent: the filter now filters more than written"
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn prefix_filter(o: &mut Obj) -> Result<PrefixFilter, String> {
+    let mut w = Widening::default();
+    let prefix = w.check("prefix", o.take("prefix").map(|v| prefix(v, "prefix")));
+    let asn = w.check("asn", o.take("asn").map(|v| asn(v, "asn")));
+    let comment = comment(o);
+    w.settle(
+        o,
+        prefix.is_some() || asn.is_some(),
+        "a prefix filter needs a prefix, an asn or both",
+        "with no valid prefix or asn left the filter would match every VRP",
+    )?;
     Ok(PrefixFilter {
         prefix,
         asn,
@@ -468,18 +641,27 @@ fn prefix_filter(o: &mut Obj) -> Result<PrefixFilter, String> {
 }
 
 fn bgpsec_filter(o: &mut Obj) -> Result<BgpsecFilter, String> {
-    let asn = o.take("asn").map(|v| asn(v, "asn")).transpose()?;
-    let ski = o.take("SKI").map(ski).transpose()?;
-    let comment = comment(o)?;
-    if asn.is_none() && ski.is_none() {
-        return Err("a BGPsec filter needs an asn, a SKI or both".to_string());
-    }
+    let mut w = Widening::default();
+    let asn = w.check("asn", o.take("asn").map(|v| asn(v, "asn")));
+    let ski = w.check("SKI", o.take("SKI").map(ski));
+    let comment = comment(o);
+    w.settle(
+        o,
+        asn.is_some() || ski.is_some(),
+        "a BGPsec filter needs an asn, a SKI or both",
+        "with no valid asn or SKI left the filter would match every router key",
+    )?;
     Ok(BgpsecFilter { asn, ski, comment })
 }
 
 fn aspa_filter(o: &mut Obj) -> Result<AspaFilter, String> {
-    let customer = customer(o)?;
-    let comment = comment(o)?;
+    let customer = match one_of(o, CUSTOMER)? {
+        Some((name, v)) => asn(v, name).map_err(|reason| {
+            format!("{reason}; without a valid customer the filter would match every ASPA")
+        })?,
+        None => return Err(MISSING_CUSTOMER.to_string()),
+    };
+    let comment = comment(o);
     Ok(AspaFilter { customer, comment })
 }
 
@@ -508,11 +690,11 @@ fn prefix_assertion(o: &mut Obj) -> Result<Vrp, String> {
         Some(v) => {
             return Err(format!(
                 "maxPrefixLength must be a number, not {}",
-                v.describe()
+                v.describe_text()
             ))
         }
     };
-    comment(o)?;
+    comment(o);
     Vrp::new(prefix, max_len, asn).map_err(str::to_string)
 }
 
@@ -532,7 +714,7 @@ fn bgpsec_assertion(o: &mut Obj) -> Result<RouterKey, String> {
             spki.len()
         ));
     }
-    comment(o)?;
+    comment(o);
     Ok(RouterKey {
         ski,
         asn,
@@ -541,7 +723,10 @@ fn bgpsec_assertion(o: &mut Obj) -> Result<RouterKey, String> {
 }
 
 fn aspa_assertion(o: &mut Obj) -> Result<Aspa, String> {
-    let customer = customer(o)?;
+    let customer = match one_of(o, CUSTOMER)? {
+        Some((name, v)) => asn(v, name)?,
+        None => return Err(MISSING_CUSTOMER.to_string()),
+    };
     // rpki-rs writes providerAsns (earlier providerSet); StayRTR and
     // rpki-client JSON say providers.
     let (name, list) = one_of(o, &["providerAsns", "providers", "providerSet"])?
@@ -569,7 +754,7 @@ fn aspa_assertion(o: &mut Obj) -> Result<Aspa, String> {
         }
         providers.push(p);
     }
-    comment(o)?;
+    comment(o);
     Ok(Aspa {
         customer,
         providers,
@@ -578,12 +763,9 @@ fn aspa_assertion(o: &mut Obj) -> Result<Aspa, String> {
 
 /// The customer ASN: rpki-rs writes `customerAsid` in filters and
 /// `customerAsn` in assertions; either is taken in both.
-fn customer(o: &mut Obj) -> Result<u32, String> {
-    match one_of(o, &["customerAsn", "customerAsid"])? {
-        Some((name, v)) => asn(v, name),
-        None => Err("missing member \"customerAsn\"".to_string()),
-    }
-}
+const CUSTOMER: &[&str] = &["customerAsn", "customerAsid"];
+
+const MISSING_CUSTOMER: &str = "missing member \"customerAsn\"";
 
 /// The value of whichever of several spellings is present; two present is
 /// an error, as the file would be ambiguous.
@@ -600,8 +782,15 @@ fn one_of(o: &mut Obj, names: &[&'static str]) -> Result<Option<(&'static str, J
     Ok(found)
 }
 
-fn comment(o: &mut Obj) -> Result<Option<String>, String> {
-    o.take("comment").map(|v| string(v, "comment")).transpose()
+/// `comment`: a string; anything else is ignored, and noted in `o`.
+fn comment(o: &mut Obj) -> Option<String> {
+    match string(o.take("comment")?, "comment") {
+        Ok(text) => Some(text),
+        Err(reason) => {
+            o.bad_comments.push(format!("{reason}; ignored"));
+            None
+        }
+    }
 }
 
 fn string(v: Json, what: &str) -> Result<String, String> {
@@ -616,7 +805,10 @@ fn asn(v: Json, what: &str) -> Result<u32, String> {
     match v {
         Json::Uint(n) => u32::try_from(n).map_err(|_| format!("{what} {n} is out of range")),
         Json::Int(n) => Err(format!("{what} {n} is out of range")),
-        v => Err(format!("{what} must be a number, not {}", v.describe())),
+        v => Err(format!(
+            "{what} must be a number, not {}",
+            v.describe_text()
+        )),
     }
 }
 
@@ -667,6 +859,14 @@ impl Json {
             Json::Str(_) => "a string",
             Json::Array(_) => "an array",
             Json::Object(_) => "an object",
+        }
+    }
+
+    /// As [`Json::describe`], and a string's text: `a string ""`.
+    fn describe_text(&self) -> String {
+        match self {
+            Json::Str(s) => format!("a string {}", quote(s)),
+            v => v.describe().to_string(),
         }
     }
 }
@@ -725,10 +925,13 @@ impl<'de> Deserialize<'de> for Json {
 }
 
 /// An object being taken apart: members are removed as they are read, so
-/// what is left at the end is unknown.
+/// what is left at the end is unknown. Reading an entry notes here what
+/// it widened or ignored, without the path.
 struct Obj {
     path: String,
     members: BTreeMap<String, Json>,
+    widened: Vec<String>,
+    bad_comments: Vec<String>,
 }
 
 impl Obj {
@@ -737,6 +940,8 @@ impl Obj {
             Json::Object(members) => Ok(Obj {
                 path: path.to_string(),
                 members,
+                widened: Vec::new(),
+                bad_comments: Vec::new(),
             }),
             v => {
                 let reason = format!("must be an object, not {}", v.describe());
@@ -748,6 +953,19 @@ impl Obj {
 
     fn take(&mut self, name: &str) -> Option<Json> {
         self.members.remove(name)
+    }
+
+    /// Take out the members not in `known`, and name them.
+    fn take_unknown(&mut self, known: &[&str]) -> Vec<String> {
+        let mut unknown = Vec::new();
+        self.members.retain(|name, _| {
+            let keep = known.contains(&name.as_str());
+            if !keep {
+                unknown.push(name.clone());
+            }
+            keep
+        });
+        unknown
     }
 
     fn member_path(&self, name: &str) -> String {

@@ -524,7 +524,9 @@ impl SlurmSource {
             });
             match read {
                 Read::Data(s) => {
-                    info!("{}: SLURM file in force", file.path.display());
+                    let name = file.path.display().to_string();
+                    log_findings(&name, &s);
+                    info!("{name}: SLURM file in force");
                     *good = Some(s);
                     changed = true;
                 }
@@ -548,6 +550,37 @@ impl SlurmSource {
         self.files
             .iter()
             .filter_map(|(f, s)| Some((f.path.display().to_string(), s.as_ref()?)))
+    }
+}
+
+/// Log what reading a SLURM file skipped, widened and ignored: once for
+/// each version of the file read.
+fn log_findings(name: &str, s: &Slurm) {
+    if s.skipped.count > 0 {
+        warn!("{name}: {} invalid assertions skipped", s.skipped.count);
+        for reason in &s.skipped.first {
+            warn!("{name}: {reason}");
+        }
+    }
+    for reason in &s.widened {
+        warn!("{name}: {reason}");
+    }
+    if s.bad_comments.count > 0 {
+        info!("{name}: {} invalid comments ignored", s.bad_comments.count);
+        for reason in &s.bad_comments.first {
+            info!("{name}: {reason}");
+        }
+    }
+    if !s.ignored.is_empty() {
+        let members: Vec<String> = s
+            .ignored
+            .iter()
+            .map(|(member, n)| format!("{member} ({n})"))
+            .collect();
+        info!(
+            "{name}: members RFC 8416 does not define, ignored: {}",
+            members.join(", ")
+        );
     }
 }
 

@@ -129,6 +129,8 @@ impl Payloads {
 /// Items that were skipped: how many, and the reasons for the first
 /// [`FIRST_REASONS`] of them, each naming the record, e.g.
 /// `roas[17]: host bits set in 10.0.0.1/24` or `line 12: ASN is missing`.
+/// The SLURM reader counts its skipped assertions and ignored comments in
+/// one too.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Rejected {
     /// How many items were skipped.
@@ -138,7 +140,11 @@ pub struct Rejected {
 }
 
 impl Rejected {
-    pub(super) fn record(&mut self, at: impl fmt::Display, reason: impl fmt::Display) {
+    pub(in crate::validator) fn record(
+        &mut self,
+        at: impl fmt::Display,
+        reason: impl fmt::Display,
+    ) {
         self.count += 1;
         if self.first.len() < FIRST_REASONS {
             self.first.push(format!("{at}: {reason}"));

@@ -1,6 +1,7 @@
 //! Tests of the SLURM reader: the RFC 8416 example and dn42's files, each
 //! check of the conformance list (C101 to C111) by a good and a bad file,
-//! broken JSON, and the combination of several files (§4.2).
+//! what a bad entry costs in each section, broken JSON, and the
+//! combination of several files (§4.2).
 
 use super::*;
 use crate::payload::Snapshot;
@@ -9,6 +10,9 @@ const RFC8416_EXAMPLE: &[u8] = include_bytes!("../../../tests/fixtures/slurm/rfc
 const V2_ASPA: &[u8] = include_bytes!("../../../tests/fixtures/slurm/v2-aspa.json");
 const DN42_EXTRA: &[u8] = include_bytes!("../../../tests/fixtures/slurm/dn42-extra-members.json");
 const DN42_NULL: &[u8] = include_bytes!("../../../tests/fixtures/slurm/dn42-null-prefix.json");
+/// dn42's export as published, three broken assertions among 3,312.
+const DN42_EXPORT: &[u8] =
+    include_bytes!("../../../tests/fixtures/slurm/dn42-export-2022-01-29.json");
 
 /// base64url of the SKIs 1..=20, "12345678901234567890" and
 /// "deadbeatdeadbeatdead".
@@ -78,6 +82,14 @@ fn err(text: &str) -> String {
         Ok(s) => panic!("accepted: {s:?}\n{text}"),
         Err(e) => e.to_string(),
     }
+}
+
+/// The reasons the assertions of `text` were skipped for, the file being
+/// accepted.
+fn skipped(text: &str) -> Vec<String> {
+    let s = ok(text);
+    assert_eq!(s.skipped.count, s.skipped.first.len(), "{text}");
+    s.skipped.first
 }
 
 /// The VRPs left after applying `s` to `vrps`, through `Snapshot::build`.
@@ -332,7 +344,8 @@ fn prefix_filter_needs_prefix_or_asn() {
                 r#"[{ "asn": 1 }, { "prefix": "10.0.0.1/8" }]"#
             )]
         )),
-        "validationOutputFilters.prefixFilters[1]: host bits set in prefix 10.0.0.1/8"
+        "validationOutputFilters.prefixFilters[1]: host bits set in prefix 10.0.0.1/8; \
+         with no valid prefix or asn left the filter would match every VRP"
     );
 }
 
@@ -361,14 +374,17 @@ fn c105_assertion_max_length_defaults_to_prefix_length() {
 }
 
 #[test]
-fn c105_assertion_max_length_below_prefix_length_rejected() {
+fn c105_assertion_max_length_below_prefix_length_skipped() {
     let list = r#"[{ "asn": 1, "prefix": "10.0.0.0/8" },
             { "asn": 1, "prefix": "10.0.0.0/8" },
             { "asn": 1, "prefix": "10.0.0.0/8" },
             { "asn": 64496, "prefix": "192.0.2.0/24", "maxPrefixLength": 23 }]"#;
+    let s = ok(&file(1, &[("prefixAssertions", list)]));
+    assert_eq!(s.prefix_assertions, vec![v4("10.0.0.0", 8, 8, 1); 3]);
+    assert_eq!(s.skipped.count, 1);
     assert_eq!(
-        err(&file(1, &[("prefixAssertions", list)])),
-        "locallyAddedAssertions.prefixAssertions[3]: maxPrefixLength 23 is smaller than the prefix length 24"
+        s.skipped.first,
+        vec!["locallyAddedAssertions.prefixAssertions[3]: maxPrefixLength 23 is smaller than the prefix length 24"]
     );
     for (entry, reason) in [
         (
@@ -381,7 +397,7 @@ fn c105_assertion_max_length_below_prefix_length_rejected() {
         ),
         (
             r#"{ "asn": 1, "prefix": "192.0.2.0/24", "maxPrefixLength": "24" }"#,
-            "maxPrefixLength must be a number, not a string",
+            "maxPrefixLength must be a number, not a string \"24\"",
         ),
         (
             r#"{ "asn": 1, "prefix": "192.0.2.0/24", "maxPrefixLength": 24.5 }"#,
@@ -419,20 +435,26 @@ fn c105_assertion_max_length_below_prefix_length_rejected() {
         ),
         (
             r#"{ "asn": "AS1", "prefix": "192.0.2.0/24" }"#,
-            "asn must be a number, not a string",
+            "asn must be a number, not a string \"AS1\"",
         ),
         (
             r#"{ "asn": 1, "prefix": 3221225984 }"#,
             "prefix must be a string, not an integer",
         ),
-        (
-            r#"{ "asn": 1, "prefix": "192.0.2.0/24", "comment": 7 }"#,
-            "comment must be a string, not an integer",
-        ),
+        (r#""192.0.2.0/24""#, "must be an object, not a string"),
     ] {
+        let list = format!(r#"[{entry}, {{ "asn": 1, "prefix": "10.0.0.0/8" }}]"#);
+        let s = ok(&file(1, &[("prefixAssertions", &list)]));
         assert_eq!(
-            err(&file(1, &[("prefixAssertions", &format!("[{entry}]"))])),
-            format!("locallyAddedAssertions.prefixAssertions[0]: {reason}"),
+            s.prefix_assertions,
+            vec![v4("10.0.0.0", 8, 8, 1)],
+            "{entry}"
+        );
+        assert_eq!(
+            s.skipped.first,
+            vec![format!(
+                "locallyAddedAssertions.prefixAssertions[0]: {reason}"
+            )],
         );
     }
 }
@@ -488,12 +510,21 @@ fn c106_bgpsec_filters_by_asn_ski_and_both() {
             r#"{ "comment": "x" }"#,
             "a BGPsec filter needs an asn, a SKI or both",
         ),
-        (r#"{ "SKI": "Zm9v" }"#, "SKI decodes to 3 octets, not 20"),
+        (
+            r#"{ "SKI": "Zm9v" }"#,
+            "SKI decodes to 3 octets, not 20; \
+             with no valid asn or SKI left the filter would match every router key",
+        ),
         (
             r#"{ "SKI": "+/v7+/v7+/v7+/v7+/v7+/v7+/s" }"#,
-            "SKI is not base64url (Invalid symbol 43, offset 0.): \"+/v7+/v7+/v7+/v7+/v7+/v7+/s\"",
+            "SKI is not base64url (Invalid symbol 43, offset 0.): \"+/v7+/v7+/v7+/v7+/v7+/v7+/s\"; \
+             with no valid asn or SKI left the filter would match every router key",
         ),
-        (r#"{ "SKI": 5 }"#, "SKI must be a string, not an integer"),
+        (
+            r#"{ "SKI": 5 }"#,
+            "SKI must be a string, not an integer; \
+             with no valid asn or SKI left the filter would match every router key",
+        ),
     ] {
         assert_eq!(
             err(&file(1, &[("bgpsecFilters", &format!("[{filter}]"))])),
@@ -544,12 +575,18 @@ fn c106_bgpsec_assertion_added() {
             "routerPublicKey is not base64url",
         ),
     ] {
-        let e = err(&file(1, &[("bgpsecAssertions", &format!("[{entry}]"))]));
+        let list =
+            format!(r#"[{entry}, {{ "asn": 2, "SKI": "{SKI_A}", "routerPublicKey": "{SPKI}" }}]"#);
+        let s = ok(&file(1, &[("bgpsecAssertions", &list)]));
+        assert_eq!(s.bgpsec_assertions.len(), 1, "{entry}");
+        assert_eq!(s.bgpsec_assertions[0].asn, 2);
+        let e = &s.skipped.first;
+        assert_eq!(e.len(), 1, "{entry}: {e:?}");
         assert!(
-            e.starts_with(&format!(
+            e[0].starts_with(&format!(
                 "locallyAddedAssertions.bgpsecAssertions[0]: {reason}"
             )),
-            "{entry}: {e}"
+            "{entry}: {e:?}"
         );
     }
 }
@@ -788,7 +825,7 @@ fn c110_both_spellings() {
         ),
         (
             r#"{ "customerAsn": 3, "providerAsns": [4, "AS5"] }"#,
-            "providerAsns[1] must be a number, not a string",
+            "providerAsns[1] must be a number, not a string \"AS5\"",
         ),
         (
             r#"{ "customerAsn": 3, "providerAsns": [4, 4294967296] }"#,
@@ -803,9 +840,21 @@ fn c110_both_spellings() {
             "customerAsn -3 is out of range",
         ),
     ] {
+        let list = format!(r#"[{entry}, {{ "customerAsn": 1, "providerAsns": [2] }}]"#);
+        let s = ok(&file(2, &[("aspaAssertions", &list)]));
         assert_eq!(
-            err(&file(2, &[("aspaAssertions", &format!("[{entry}]"))])),
-            format!("locallyAddedAssertions.aspaAssertions[0]: {reason}"),
+            s.aspa_assertions,
+            vec![Aspa {
+                customer: 1,
+                providers: vec![2]
+            }],
+            "{entry}"
+        );
+        assert_eq!(
+            s.skipped.first,
+            vec![format!(
+                "locallyAddedAssertions.aspaAssertions[0]: {reason}"
+            )],
         );
     }
     assert_eq!(
@@ -848,16 +897,274 @@ fn c111_unknown_version_rejected() {
     }
 }
 
+//--- What a bad entry costs
+
+const WIDER: &str = "taken as absent: the filter now filters more than written";
+
+#[test]
+fn a_filter_with_an_invalid_member_is_widened() {
+    // {"prefix": null, "asn": 64500}: every VRP of AS64500.
+    let s = ok(&file(
+        1,
+        &[
+            (
+                "prefixFilters",
+                r#"[{ "prefix": null, "asn": 64500 }, { "prefix": "10.0.0.0/8", "asn": "" }]"#,
+            ),
+            (
+                "prefixAssertions",
+                r#"[{ "asn": 7, "prefix": "192.0.2.0/24" }]"#,
+            ),
+        ],
+    ));
+    assert_eq!(
+        s.prefix_filters,
+        vec![
+            PrefixFilter {
+                prefix: None,
+                asn: Some(64500),
+                comment: None,
+            },
+            PrefixFilter {
+                prefix: Some(Prefix::v4("10.0.0.0".parse().unwrap(), 8).unwrap()),
+                asn: None,
+                comment: None,
+            },
+        ]
+    );
+    assert_eq!(
+        s.widened,
+        vec![
+            format!("validationOutputFilters.prefixFilters[0]: prefix must be a string, not null; prefix {WIDER}"),
+            format!("validationOutputFilters.prefixFilters[1]: asn must be a number, not a string \"\"; asn {WIDER}"),
+        ]
+    );
+    assert_eq!(s.skipped, Rejected::default());
+    let kept = served(
+        &s,
+        vec![
+            v4("198.51.100.0", 24, 24, 64500),
+            v6("2001:db8::", 32, 48, 64500),
+            v4("10.1.0.0", 16, 16, 1),
+            v4("198.51.100.0", 24, 24, 64501),
+        ],
+    );
+    assert_eq!(
+        kept,
+        vec![
+            v4("192.0.2.0", 24, 24, 7),
+            v4("198.51.100.0", 24, 24, 64501)
+        ]
+    );
+
+    // {"asn": "x", "SKI": …}: every router key with that SKI.
+    let s = ok(&file(
+        1,
+        &[(
+            "bgpsecFilters",
+            &format!(r#"[{{ "asn": "x", "SKI": "{SKI_A}" }}, {{ "asn": 64498, "SKI": "Zm9v" }}]"#),
+        )],
+    ));
+    assert_eq!(
+        s.bgpsec_filters,
+        vec![
+            BgpsecFilter {
+                asn: None,
+                ski: Some(ski_a()),
+                comment: None,
+            },
+            BgpsecFilter {
+                asn: Some(64498),
+                ski: None,
+                comment: None,
+            },
+        ]
+    );
+    assert_eq!(
+        s.widened,
+        vec![
+            format!("validationOutputFilters.bgpsecFilters[0]: asn must be a number, not a string \"x\"; asn {WIDER}"),
+            format!("validationOutputFilters.bgpsecFilters[1]: SKI decodes to 3 octets, not 20; SKI {WIDER}"),
+        ]
+    );
+    let mut keys = vec![
+        key(ski_a(), 64496),
+        key(ski_a(), 64497),
+        key(ski_b(), 64496),
+        key(ski_b(), 64498),
+    ];
+    s.apply(&mut Vec::new(), &mut keys, &mut Vec::new());
+    assert_eq!(keys, vec![key(ski_b(), 64496)]);
+}
+
+#[test]
+fn a_filter_with_nothing_valid_left_refuses_the_file() {
+    assert_eq!(
+        err(&file(
+            1,
+            &[(
+                "prefixFilters",
+                r#"[{ "asn": 1 }, { "prefix": null, "asn": "x", "comment": "all?" }]"#
+            )]
+        )),
+        "validationOutputFilters.prefixFilters[1]: prefix must be a string, not null; \
+         asn must be a number, not a string \"x\"; \
+         with no valid prefix or asn left the filter would match every VRP"
+    );
+    assert_eq!(
+        err(&file(
+            1,
+            &[("bgpsecFilters", r#"[{ "asn": -1, "SKI": null }]"#)]
+        )),
+        "validationOutputFilters.bgpsecFilters[0]: asn -1 is out of range; \
+         SKI must be a string, not null; \
+         with no valid asn or SKI left the filter would match every router key"
+    );
+    assert_eq!(
+        err(&file(
+            2,
+            &[("aspaFilters", r#"[{ "customerAsid": "AS1" }]"#)]
+        )),
+        "validationOutputFilters.aspaFilters[0]: customerAsid must be a number, \
+         not a string \"AS1\"; without a valid customer the filter would match every ASPA"
+    );
+    assert_eq!(
+        err(&file(
+            2,
+            &[(
+                "aspaFilters",
+                r#"[{ "customerAsn": 1, "customerAsid": 2 }]"#
+            )]
+        )),
+        "validationOutputFilters.aspaFilters[0]: both customerAsn and customerAsid are given"
+    );
+    assert_eq!(
+        err(&file(1, &[("prefixFilters", "[null]")])),
+        "validationOutputFilters.prefixFilters[0]: must be an object, not null"
+    );
+}
+
+#[test]
+fn a_comment_that_is_not_a_string_is_ignored() {
+    let s = ok(&file(
+        2,
+        &[
+            ("prefixFilters", r#"[{ "asn": 1, "comment": 7 }]"#),
+            ("aspaFilters", r#"[{ "customerAsn": 2, "comment": ["x"] }]"#),
+            (
+                "prefixAssertions",
+                r#"[{ "asn": 3, "prefix": "10.0.0.0/8", "comment": null },
+                    { "asn": "", "prefix": "10.0.0.0/8", "comment": null }]"#,
+            ),
+        ],
+    ));
+    assert_eq!(
+        s.prefix_filters,
+        vec![PrefixFilter {
+            prefix: None,
+            asn: Some(1),
+            comment: None,
+        }]
+    );
+    assert_eq!(
+        s.aspa_filters,
+        vec![AspaFilter {
+            customer: 2,
+            comment: None,
+        }]
+    );
+    assert_eq!(s.prefix_assertions, vec![v4("10.0.0.0", 8, 8, 3)]);
+    assert!(s.widened.is_empty());
+    // The skipped assertion's comment is not noted as well.
+    assert_eq!(s.skipped.count, 1);
+    assert_eq!(s.bad_comments.count, 3);
+    assert_eq!(
+        s.bad_comments.first,
+        vec![
+            "validationOutputFilters.prefixFilters[0]: comment must be a string, not an integer; ignored",
+            "validationOutputFilters.aspaFilters[0]: comment must be a string, not an array; ignored",
+            "locallyAddedAssertions.prefixAssertions[0]: comment must be a string, not null; ignored",
+        ]
+    );
+}
+
+#[test]
+fn only_the_first_reasons_are_kept() {
+    let list: Vec<String> = (0..25)
+        .map(|i| format!(r#"{{ "asn": {i}, "prefix": "10.{i}.0.0/16", "maxPrefixLength": 8 }}"#))
+        .collect();
+    let s = ok(&file(
+        1,
+        &[("prefixAssertions", &format!("[{}]", list.join(", ")))],
+    ));
+    assert!(s.prefix_assertions.is_empty());
+    assert_eq!(s.skipped.count, 25);
+    assert_eq!(
+        s.skipped.first.len(),
+        crate::validator::input::item::FIRST_REASONS
+    );
+    assert_eq!(
+        s.skipped.first[0],
+        "locallyAddedAssertions.prefixAssertions[0]: maxPrefixLength 8 is smaller than the prefix length 16"
+    );
+}
+
 //--- Broken files
 
 #[test]
-fn dn42_null_prefix_rejects_the_whole_file() {
-    let e = parse(DN42_NULL).unwrap_err();
+fn dn42_null_prefix_is_skipped_and_the_rest_served() {
+    let s = parse(DN42_NULL).unwrap();
     assert_eq!(
-        e.to_string(),
-        "locallyAddedAssertions.prefixAssertions[1]: prefix must be a string, not null"
+        s.prefix_assertions,
+        vec![v4("172.20.0.0", 24, 28, 4_242_422_601)]
     );
-    assert_eq!(e.path, "locallyAddedAssertions.prefixAssertions[1]");
+    assert_eq!(s.skipped.count, 1);
+    assert_eq!(
+        s.skipped.first,
+        vec!["locallyAddedAssertions.prefixAssertions[1]: prefix must be a string, not null"]
+    );
+    assert_eq!(
+        served(&s, Vec::new()),
+        vec![v4("172.20.0.0", 24, 28, 4_242_422_601)]
+    );
+}
+
+#[test]
+fn dn42_export_serves_all_but_its_three_broken_assertions() {
+    let s = parse(DN42_EXPORT).unwrap();
+    assert_eq!(s.prefix_assertions.len(), 3309);
+    assert_eq!(s.skipped.count, 3);
+    assert_eq!(
+        s.skipped.first,
+        vec![
+            "locallyAddedAssertions.prefixAssertions[123]: prefix must be a string, not null",
+            "locallyAddedAssertions.prefixAssertions[1560]: asn must be a number, not a string \"\"",
+            "locallyAddedAssertions.prefixAssertions[3311]: asn must be a number, not a string \"\"",
+        ]
+    );
+    // The neighbours of each broken entry are kept, in file order.
+    let p = &s.prefix_assertions;
+    assert_eq!(p[0], v6("fd00:114:514::", 48, 64, 4_242_420_916));
+    assert_eq!(p[122], v6("fd0d:138:9006::", 48, 64, 64663));
+    assert_eq!(p[123], v6("fd0d:7f0:3003::", 48, 64, 64663));
+    assert_eq!(p[1558], v4("10.100.0.0", 14, 32, 64654));
+    assert_eq!(p[1559], v4("10.100.232.0", 21, 24, 64654));
+    assert_eq!(p[3308], v4("172.31.0.0", 16, 32, 64654));
+    // dn42's own members are ignored in every entry, broken or not.
+    let ignored: Vec<(&str, usize)> = s.ignored.iter().map(|(k, v)| (k.as_str(), *v)).collect();
+    assert_eq!(
+        ignored,
+        vec![
+            ("locallyAddedAssertions.prefixAssertions[].mnt-by", 3312),
+            ("locallyAddedAssertions.prefixAssertions[].source", 3312),
+        ]
+    );
+    assert!(s.prefix_filters.is_empty() && s.bgpsec_filters.is_empty());
+    assert!(s.widened.is_empty() && s.bad_comments.count == 0);
+    // Served: the kept assertions, once each; entries 842 and 843 are
+    // the same.
+    assert_eq!(p[841], p[842]);
+    assert_eq!(served(&s, Vec::new()).len(), 3308);
 }
 
 #[test]
@@ -894,14 +1201,18 @@ fn broken_files() {
         "locallyAddedAssertions.bgpsecAssertions: must be an array, not null"
     );
     assert_eq!(
-        err(&file(
+        skipped(&file(
             1,
             &[(
                 "prefixAssertions",
                 r#"[{ "asn": 1, "prefix": "10.0.0.0/8" }, "10.0.0.0/8"]"#
             )]
         )),
-        "locallyAddedAssertions.prefixAssertions[1]: must be an object, not a string"
+        vec!["locallyAddedAssertions.prefixAssertions[1]: must be an object, not a string"]
+    );
+    assert_eq!(
+        err(&file(1, &[("bgpsecFilters", r#"[{ "asn": 1 }, 64496]"#)])),
+        "validationOutputFilters.bgpsecFilters[1]: must be an object, not an integer"
     );
     // A member given twice is an error with its position.
     let e =
