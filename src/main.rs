@@ -22,6 +22,7 @@
 
 #![forbid(unsafe_code)]
 
+use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::process::ExitCode;
 
@@ -62,6 +63,15 @@ struct Args {
     /// Internal: the directory a child process chroots to.
     #[arg(long = "chroot", hide = true, default_value = "/var/empty")]
     chroot: PathBuf,
+
+    /// Internal: a child process logs through the parent (fd 5).
+    #[arg(long = "log-relay", hide = true)]
+    log_relay: bool,
+
+    /// Internal: log to syslog through this socket, also in the
+    /// foreground.
+    #[arg(long = "syslog", hide = true, value_name = "socket")]
+    syslog: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum)]
@@ -72,64 +82,84 @@ enum Role {
 
 fn main() -> ExitCode {
     let args = Args::parse();
-    let target = if args.debug {
-        Target::Stderr
+    if let Some(role) = args.role {
+        child(role, &args)
     } else {
-        Target::Syslog
-    };
+        parent(args)
+    }
+}
 
-    match args.role {
-        Some(Role::Validator) => {
-            privsep::privdrop::close_from(5);
+/// A child role, started by the parent.
+fn child(role: Role, args: &Args) -> ExitCode {
+    // fds 3 and 4: the channels; 5: the log relay, if any.
+    let relay = args.log_relay.then(|| privsep::inherit(5));
+    privsep::privdrop::close_from(if args.log_relay { 6 } else { 5 });
+    let target = match relay {
+        Some(Ok(fd)) => Target::Relay(UnixDatagram::from(fd)),
+        Some(Err(e)) => {
+            eprintln!("rovd: log relay: {e}");
+            return ExitCode::FAILURE;
+        }
+        None => Target::Stderr,
+    };
+    ignore_terminal_signals();
+    match role {
+        Role::Validator => {
             rlog::init("validator", target, args.verbose);
-            ignore_terminal_signals();
             validator::main(&args.user, &args.chroot)
         }
-        Some(Role::Rtr) => {
-            privsep::privdrop::close_from(5);
+        Role::Rtr => {
             rlog::init("rtr", target, args.verbose);
-            ignore_terminal_signals();
             rtr::main(&args.user, &args.chroot)
         }
-        None => {
-            privsep::privdrop::close_from(3);
-            // Absolute, so that a reload finds it after daemon(3) changed
-            // the working directory.
-            let file = std::path::absolute(&args.file).unwrap_or(args.file);
-            let config = match Config::load(&file) {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("rovd: {e}");
-                    return ExitCode::FAILURE;
-                }
-            };
-            if let Err(e) = parent::check_tcp_auth(&config) {
-                let keys = config.key_file.as_deref().unwrap_or(&file);
-                eprintln!("rovd: {}: {e}", keys.display());
-                return ExitCode::FAILURE;
-            }
-            if let Some(tls) = &config.tls {
-                if let Err(e) = parent::tls::load(tls) {
-                    eprintln!("rovd: {e}");
-                    return ExitCode::FAILURE;
-                }
-            }
-            if args.check {
-                println!("configuration OK");
-                return ExitCode::SUCCESS;
-            }
-            rlog::init("parent", target, args.verbose);
-            if target == Target::Syslog {
-                rlog::echo_errors();
-            }
-            parent::main(parent::Options {
-                config_path: file,
-                config,
-                foreground: args.debug,
-                verbose: args.verbose,
-            })
+    }
+}
+
+/// The parent: the configuration, `-n`, then the daemon.
+fn parent(args: Args) -> ExitCode {
+    let target = match (&args.syslog, args.debug) {
+        (Some(socket), _) => Target::Syslog(socket.clone()),
+        (None, true) => Target::Stderr,
+        (None, false) => Target::Syslog(rlog::SYSLOG_SOCKET.into()),
+    };
+    privsep::privdrop::close_from(3);
+    // Absolute, so that a reload finds it after daemon(3) changed the
+    // working directory.
+    let file = std::path::absolute(&args.file).unwrap_or(args.file);
+    let config = match Config::load(&file) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("rovd: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = parent::check_tcp_auth(&config) {
+        let keys = config.key_file.as_deref().unwrap_or(&file);
+        eprintln!("rovd: {}: {e}", keys.display());
+        return ExitCode::FAILURE;
+    }
+    if let Some(tls) = &config.tls {
+        if let Err(e) = parent::tls::load(tls) {
+            eprintln!("rovd: {e}");
+            return ExitCode::FAILURE;
         }
     }
+    if args.check {
+        println!("configuration OK");
+        return ExitCode::SUCCESS;
+    }
+    let relay_logs = matches!(target, Target::Syslog(_));
+    rlog::init("parent", target, args.verbose);
+    if relay_logs && !args.debug {
+        rlog::echo_errors();
+    }
+    parent::main(parent::Options {
+        config_path: file,
+        config,
+        foreground: args.debug,
+        verbose: args.verbose,
+        relay_logs,
+    })
 }
 
 /// Children leave SIGINT (a terminal's ^C reaches the whole process group)

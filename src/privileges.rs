@@ -13,7 +13,7 @@
 
 use std::path::Path;
 
-use log::{error, info};
+use log::{error, info, warn};
 
 pub use privsep::sandbox::{Role, SeccompMode};
 
@@ -58,7 +58,15 @@ pub fn lock_down(policy: &privsep::sandbox::Policy) -> Result<(), Failed> {
     match privsep::sandbox::apply(policy) {
         Ok(status) => {
             info!("{}", status.rlimits);
-            info!("{}", status.landlock);
+            if status.landlock.starts_with("landlock: not ") && policy.role != Role::Rtr {
+                warn!(
+                    "{}: files are confined by the user and seccomp only \
+                     (landlock = \"best-effort\")",
+                    status.landlock
+                );
+            } else {
+                info!("{}", status.landlock);
+            }
             info!("{}", status.seccomp);
             Ok(())
         }

@@ -113,7 +113,7 @@ fn as_root_on_port_323_every_process_is_locked_down() {
     let data = Data::generate(31, 3000, 1000);
     let (json1, json2) = (data.to_json(), data.updated().to_json());
     let config = format!(
-        "[rtr]\nlisten = [\"127.0.0.1:{PORT}\"]\nnotify-interval = 0\n\n[[source]]\npath = \"vrps.json\"\n"
+        "[rtr]\nlisten = [\"127.0.0.1:{PORT}\"]\nnotify-interval = 0\nmax-sessions-per-address = 100\n\n[[source]]\npath = \"vrps.json\"\n"
     );
     let mut daemon =
         Daemon::start_with(&config, &[("vrps.json", json1.as_bytes())], Some(323), &[]);

@@ -112,7 +112,8 @@ pub fn spawn_program(
     // must not land on the targets either, or the dup2s would close them:
     // occupy any free number up to the last target until the child is
     // started.
-    let _placeholders = fill_low_fds(2 + count as RawFd)?;
+    let last = RawFd::try_from(2 + count).unwrap_or(RawFd::MAX);
+    let _placeholders = fill_low_fds(last)?;
 
     let mut cmd = Command::new(path);
     // A clean environment: nothing of the starting shell's (locale, proxy

@@ -6,6 +6,7 @@
 //! [`Children`] stops them, so that no exit path leaves one behind.
 
 use std::os::fd::{AsFd, OwnedFd};
+use std::os::unix::net::UnixDatagram;
 use std::path::PathBuf;
 use std::process::{Child, ExitStatus};
 use std::time::{Duration, Instant};
@@ -31,6 +32,8 @@ pub(super) struct Children {
     /// What waits for a child that has not taken what it was sent yet.
     for_validator: Outbox,
     for_rtr: Outbox,
+    /// The parent's end of the log relay, when it logs to syslog.
+    logs: Option<UnixDatagram>,
 }
 
 /// Messages for a child after start-up, coalesced: a child that stops
@@ -94,10 +97,13 @@ impl Children {
         config: &Config,
         foreground: bool,
         verbose: u8,
+        relay_logs: bool,
     ) -> std::io::Result<Children> {
         let (to_validator, validator_end) = privsep::Channel::pair(msg::MAX_BODY)?;
         let (to_rtr, rtr_end) = privsep::Channel::pair(msg::MAX_BODY)?;
         let (snap_v, snap_r) = privsep::Channel::pair(msg::MAX_BODY)?;
+        // Both children send their log lines into one end, fd 5.
+        let relay = relay_logs.then(UnixDatagram::pair).transpose()?;
         // What a child needs before it reads anything from its channel.
         let mut args = vec![
             "--user".to_string(),
@@ -111,10 +117,15 @@ impl Children {
         if verbose > 0 {
             args.push(format!("-{}", "v".repeat(verbose.into())));
         }
+        if relay.is_some() {
+            args.push("--log-relay".to_string());
+        }
         let spawn = |role: &str, title: &str, fd3: &privsep::Channel, fd4: &privsep::Channel| {
             let mut a: Vec<&str> = vec!["--role", role];
             a.extend(args.iter().map(String::as_str));
-            privsep::spawn(exe, title, &a, &[fd3.as_fd(), fd4.as_fd()])
+            let mut fds = vec![fd3.as_fd(), fd4.as_fd()];
+            fds.extend(relay.as_ref().map(|(_, child)| child.as_fd()));
+            privsep::spawn(exe, title, &a, &fds)
         };
         let validator = spawn("validator", "rovd: validator", &validator_end, &snap_v)?;
         let rtr = match spawn("rtr", "rovd: rtr", &rtr_end, &snap_r) {
@@ -133,6 +144,9 @@ impl Children {
             to_rtr: Some(to_rtr),
             for_validator: Outbox::new(true),
             for_rtr: Outbox::new(false),
+            logs: relay
+                .map(|(parent, _)| parent.set_nonblocking(true).map(|()| parent))
+                .transpose()?,
         })
     }
 
@@ -166,6 +180,11 @@ impl Children {
             r.send_with_fd(&item, l.socket.as_fd())?;
         }
         r.send(&Handover::Done)
+    }
+
+    /// The parent's end of the log relay, if the children log through it.
+    pub(super) fn logs(&self) -> Option<&UnixDatagram> {
+        self.logs.as_ref()
     }
 
     /// The children's process ids: the only processes the parent may
@@ -274,6 +293,10 @@ impl Drop for Children {
                     Ok(None) => std::thread::sleep(Duration::from_millis(20)),
                 }
             }
+        }
+        // The children's last words.
+        if let Some(logs) = &self.logs {
+            crate::log::relay(logs);
         }
         info!("exiting");
     }

@@ -19,7 +19,7 @@ mod children;
 mod listen;
 pub mod tls;
 
-use std::os::fd::{AsFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -38,6 +38,7 @@ pub use self::listen::check_tcp_auth;
 
 const SIGNALS: Token = Token(0);
 const CHILDREN: Token = Token(1);
+const LOGS: Token = Token(2);
 
 /// What the parent was started with.
 pub struct Options {
@@ -49,6 +50,8 @@ pub struct Options {
     pub foreground: bool,
     /// How many `-v`.
     pub verbose: u8,
+    /// Whether the parent logs to syslog, and the children through it.
+    pub relay_logs: bool,
 }
 
 /// The parent's entry point, after the configuration has been read.
@@ -62,6 +65,7 @@ fn run(opts: Options) -> Result<(), Failed> {
         config,
         foreground,
         verbose,
+        relay_logs,
     } = opts;
 
     // 1. While we may still bind and read anything: the listeners with the
@@ -92,8 +96,8 @@ fn run(opts: Options) -> Result<(), Failed> {
         Signal::SIGCHLD,
     ])
     .or_fail("signals")?;
-    let mut children =
-        Children::spawn(&exe, &config, foreground, verbose).or_fail("cannot start the children")?;
+    let mut children = Children::spawn(&exe, &config, foreground, verbose, relay_logs)
+        .or_fail("cannot start the children")?;
     let known_dirs = source_dirs.iter().map(|(path, _)| path.clone()).collect();
     let handed = Handed {
         listeners,
@@ -174,6 +178,15 @@ impl Parent {
         poll.registry()
             .register(&mut signals, SIGNALS, Interest::READABLE)
             .or_fail("event loop")?;
+        if let Some(logs) = children.logs() {
+            poll.registry()
+                .register(
+                    &mut mio::unix::SourceFd(&logs.as_raw_fd()),
+                    LOGS,
+                    Interest::READABLE,
+                )
+                .or_fail("event loop")?;
+        }
         // Writable again: a child took what waited for it.
         for fd in children.channel_fds() {
             poll.registry()
@@ -226,6 +239,11 @@ impl Parent {
             if let Err(e) = self.poll.poll(&mut events, None) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
                     return Err(e).or_fail("poll");
+                }
+            }
+            if events.iter().any(|e| e.token() == LOGS) {
+                if let Some(logs) = self.children.logs() {
+                    crate::log::relay(logs);
                 }
             }
             if events.iter().any(|e| e.token() == CHILDREN) {

@@ -190,6 +190,10 @@ impl Plan<'_> {
             .map(Payload::Vrp)
             .chain(self.router_keys.iter().cloned().map(Payload::RouterKey))
             .chain(self.aspas.iter().cloned().map(Payload::Aspa));
+        #[cfg(feature = "sandbox-probe")]
+        if probe::truncates() {
+            return probe::send_truncated(counts, items, rtr);
+        }
         stream::write(counts, items, |frame| Ok(rtr.send_encoded(frame)?))
     }
 }
@@ -295,5 +299,47 @@ mod tests {
             ]
         );
         assert_eq!(plan.summary().0, 6);
+    }
+}
+
+/// A test-only fault: with the `sandbox-probe` feature and
+/// `ROVD_SANDBOX_PROBE=truncate-snapshot`, the second snapshot is cut
+/// after its first batch and the validator exits, as if it died while
+/// sending; a test then sees what the rtr worker and the routers do.
+#[cfg(feature = "sandbox-probe")]
+mod probe {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use log::warn;
+    use privsep::FrameError;
+
+    use crate::payload::Payload;
+    use crate::stream;
+
+    static SENT: AtomicU32 = AtomicU32::new(0);
+
+    pub(super) fn truncates() -> bool {
+        std::env::var("ROVD_SANDBOX_PROBE").is_ok_and(|p| p == "truncate-snapshot")
+            && SENT.fetch_add(1, Ordering::Relaxed) == 1
+    }
+
+    pub(super) fn send_truncated(
+        counts: stream::Counts,
+        items: impl Iterator<Item = Payload>,
+        rtr: &mut privsep::Channel,
+    ) -> Result<(), FrameError> {
+        let mut frames = 0;
+        let _ = stream::write(counts, items, |frame| {
+            frames += 1;
+            if frames > 2 {
+                return Err(FrameError::Truncated);
+            }
+            Ok(rtr.send_encoded(frame)?)
+        });
+        warn!(
+            "sandbox probe: snapshot cut after {} frames; exiting",
+            frames - 1
+        );
+        std::process::exit(3);
     }
 }

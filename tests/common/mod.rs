@@ -208,7 +208,14 @@ impl Daemon {
         port: Option<u16>,
         env: &[(&str, &str)],
     ) -> Daemon {
-        Self::spawn_inner(config, files, port, env, None)
+        Self::spawn_inner(config, files, port, env, None, &[])
+    }
+
+    /// As [`Daemon::start`], with more command-line arguments.
+    pub(crate) fn start_args(config: &str, files: &[(&str, &[u8])], args: &[&str]) -> Daemon {
+        let mut daemon = Self::spawn_inner(config, files, None, &[], None, args);
+        daemon.wait_for_port();
+        daemon
     }
 
     /// As [`Daemon::start`], for a configuration with TCP keys: the file is
@@ -228,7 +235,7 @@ impl Daemon {
 
     /// As [`Daemon::start_with_keys`], without waiting for the listener.
     pub(crate) fn spawn_with_keys(config: &str, keys: &str, files: &[(&str, &[u8])]) -> Daemon {
-        Self::spawn_inner(config, files, None, &[], Some(keys))
+        Self::spawn_inner(config, files, None, &[], Some(keys), &[])
     }
 
     fn spawn_inner(
@@ -237,6 +244,7 @@ impl Daemon {
         port: Option<u16>,
         env: &[(&str, &str)],
         keys: Option<&str>,
+        args: &[&str],
     ) -> Daemon {
         let dir = tempfile::tempdir().expect("temporary directory");
         let port = port.unwrap_or_else(free_port);
@@ -260,6 +268,7 @@ impl Daemon {
             .arg("-v")
             .arg("-f")
             .arg(&config_path)
+            .args(args)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())

@@ -317,6 +317,10 @@ const PARENT: &[Allow] = &[
     // Sleeping while waiting for children to exit.
     sys!(SYS_clock_nanosleep),
     sys!(SYS_nanosleep),
+    // Connecting to syslog again when syslogd restarts: local sockets
+    // only (Landlock denies TCP connect besides).
+    sys!(SYS_socket, OneOf(0, &[libc::AF_UNIX as u64])),
+    sys!(SYS_connect),
 ];
 
 fn allow_list(role: Role) -> impl Iterator<Item = &'static Allow> {
@@ -437,9 +441,7 @@ mod tests {
     #[test]
     fn lists_leave_out() {
         let nobody = [
-            "socket",
             "socketpair",
-            "connect",
             "bind",
             "listen",
             "execve",
@@ -482,7 +484,8 @@ mod tests {
             };
             only("openat", &[Role::Parent, Role::Validator]);
             only("getdents64", &[Role::Validator]);
-            for name in ["kill", "wait4", "waitid", "nanosleep"] {
+            // The parent's socket and connect are for syslog, AF_UNIX only.
+            for name in ["kill", "wait4", "waitid", "nanosleep", "socket", "connect"] {
                 only(name, &[Role::Parent]);
             }
             for name in [
