@@ -84,7 +84,10 @@ impl Syslog {
             pid: std::process::id(),
         };
         self.logger = syslog::unix_custom(formatter, &self.path).ok();
-        self.next_try = Instant::now() + RECONNECT;
+        if self.logger.is_none() {
+            // Not there (yet): do not try again for every line.
+            self.next_try = Instant::now() + RECONNECT;
+        }
     }
 
     /// Send `msg`; on failure connect again (at most once per

@@ -981,19 +981,31 @@ impl Server {
             let Some(conn) = self.conns[slot].as_mut() else {
                 continue;
             };
-            let close = match conn.last_pdu {
-                None if now.saturating_duration_since(conn.opened) > first => {
-                    Some(Close::NoQuery(first))
-                }
-                Some(t) if now.saturating_duration_since(t) > idle => Some(Close::Idle(idle)),
-                _ => conn.too_slow(now),
-            };
+            let close = overdue(conn.opened, conn.last_pdu, now, first, idle)
+                .or_else(|| conn.too_slow(now));
             if let Some(close) = close {
                 self.close(slot, close);
             } else if conn.session.wants_notify() {
                 self.notify(slot, now);
             }
         }
+    }
+}
+
+/// Whether a connection opened at `opened`, whose router last sent a PDU
+/// at `last_pdu`, is overdue at `now`: no first query within `first`, or
+/// no PDU for `idle`.
+fn overdue(
+    opened: Instant,
+    last_pdu: Option<Instant>,
+    now: Instant,
+    first: Duration,
+    idle: Duration,
+) -> Option<Close> {
+    match last_pdu {
+        None if now.saturating_duration_since(opened) > first => Some(Close::NoQuery(first)),
+        Some(t) if now.saturating_duration_since(t) > idle => Some(Close::Idle(idle)),
+        _ => None,
     }
 }
 
@@ -1029,6 +1041,26 @@ fn note_session(conn: &mut Conn, note: Note) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn silent_and_idle_connections_are_overdue() {
+        let t0 = Instant::now();
+        let (first, idle) = (Duration::from_secs(30), Duration::from_secs(14_400));
+        let at = |s| t0 + Duration::from_secs(s);
+        assert!(overdue(t0, None, at(30), first, idle).is_none());
+        assert!(matches!(
+            overdue(t0, None, at(31), first, idle),
+            Some(Close::NoQuery(_))
+        ));
+        // A router that asked once is held to the idle limit instead: twice
+        // the default Expire Interval.
+        assert!(overdue(t0, Some(at(1)), at(14_401), first, idle).is_none());
+        let idle_close = overdue(t0, Some(at(1)), at(14_402), first, idle);
+        assert!(matches!(idle_close, Some(Close::Idle(_))));
+        assert_eq!(idle_close.unwrap().to_string(), "idle: no PDU for 14400 s");
+        let c = crate::config::Config::parse(std::path::Path::new("x"), "").unwrap();
+        assert_eq!(Settings::from_config(&c).idle_limit(), idle);
+    }
 
     #[test]
     fn input_is_taken_by_moving_a_cursor_and_compacted_only_to_read() {
