@@ -38,6 +38,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod client;
 pub mod config;
 pub mod failed;
 pub mod log;

@@ -11,10 +11,23 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use rovd::pdu::{self, ErrorCode, Pdu, Version};
-
-use super::answer::{AnswerError, ResetAnswer, Table};
 use super::{AoAlg, Failed, Query, TcpAuth};
+use rovd::client::{Client, Event, Failure};
+use rovd::payload::Snapshot;
+use rovd::pdu::{ErrorCode, Serial, SessionId, Version};
+
+/// A cache's whole table, as one Reset Query got it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Table {
+    /// The version the cache answered at.
+    pub(crate) version: Version,
+    /// The session of the data.
+    pub(crate) session: SessionId,
+    /// The serial of the data.
+    pub(crate) serial: Serial,
+    /// The data.
+    pub(crate) snapshot: Snapshot,
+}
 
 /// The IANA port for RTR over plain TCP (RFC 6810 §7).
 const RTR_PORT: u16 = 323;
@@ -78,7 +91,7 @@ impl Fetch {
                 code,
                 text,
             } => {
-                let e = AnswerError::Refused {
+                let e = Failure::Refused {
                     version,
                     code,
                     text,
@@ -168,54 +181,27 @@ fn fetch_at(
         ));
     };
     let io_err = |e: io::Error| Fetch::Trouble(format!("{e}"));
-    let mut reset_query = Vec::with_capacity(pdu::RESET_QUERY_LEN);
-    pdu::reset_query(&mut reset_query, version);
-    stream.write_all(&reset_query).map_err(io_err)?;
+    let mut client = Client::new(version);
+    stream.write_all(&client.take_output()).map_err(io_err)?;
 
-    let mut answer = ResetAnswer::new(version);
     let mut buf: Vec<u8> = Vec::with_capacity(1 << 16);
     let mut chunk = vec![0u8; 1 << 16];
+    let mut events = Vec::new();
     loop {
         let mut at = 0;
         loop {
-            let rest = buf.get(at..).unwrap_or_default();
-            match Pdu::decode_from_cache(rest) {
-                Ok(None) => break,
-                Ok(Some((pdu_version, pdu, n))) => {
-                    at += n;
-                    match answer.push(pdu_version, pdu) {
-                        Ok(None) => {}
-                        Ok(Some(table)) => return Ok(table),
-                        Err(AnswerError::Refused {
-                            version,
-                            code,
-                            text,
-                        }) => {
-                            return Err(Fetch::Refused {
-                                version,
-                                code,
-                                text,
-                            })
-                        }
-                        Err(e @ AnswerError::Unexpected(_)) => {
-                            return Err(Fetch::Trouble(e.to_string()))
-                        }
-                    }
+            let n = client.receive(buf.get(at..).unwrap_or_default(), &mut events);
+            at += n;
+            // What the client has to say to the cache (an Error Report
+            // before it gives up) goes out first.
+            let _ = stream.write_all(&client.take_output());
+            for event in events.drain(..) {
+                if let Some(outcome) = outcome(&client, event) {
+                    return outcome;
                 }
-                Err(e) => {
-                    // Tell the cache, as a router would (§5.8), then give up.
-                    let mut report = Vec::new();
-                    let text = e.to_string();
-                    pdu::error_report(
-                        &mut report,
-                        version,
-                        ErrorCode::CorruptData,
-                        rest.get(..pdu::HEADER_LEN).unwrap_or(rest),
-                        &text,
-                    );
-                    let _ = stream.write_all(&report);
-                    return Err(Fetch::Trouble(format!("malformed PDU: {text}")));
-                }
+            }
+            if n == 0 {
+                break;
             }
         }
         buf.drain(..at);
@@ -239,6 +225,46 @@ fn fetch_at(
             Err(e) => return Err(io_err(e)),
         }
     }
+}
+
+/// What an event of the client means for one Reset Query: its table,
+/// why there is none, or nothing yet.
+fn outcome(client: &Client, event: Event) -> Option<Result<Table, Fetch>> {
+    let refused = |version, code: ErrorCode| Fetch::Refused {
+        version,
+        code: code.value(),
+        text: String::new(),
+    };
+    Some(match event {
+        Event::Synced {
+            full: true,
+            session,
+            serial,
+            ..
+        } => Ok(Table {
+            version: client.version(),
+            session,
+            serial,
+            snapshot: client.table().clone(),
+        }),
+        // §7: in v0 and v1 the error ends the session; a new connection
+        // asks again (see `fetch`).
+        Event::Downgraded(offered) => Err(refused(offered, ErrorCode::UnsupportedVersion)),
+        Event::NoData => Err(refused(client.version(), ErrorCode::NoDataAvailable)),
+        Event::Failed(Failure::Refused {
+            version,
+            code,
+            text,
+        }) => Err(Fetch::Refused {
+            version,
+            code,
+            text,
+        }),
+        Event::Failed(e @ Failure::Broken { .. }) => {
+            Err(Fetch::Trouble(format!("malformed answer: {e}")))
+        }
+        Event::Synced { .. } | Event::Notified(_) | Event::CacheReset => return None,
+    })
 }
 
 /// A TCP connection to `addr` within `timeout`, with the key of `auth` (if

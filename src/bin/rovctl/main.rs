@@ -8,7 +8,7 @@
 //!
 //! - `main.rs` — the command line, `dump` and `diff`
 //! - `fetch.rs` — one connection, with TCP-MD5/TCP-AO, and a Reset Query
-//! - `answer.rs` — collecting the answer into a table
+//!   read with the shared router side of RTR ([`rovd::client`])
 //! - `proxy.rs` — `rovctl proxy`
 //!
 //! - `rovctl dump CACHE` prints the table as rpki-client JSON (which rovd
@@ -31,7 +31,6 @@
 
 #![forbid(unsafe_code)]
 
-mod answer;
 mod fetch;
 mod proxy;
 
@@ -49,8 +48,7 @@ use rovd::payload::{Delta, Snapshot};
 use rovd::pdu::Version;
 use rovd::validator::input::{self, Format};
 
-use self::answer::Table;
-use self::fetch::fetch;
+use self::fetch::{fetch, Table};
 
 //------------ Command line --------------------------------------------------
 
