@@ -221,6 +221,18 @@ impl Client {
         }
     }
 
+    /// A new connection to the same cache: the table and its position are
+    /// kept, and the first query is a Serial Query for them (§8.1: a
+    /// router may resume; a cache that lost them answers Cache Reset), or
+    /// a Reset Query if the table has no position yet. The version stays.
+    pub fn resume(&mut self) {
+        self.output.clear();
+        self.pending = Pending::default();
+        self.negotiated = false;
+        self.state = State::Idle;
+        self.refresh();
+    }
+
     fn reset_query(&mut self) {
         pdu::reset_query(&mut self.output, self.version);
         self.state = State::Asked(Query::Reset);

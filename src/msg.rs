@@ -1,4 +1,4 @@
-//! The IPC messages exchanged by rovd's three processes, in one place.
+//! The IPC messages exchanged by rovd's processes, in one place.
 //!
 //! Every channel is an `AF_UNIX` stream socketpair carrying frames of the
 //! `privsep` crate: a fixed header validated first, then a bincode body
@@ -10,17 +10,23 @@
 //!   then [`ToValidator`] or [`ToRtr`]
 //! - validator → rtr (fd 4): the [`Snapshot`] stream, written and read by
 //!   [`crate::stream`]
+//! - parent → fetcher (fd 3), when there are upstreams: the hand-over,
+//!   then [`ToFetcher`]
+//! - fetcher → validator (the fetcher's fd 4; the validator gets its end in
+//!   the hand-over): [`Fetched`]; the validator answers with
+//!   [`ToFetcher::Resend`] on the same socket
 //!
 //! A child treats end-of-file on fd 3 as the order to exit.
 
-use std::net::SocketAddr;
+use std::fmt;
+use std::net::{IpAddr, SocketAddr};
 use std::os::fd::OwnedFd;
 use std::path::PathBuf;
 
 use log::error;
 use serde::{Deserialize, Serialize};
 
-use crate::config::{Config, TlsFiles};
+use crate::config::{Config, TcpAo, TcpMd5, TlsFiles, Upstream};
 use crate::failed::Failed;
 use crate::payload::Payload;
 
@@ -60,6 +66,10 @@ pub enum Handover {
     /// validator: a descriptor that turns readable when something changes
     /// in the source directories (inotify on Linux), attached.
     Watch,
+    /// validator: its end of the channel from the fetcher, attached.
+    Fetcher,
+    /// fetcher: what it needs to reach the upstreams.
+    Reach(Box<Reach>),
     /// Everything has been handed over.
     Done,
 }
@@ -73,6 +83,8 @@ impl privsep::Message for Handover {
             Handover::SourceDir { .. } => 4,
             Handover::Watch => 5,
             Handover::Done => 6,
+            Handover::Fetcher => 7,
+            Handover::Reach(_) => 8,
         }
     }
 }
@@ -82,7 +94,10 @@ impl Handover {
     fn carries_fd(&self) -> bool {
         matches!(
             self,
-            Handover::Listener { .. } | Handover::SourceDir { .. } | Handover::Watch
+            Handover::Listener { .. }
+                | Handover::SourceDir { .. }
+                | Handover::Watch
+                | Handover::Fetcher
         )
     }
 
@@ -93,6 +108,8 @@ impl Handover {
             Handover::Tls(_) => "TLS files",
             Handover::SourceDir { .. } => "source directory",
             Handover::Watch => "change notification",
+            Handover::Fetcher => "fetcher channel",
+            Handover::Reach(_) => "upstream addresses and keys",
             Handover::Done => "end of hand-over",
         }
     }
@@ -121,6 +138,10 @@ pub enum Handed {
     },
     /// The change notification.
     Watch(OwnedFd),
+    /// The channel from the fetcher.
+    Fetcher(OwnedFd),
+    /// What the fetcher needs to reach its upstreams.
+    Reach(Box<Reach>),
 }
 
 /// What a child got at start-up.
@@ -137,8 +158,10 @@ pub struct StartUp {
 pub enum Taker {
     /// Listeners and TLS files.
     Rtr,
-    /// Source directories and the change notification.
+    /// Source directories, the change notification, the fetcher channel.
     Validator,
+    /// Upstream addresses and keys.
+    Fetcher,
 }
 
 impl Taker {
@@ -146,7 +169,10 @@ impl Taker {
         match item {
             Handover::Config(_) | Handover::Done => true,
             Handover::Listener { .. } | Handover::Tls(_) => self == Taker::Rtr,
-            Handover::SourceDir { .. } | Handover::Watch => self == Taker::Validator,
+            Handover::SourceDir { .. } | Handover::Watch | Handover::Fetcher => {
+                self == Taker::Validator
+            }
+            Handover::Reach(_) => self == Taker::Fetcher,
         }
     }
 }
@@ -202,6 +228,8 @@ pub fn receive_handover(
             (Handover::Tls(files), _) => Handed::Tls(files),
             (Handover::SourceDir { path }, Some(dir)) => Handed::SourceDir { path, dir },
             (Handover::Watch, Some(fd)) => Handed::Watch(fd),
+            (Handover::Fetcher, Some(fd)) => Handed::Fetcher(fd),
+            (Handover::Reach(r), _) => Handed::Reach(r),
             (item, None) => return Err(broken(format!("{} without a descriptor", item.name()))),
         };
         handed.push(handed_item);
@@ -244,6 +272,177 @@ impl privsep::Message for ToRtr {
         match self {
             ToRtr::Config(_) => 24,
             ToRtr::Tls(_) => 25,
+        }
+    }
+}
+
+/// What the parent tells the fetcher after start-up.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum ToFetcher {
+    /// The configuration, again on every reload, with what reaches the
+    /// upstreams it names.
+    Config(Box<Config>, Box<Reach>),
+    /// Fetch every upstream now (SIGHUP): a Serial Query to each RTR
+    /// upstream, a request to each HTTP one. From the validator: send
+    /// this upstream's whole table again (its copy did not take a delta).
+    Refetch(Option<Upstream>),
+}
+
+impl privsep::Message for ToFetcher {
+    fn kind(&self) -> u16 {
+        match self {
+            ToFetcher::Config(..) => 40,
+            ToFetcher::Refetch(_) => 41,
+        }
+    }
+}
+
+/// What only the parent can give the fetcher: the upstreams' addresses
+/// (the fetcher has no resolver: it cannot read a file), the PEM files of
+/// TLS upstreams, and the key file's keys for upstream addresses.
+#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reach {
+    /// Each upstream host as written in a `url`, with its addresses.
+    pub hosts: Vec<(String, Vec<IpAddr>)>,
+    /// The `ca-file`, `client-certificate` and `client-key` files, by path.
+    pub files: Vec<(PathBuf, Vec<u8>)>,
+    /// The system's CA certificates, PEM, when a TLS upstream has no
+    /// `ca-file`.
+    pub system_roots: Option<Vec<u8>>,
+    /// TCP-MD5 keys whose peer prefix holds an upstream address.
+    pub tcp_md5: Vec<TcpMd5>,
+    /// TCP-AO keys whose peer prefix holds an upstream address.
+    pub tcp_ao: Vec<TcpAo>,
+}
+
+impl Reach {
+    /// The addresses of `host`, as resolved.
+    pub fn addrs(&self, host: &str) -> Option<&[IpAddr]> {
+        self.hosts
+            .iter()
+            .find(|(h, _)| h == host)
+            .map(|(_, a)| a.as_slice())
+    }
+
+    /// The contents of the file at `path`, as read.
+    pub fn file(&self, path: &std::path::Path) -> Option<&[u8]> {
+        self.files
+            .iter()
+            .find(|(p, _)| p == path)
+            .map(|(_, b)| b.as_slice())
+    }
+}
+
+impl fmt::Debug for Reach {
+    // Keys and client keys never go into a log line.
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Reach")
+            .field("hosts", &self.hosts)
+            .field(
+                "files",
+                &self.files.iter().map(|(p, _)| p).collect::<Vec<_>>(),
+            )
+            .field("system_roots", &self.system_roots.as_ref().map(Vec::len))
+            .field("tcp_md5", &self.tcp_md5.len())
+            .field("tcp_ao", &self.tcp_ao.len())
+            .finish()
+    }
+}
+
+//------------ fetcher → validator -------------------------------------------
+
+/// What the fetcher got from an upstream, for the validator to check and
+/// take in. Items and body octets accumulate per upstream until `Synced`
+/// or `Downloaded` commits them; `Failed` drops them.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum Fetched {
+    /// RTR: items of the upstream's next table (`full`), or changes to the
+    /// last one: announced (`announce`) or withdrawn. About
+    /// [`BATCH_BYTES`] of them per frame.
+    Items {
+        /// The upstream.
+        url: Upstream,
+        /// Announced, else withdrawn.
+        announce: bool,
+        /// The items.
+        items: Vec<Payload>,
+    },
+    /// RTR: End of Data. The items since the last commit are the whole
+    /// table (`full`) or the changes to it; `count` of them, with the
+    /// [`StreamChecksum`] of their frames' bodies.
+    Synced {
+        /// The upstream.
+        url: Upstream,
+        /// A whole table, else changes.
+        full: bool,
+        /// Items since the last commit.
+        count: u64,
+        /// Their checksum.
+        checksum: u64,
+        /// The upstream's Expire Interval within the source's bounds: the
+        /// data is good that long after this sync.
+        expire: u32,
+    },
+    /// HTTP: the next part of a response body, decompressed.
+    Body {
+        /// The upstream.
+        url: Upstream,
+        /// The octets.
+        #[serde(with = "serde_bytes")]
+        octets: Vec<u8>,
+    },
+    /// HTTP: the body is complete, `length` octets.
+    Downloaded {
+        /// The upstream.
+        url: Upstream,
+        /// Octets in all `Body` frames since the last commit.
+        length: u64,
+        /// The `Last-Modified` time, Unix seconds, if sent.
+        last_modified: Option<u64>,
+    },
+    /// The data held is still current: an RTR upstream answered with no
+    /// change (its Expire Interval, bounded), an HTTP one with 304 Not
+    /// Modified (no interval).
+    Current {
+        /// The upstream.
+        url: Upstream,
+        /// RTR: the bounded Expire Interval.
+        expire: Option<u32>,
+    },
+    /// The upstream could not be reached or broke its protocol; what came
+    /// since the last commit is void. Its data is kept, as data that is
+    /// no longer confirmed.
+    Failed {
+        /// The upstream.
+        url: Upstream,
+        /// Why, for the log and the status.
+        reason: String,
+    },
+}
+
+impl Fetched {
+    /// The upstream the message is about.
+    pub fn url(&self) -> &Upstream {
+        match self {
+            Fetched::Items { url, .. }
+            | Fetched::Synced { url, .. }
+            | Fetched::Body { url, .. }
+            | Fetched::Downloaded { url, .. }
+            | Fetched::Current { url, .. }
+            | Fetched::Failed { url, .. } => url,
+        }
+    }
+}
+
+impl privsep::Message for Fetched {
+    fn kind(&self) -> u16 {
+        match self {
+            Fetched::Items { .. } => 48,
+            Fetched::Synced { .. } => 49,
+            Fetched::Body { .. } => 50,
+            Fetched::Downloaded { .. } => 51,
+            Fetched::Current { .. } => 52,
+            Fetched::Failed { .. } => 53,
         }
     }
 }

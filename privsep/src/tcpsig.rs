@@ -103,7 +103,7 @@ fn check_prefix(peer: IpAddr, prefix_len: u8) -> io::Result<()> {
 //------------ Linux ---------------------------------------------------------
 
 #[cfg(target_os = "linux")]
-mod linux {
+pub(crate) mod linux {
     use std::io;
     use std::mem::{size_of, zeroed};
     use std::net::IpAddr;
@@ -112,11 +112,11 @@ mod linux {
     use super::{AoKey, Md5Key, AO_MAC_LEN, MAX_KEY_LEN};
 
     /// linux/tcp.h; `TCP_MD5SIG_EXT` since Linux 4.13.
-    pub(super) const TCP_MD5SIG_EXT: libc::c_int = 32;
+    pub(crate) const TCP_MD5SIG_EXT: libc::c_int = 32;
     /// `tcpm_prefixlen` is valid.
     pub(super) const TCP_MD5SIG_FLAG_PREFIX: u8 = 0x1;
     /// linux/tcp.h, Linux 6.7.
-    pub(super) const TCP_AO_ADD_KEY: libc::c_int = 38;
+    pub(crate) const TCP_AO_ADD_KEY: libc::c_int = 38;
     /// linux/tcp.h, Linux 6.7.
     pub(super) const TCP_AO_INFO: libc::c_int = 40;
 

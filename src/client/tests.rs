@@ -344,3 +344,42 @@ fn a_refusal_names_the_code_and_the_version() {
         "cache sent Error Report 4 (Unsupported Protocol Version) at version 1: v1 only"
     );
 }
+
+#[test]
+fn a_new_connection_resumes_with_a_serial_query_or_is_reset() {
+    let version = Version::V2;
+    let mut cache = Cache::new(0x1234, TIMERS, 5);
+    let first = snapshot(300, 2);
+    cache.update(first.clone()).unwrap();
+    let mut client = Client::new(version);
+    let query = client.take_output();
+    feed(&mut client, &answer(&cache, version, &query), 64);
+    // The cache moves on while the router is away; on the new connection
+    // the router asks for the changes since its serial, and gets them.
+    let second = testdata::mutate(&first, 5.0, 3);
+    cache.update(second.clone()).unwrap();
+    client.resume();
+    let query = client.take_output();
+    assert!(matches!(
+        Pdu::decode(&query).unwrap().unwrap().1,
+        Pdu::SerialQuery { .. }
+    ));
+    let events = feed(&mut client, &answer(&cache, version, &query), 64);
+    assert!(
+        matches!(&events[..], [Event::Synced { full: false, .. }]),
+        "{events:?}"
+    );
+    assert_eq!(client.table(), &cache_view(&second, version));
+    // A cache that restarted (a new session) answers Cache Reset: the
+    // router asks for everything.
+    let mut restarted = Cache::new(0x4321, TIMERS, 5);
+    restarted.update(first.clone()).unwrap();
+    client.resume();
+    let query = client.take_output();
+    let events = feed(&mut client, &answer(&restarted, version, &query), 64);
+    assert_eq!(events, [Event::CacheReset]);
+    let query = client.take_output();
+    let events = feed(&mut client, &answer(&restarted, version, &query), 64);
+    assert!(matches!(&events[..], [Event::Synced { full: true, .. }]));
+    assert_eq!(client.table(), &cache_view(&first, version));
+}

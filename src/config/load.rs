@@ -92,7 +92,13 @@ impl Config {
     /// Take relative paths relative to `base`, the directory of the
     /// configuration file.
     fn resolve_paths(&mut self, base: &Path) {
-        let sources = self.sources.iter_mut().map(|s| &mut s.path);
+        let sources = self.sources.iter_mut().flat_map(|s| {
+            s.path
+                .iter_mut()
+                .chain(s.ca_file.iter_mut())
+                .chain(s.client_certificate.iter_mut())
+                .chain(s.client_key.iter_mut())
+        });
         let slurm = self.slurm.iter_mut().map(|s| &mut s.path);
         let tls = self.tls.iter_mut().flat_map(|t| {
             [&mut t.certificate, &mut t.key]
@@ -133,12 +139,15 @@ impl Config {
                 KeyPath::Nth("source", i, "max-drop"),
                 "max-drop must be 0 to 100",
             )?;
-            if source.path.file_name().is_none() {
-                let path = source.path.display();
-                return Err((
-                    KeyPath::Nth("source", i, "path").span(doc),
-                    format!("source path {path} does not name a file"),
-                ));
+            source.check(doc, i)?;
+            for u in &source.url {
+                let before = self.sources[..i].iter().flat_map(|s| &s.url);
+                if before.clone().any(|b| b == u) {
+                    return Err((
+                        KeyPath::Nth("source", i, "url").span(doc),
+                        format!("url {u} is in two sources"),
+                    ));
+                }
             }
         }
         let r = &self.rtr;
@@ -196,6 +205,206 @@ impl Config {
             "query-timeout must be 1 to 3600 seconds",
         )?;
         Ok(())
+    }
+}
+
+//------------ Sources -------------------------------------------------------
+
+impl super::Source {
+    /// The rules of one `[[source]]` table, the `i`-th: a file or upstreams,
+    /// and only the keys that kind uses.
+    fn check(
+        &self,
+        doc: &ImDocument<&str>,
+        i: usize,
+    ) -> Result<(), (Option<Range<usize>>, String)> {
+        let at = |key| KeyPath::Nth("source", i, key).span(doc);
+        let table = doc
+            .get("source")
+            .and_then(|t| t.get(i))
+            .and_then(Item::as_table_like);
+        let given = |key: &str| table.is_some_and(|t| t.contains_key(key));
+        match (&self.path, self.url.as_slice()) {
+            (Some(_), [_, ..]) => {
+                return Err((at("url"), "a source has a path or a url, not both".into()))
+            }
+            (None, []) => {
+                let span = doc
+                    .get("source")
+                    .and_then(|t| t.get(i))
+                    .and_then(Item::span);
+                return Err((span, "a source needs a path or a url".into()));
+            }
+            (Some(path), []) => {
+                if path.file_name().is_none() {
+                    let path = path.display();
+                    return Err((
+                        at("path"),
+                        format!("source path {path} does not name a file"),
+                    ));
+                }
+                for key in UPSTREAM_KEYS {
+                    if given(key) {
+                        return Err((at(key), format!("{key} is for sources with a url")));
+                    }
+                }
+            }
+            (None, upstreams) => {
+                let rtr = upstreams.iter().any(|u| u.scheme.is_rtr());
+                let http = upstreams.iter().any(|u| !u.scheme.is_rtr());
+                let tls = upstreams.iter().any(|u| u.scheme.is_tls());
+                for (key, applies, what) in [
+                    ("poll-interval", http, "http and https"),
+                    ("timeout", http, "http and https"),
+                    ("max-size", http, "http and https"),
+                    ("format", http, "http and https"),
+                    ("ca-file", tls, "rtr+tls and https"),
+                    ("client-certificate", tls, "rtr+tls and https"),
+                    ("client-key", tls, "rtr+tls and https"),
+                ] {
+                    if given(key) && !applies {
+                        return Err((at(key), format!("{key} is for {what} upstreams")));
+                    }
+                }
+                for key in [
+                    "min-refresh",
+                    "max-refresh",
+                    "min-retry",
+                    "max-retry",
+                    "min-expire",
+                    "max-expire",
+                ] {
+                    if given(key) && !rtr {
+                        return Err((at(key), format!("{key} is for rtr and rtr+tls upstreams")));
+                    }
+                }
+                if self.client_certificate.is_some() != self.client_key.is_some() {
+                    let key = if self.client_key.is_none() {
+                        "client-certificate"
+                    } else {
+                        "client-key"
+                    };
+                    return Err((
+                        at(key),
+                        "client-certificate and client-key go together".into(),
+                    ));
+                }
+                if !(10..=86_400).contains(&self.poll_interval) {
+                    return Err((
+                        at("poll-interval"),
+                        "poll-interval must be 10 to 86400 seconds".into(),
+                    ));
+                }
+                if !(1..=300).contains(&self.connect_timeout) {
+                    return Err((
+                        at("connect-timeout"),
+                        "connect-timeout must be 1 to 300 seconds".into(),
+                    ));
+                }
+                if !(1..=3600).contains(&self.timeout) {
+                    return Err((at("timeout"), "timeout must be 1 to 3600 seconds".into()));
+                }
+                if self.max_size < 1024 {
+                    return Err((
+                        at("max-size"),
+                        "max-size must be at least 1024 octets".into(),
+                    ));
+                }
+                for (min, max, lo, hi) in [
+                    (
+                        "min-refresh",
+                        "max-refresh",
+                        self.min_refresh,
+                        self.max_refresh,
+                    ),
+                    ("min-retry", "max-retry", self.min_retry, self.max_retry),
+                    ("min-expire", "max-expire", self.min_expire, self.max_expire),
+                ] {
+                    if lo == 0 || lo > hi {
+                        return Err((at(min), format!("{min} must be positive and at most {max}")));
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The keys only sources with a url have.
+const UPSTREAM_KEYS: [&str; 13] = [
+    "poll-interval",
+    "connect-timeout",
+    "timeout",
+    "max-size",
+    "ca-file",
+    "client-certificate",
+    "client-key",
+    "min-refresh",
+    "max-refresh",
+    "min-retry",
+    "max-retry",
+    "min-expire",
+    "max-expire",
+];
+
+/// Deserialise a source's `url`: in the file a string or an array of
+/// strings, each parsed where the TOML parser still has its span; over IPC
+/// the list as serde encodes it.
+pub(super) fn upstreams<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<super::Upstream>, D::Error> {
+    if !d.is_human_readable() {
+        return Vec::deserialize(d);
+    }
+    d.deserialize_any(UpstreamsText)
+}
+
+struct UpstreamsText;
+
+impl<'de> Visitor<'de> for UpstreamsText {
+    type Value = Vec<super::Upstream>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a URL or an array of URLs")
+    }
+
+    fn visit_str<E: de::Error>(self, s: &str) -> Result<Self::Value, E> {
+        super::Upstream::parse(s)
+            .map(|u| vec![u])
+            .map_err(E::custom)
+    }
+
+    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut all = Vec::new();
+        while let Some(UpstreamText(u)) = seq.next_element()? {
+            if all.contains(&u) {
+                return Err(de::Error::custom(format!("url {u} is in the group twice")));
+            }
+            all.push(u);
+        }
+        if all.is_empty() {
+            return Err(de::Error::custom("url: an empty group"));
+        }
+        Ok(all)
+    }
+}
+
+/// One URL of a group, parsed in its own visitor for its own span.
+struct UpstreamText(super::Upstream);
+
+impl<'de> Deserialize<'de> for UpstreamText {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct One;
+        impl Visitor<'_> for One {
+            type Value = UpstreamText;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a URL")
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<UpstreamText, E> {
+                super::Upstream::parse(s)
+                    .map(UpstreamText)
+                    .map_err(E::custom)
+            }
+        }
+        d.deserialize_str(One)
     }
 }
 

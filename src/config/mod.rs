@@ -246,19 +246,26 @@ impl fmt::Debug for TlsFiles {
     }
 }
 
-/// One `[[source]]` table: a file of validated payloads.
+/// One `[[source]]` table: a file of validated payloads, or upstream
+/// caches to fetch them from. Exactly one of `path` and `url` is set.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]
 pub struct Source {
     /// The file; a relative path is taken relative to the configuration
     /// file's directory.
-    pub path: PathBuf,
-    /// The file's format, or `auto` to recognise it.
+    #[serde(default)]
+    pub path: Option<PathBuf>,
+    /// The upstream: one URL, or a failover group of several, used in
+    /// order of preference.
+    #[serde(default, deserialize_with = "load::upstreams")]
+    pub url: Vec<Upstream>,
+    /// The file's format, or `auto` to recognise it (files and HTTP).
     #[serde(default = "default_format")]
     pub format: Format,
     /// Seconds after which the data counts as stale (from the time the
-    /// producer wrote into the file, else the file's modification time);
-    /// 0 turns the check off.
+    /// producer wrote into the file, else the file's modification time or
+    /// the last successful fetch); 0 turns the check off. For RTR
+    /// upstreams, the upstream's Expire Interval takes its place.
     #[serde(default = "default_max_age")]
     pub max_age: u64,
     /// What stale data leads to.
@@ -268,6 +275,244 @@ pub struct Source {
     /// held back until confirmed by SIGHUP; 100 turns the guard off.
     #[serde(default = "default_max_drop")]
     pub max_drop: u8,
+    /// HTTP(S): seconds between two fetches.
+    #[serde(default = "default_poll_interval")]
+    pub poll_interval: u32,
+    /// Seconds a connection to an upstream may take to be established
+    /// (and its TLS handshake to complete).
+    #[serde(default = "default_connect_timeout")]
+    pub connect_timeout: u32,
+    /// HTTP(S): seconds one fetch may take in all.
+    #[serde(default = "default_fetch_timeout")]
+    pub timeout: u32,
+    /// HTTP(S): the largest body taken, in octets after decompression.
+    #[serde(default = "default_max_size")]
+    pub max_size: u64,
+    /// TLS: the authorities to verify the upstream's certificate against,
+    /// PEM; the system's store when not set.
+    #[serde(default)]
+    pub ca_file: Option<PathBuf>,
+    /// TLS: a client certificate chain to present, PEM.
+    #[serde(default)]
+    pub client_certificate: Option<PathBuf>,
+    /// TLS: its private key, PEM.
+    #[serde(default)]
+    pub client_key: Option<PathBuf>,
+    /// RTR: bounds on the upstream's Refresh Interval, seconds.
+    #[serde(default = "default_min_refresh")]
+    pub min_refresh: u32,
+    /// See `min_refresh`.
+    #[serde(default = "default_max_refresh")]
+    pub max_refresh: u32,
+    /// RTR: bounds on the upstream's Retry Interval, seconds.
+    #[serde(default = "default_min_retry")]
+    pub min_retry: u32,
+    /// See `min_retry`.
+    #[serde(default = "default_max_retry")]
+    pub max_retry: u32,
+    /// RTR: bounds on the upstream's Expire Interval, seconds.
+    #[serde(default = "default_min_expire")]
+    pub min_expire: u32,
+    /// See `min_expire`.
+    #[serde(default = "default_max_expire")]
+    pub max_expire: u32,
+}
+
+impl Source {
+    /// The source's file, if it is one.
+    pub fn file(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    /// How the source is named in logs: its path or its first URL.
+    pub fn name(&self) -> String {
+        match (&self.path, self.url.as_slice()) {
+            (Some(path), _) => path.display().to_string(),
+            (None, [one]) => one.to_string(),
+            (None, [first, rest @ ..]) => format!("{first} (+{} in its group)", rest.len()),
+            (None, []) => String::new(),
+        }
+    }
+
+    /// The Refresh, Retry and Expire Intervals an RTR upstream announced
+    /// (none in v0: RFC 6810 §6 suggests an hour), within the bounds.
+    pub fn bounded(&self, timers: Option<crate::pdu::Timers>) -> crate::pdu::Timers {
+        let t = timers.unwrap_or(crate::pdu::Timers {
+            refresh: 3600,
+            retry: 600,
+            expire: 7200,
+        });
+        crate::pdu::Timers {
+            refresh: t.refresh.clamp(self.min_refresh, self.max_refresh),
+            retry: t.retry.clamp(self.min_retry, self.max_retry),
+            expire: t.expire.clamp(self.min_expire, self.max_expire),
+        }
+    }
+}
+
+/// One upstream cache: where a source is fetched from.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct Upstream {
+    /// How to talk to it.
+    pub scheme: Scheme,
+    /// The host name or address, IPv6 without brackets.
+    pub host: String,
+    /// The TCP port.
+    pub port: u16,
+    /// HTTP: the path and query; `/` for RTR.
+    pub path: String,
+}
+
+/// The protocol of an upstream.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum Scheme {
+    /// `rtr://`: RTR over TCP, port 323 by default.
+    Rtr,
+    /// `rtr+tls://`: RTR over TLS, port 324 by default.
+    RtrTls,
+    /// `http://`: a payload file over HTTP, port 80 by default.
+    Http,
+    /// `https://`: a payload file over HTTPS, port 443 by default.
+    Https,
+}
+
+impl Scheme {
+    /// The scheme as written in a URL.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scheme::Rtr => "rtr",
+            Scheme::RtrTls => "rtr+tls",
+            Scheme::Http => "http",
+            Scheme::Https => "https",
+        }
+    }
+
+    /// The port when the URL names none (RFC 6810 §7, 8210bis-27 §9).
+    pub fn default_port(self) -> u16 {
+        match self {
+            Scheme::Rtr => 323,
+            Scheme::RtrTls => 324,
+            Scheme::Http => 80,
+            Scheme::Https => 443,
+        }
+    }
+
+    /// Whether the upstream speaks RTR (else HTTP).
+    pub fn is_rtr(self) -> bool {
+        matches!(self, Scheme::Rtr | Scheme::RtrTls)
+    }
+
+    /// Whether the connection is TLS.
+    pub fn is_tls(self) -> bool {
+        matches!(self, Scheme::RtrTls | Scheme::Https)
+    }
+}
+
+impl Upstream {
+    /// Parse `rtr://HOST[:PORT]`, `rtr+tls://…`, `http://HOST[:PORT]/PATH`
+    /// or `https://…`.
+    pub fn parse(text: &str) -> Result<Upstream, String> {
+        let bad = |why: &str| format!("url \"{text}\": {why}");
+        let uri: http::Uri = text.parse().map_err(|e| bad(&format!("{e}")))?;
+        let scheme = match uri.scheme_str() {
+            Some("rtr") => Scheme::Rtr,
+            Some("rtr+tls") => Scheme::RtrTls,
+            Some("http") => Scheme::Http,
+            Some("https") => Scheme::Https,
+            Some(other) => {
+                return Err(bad(&format!(
+                    "scheme {other} is not rtr, rtr+tls, http or https"
+                )))
+            }
+            None => return Err(bad("no scheme (rtr://, rtr+tls://, http://, https://)")),
+        };
+        let authority = uri.authority().ok_or_else(|| bad("no host"))?;
+        if authority.as_str().contains('@') {
+            return Err(bad("user information is not supported"));
+        }
+        let host = authority
+            .host()
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_string();
+        if host.is_empty() {
+            return Err(bad("no host"));
+        }
+        let path = uri
+            .path_and_query()
+            .map_or("/", http::uri::PathAndQuery::as_str)
+            .to_string();
+        if scheme.is_rtr() && path != "/" {
+            return Err(bad("an RTR upstream has no path"));
+        }
+        Ok(Upstream {
+            scheme,
+            port: authority.port_u16().unwrap_or(scheme.default_port()),
+            host,
+            path,
+        })
+    }
+
+    /// The host and port as an HTTP `Host` header or a log names them.
+    pub fn authority(&self) -> String {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        if self.port == self.scheme.default_port() {
+            host
+        } else {
+            format!("{host}:{}", self.port)
+        }
+    }
+}
+
+impl fmt::Display for Upstream {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let path = if self.scheme.is_rtr() { "" } else { &self.path };
+        write!(f, "{}://{}{path}", self.scheme.as_str(), self.authority())
+    }
+}
+
+fn default_poll_interval() -> u32 {
+    600
+}
+
+fn default_connect_timeout() -> u32 {
+    10
+}
+
+fn default_fetch_timeout() -> u32 {
+    120
+}
+
+fn default_max_size() -> u64 {
+    512 << 20
+}
+
+fn default_min_refresh() -> u32 {
+    60
+}
+
+fn default_max_refresh() -> u32 {
+    3600
+}
+
+fn default_min_retry() -> u32 {
+    30
+}
+
+fn default_max_retry() -> u32 {
+    600
+}
+
+fn default_min_expire() -> u32 {
+    600
+}
+
+fn default_max_expire() -> u32 {
+    172_800
 }
 
 /// One `[[slurm]]` table: local exceptions (RFC 8416).
@@ -575,12 +820,40 @@ impl Config {
                 parent(&s.path)
             }
         });
-        for dir in self.sources.iter().map(|s| parent(&s.path)).chain(slurm) {
+        let files = self.sources.iter().filter_map(Source::file).map(parent);
+        for dir in files.chain(slurm) {
             if !dirs.contains(&dir) {
                 dirs.push(dir);
             }
         }
         dirs
+    }
+
+    /// Whether a source has a url: then the fetcher runs.
+    pub fn has_upstreams(&self) -> bool {
+        self.sources.iter().any(|s| !s.url.is_empty())
+    }
+
+    /// Every upstream of every source, in configuration order.
+    pub fn upstreams(&self) -> impl Iterator<Item = &Upstream> {
+        self.sources.iter().flat_map(|s| &s.url)
+    }
+
+    /// The files a TLS upstream needs besides the system's store, each
+    /// once: CA files, client certificates and keys.
+    pub fn upstream_tls_files(&self) -> Vec<PathBuf> {
+        let mut files: Vec<PathBuf> = Vec::new();
+        for s in &self.sources {
+            for f in [&s.ca_file, &s.client_certificate, &s.client_key]
+                .into_iter()
+                .flatten()
+            {
+                if !files.contains(f) {
+                    files.push(f.clone());
+                }
+            }
+        }
+        files
     }
 
     /// The addresses to listen on for RTR over TCP.
@@ -598,7 +871,9 @@ impl Config {
     /// must still read after start-up, to reload them.
     pub fn tls_dirs(&self) -> Vec<PathBuf> {
         let mut dirs: Vec<PathBuf> = Vec::new();
-        for file in self.tls.iter().flat_map(Tls::files) {
+        let upstream = self.upstream_tls_files();
+        let server = self.tls.iter().flat_map(Tls::files);
+        for file in server.chain(upstream.iter().map(PathBuf::as_path)) {
             let dir = file.parent().unwrap_or(Path::new("/")).to_path_buf();
             if !dirs.contains(&dir) {
                 dirs.push(dir);

@@ -131,8 +131,8 @@ fn relative_source_paths_follow_the_file() {
         "[[source]]\npath = \"vrps.json\"\n[[source]]\npath = \"/var/db/x.json\"\n",
     )
     .unwrap();
-    assert_eq!(c.sources[0].path, Path::new("/etc/rovd/vrps.json"));
-    assert_eq!(c.sources[1].path, Path::new("/var/db/x.json"));
+    assert_eq!(c.sources[0].file(), Some(Path::new("/etc/rovd/vrps.json")));
+    assert_eq!(c.sources[1].file(), Some(Path::new("/var/db/x.json")));
 }
 
 #[test]

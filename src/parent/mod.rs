@@ -228,6 +228,7 @@ impl Parent {
             seccomp: privileges::seccomp_mode(self.config.seccomp),
             signals: self.children.pids().to_vec(),
             require_landlock: self.config.landlock == LandlockPolicy::Required,
+            connect_ports: Vec::new(),
         }
     }
 

@@ -53,7 +53,8 @@ fn run(user: &str, chroot: &Path) -> Result<(), Failed> {
                 server.listen(socket.into(), tls).or_fail("event loop")?;
             }
             Handed::Tls(files) => server.set_tls(&files).or_fail("TLS")?,
-            Handed::SourceDir { .. } | Handed::Watch(_) => {}
+            Handed::SourceDir { .. } | Handed::Watch(_) | Handed::Fetcher(_) | Handed::Reach(_) => {
+            }
         }
     }
     server.attach(parent, validator).or_fail("event loop")?;
@@ -70,6 +71,7 @@ fn run(user: &str, chroot: &Path) -> Result<(), Failed> {
         // No file system at all (seccomp has no open): nothing for
         // Landlock to keep it from.
         require_landlock: false,
+        connect_ports: Vec::new(),
     })?;
     #[cfg(feature = "sandbox-probe")]
     probe::run();

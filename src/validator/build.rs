@@ -62,7 +62,8 @@ pub fn build<'a>(
         loaded = true;
         if s.is_stale(now) {
             let age = s.age(now).unwrap_or(0);
-            let name = s.file.path.display().to_string();
+            let name = s.name.clone();
+            let limit = s.limit_name();
             let first = !s.stale_reported;
             s.stale_reported = true;
             match s.stale_policy {
@@ -71,13 +72,15 @@ pub fn build<'a>(
                 }
                 StalePolicy::Drop => {
                     if first {
-                        warn!("{name}: data is {age} s old, more than max-age: not served");
+                        warn!("{name}: data is {age} s old, older than {limit} allows: not served");
                     }
                     continue;
                 }
                 StalePolicy::Keep => {
                     if first {
-                        warn!("{name}: data is {age} s old, more than max-age: served anyway");
+                        warn!(
+                            "{name}: data is {age} s old, older than {limit} allows: served anyway"
+                        );
                     }
                 }
             }

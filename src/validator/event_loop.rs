@@ -18,12 +18,13 @@ use privsep::sandbox::Policy;
 
 use crate::config::{Config, LandlockPolicy};
 use crate::failed::{Failed, OrFail};
-use crate::msg::{self, ToValidator};
+use crate::msg::{self, Fetched, ToFetcher, ToValidator};
 use crate::privileges::{self, Role};
 
 use super::build::{self, Build};
 use super::slurm::Slurm;
-use super::sources::{unix_now, Dirs, Outcome, SlurmSource, Source};
+use super::sources::{unix_now, Dirs, Origin, Outcome, SlurmSource, Source};
+use super::upstream::Taken;
 
 /// How often files are looked at without a change notification: often
 /// where polling is all there is, rarely as a safety net next to inotify.
@@ -32,6 +33,11 @@ const POLL_WATCHED: Duration = Duration::from_secs(30);
 
 const PARENT: Token = Token(0);
 const WATCH: Token = Token(1);
+const FETCHER: Token = Token(2);
+
+/// How much of the fetcher's output is read before it is taken in: a
+/// table arrives in many frames, and is not buffered whole.
+const FETCHER_BUDGET: usize = 1 << 20;
 
 /// What the rtr worker was last sent.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,6 +57,8 @@ enum Look {
     WhenDue,
     /// The change notification fired.
     Notified,
+    /// The fetcher brought something: choose among upstreams again.
+    Fetched,
     /// SIGHUP: read everything again and accept held-back updates.
     Reload,
 }
@@ -62,6 +70,8 @@ pub(super) struct Validator {
     watch: Option<File>,
     parent: privsep::Channel,
     rtr: privsep::Channel,
+    /// From the fetcher, when there are upstreams.
+    fetcher: Option<privsep::Channel>,
     poll: Poll,
     sources: Vec<Source>,
     slurms: Vec<SlurmSource>,
@@ -84,8 +94,17 @@ impl Validator {
         watch: Option<File>,
         parent: privsep::Channel,
         rtr: privsep::Channel,
+        fetcher: Option<privsep::Channel>,
     ) -> std::io::Result<Validator> {
         let poll = Poll::new()?;
+        if let Some(f) = &fetcher {
+            f.set_nonblocking(true)?;
+            poll.registry().register(
+                &mut mio::unix::SourceFd(&f.as_raw_fd()),
+                FETCHER,
+                Interest::READABLE,
+            )?;
+        }
         parent.set_nonblocking(true)?;
         poll.registry().register(
             &mut mio::unix::SourceFd(&parent.as_raw_fd()),
@@ -105,6 +124,7 @@ impl Validator {
             watch,
             parent,
             rtr,
+            fetcher,
             poll,
             sources: Vec::new(),
             slurms: Vec::new(),
@@ -135,6 +155,7 @@ impl Validator {
             seccomp: privileges::seccomp_mode(self.config.seccomp),
             signals: Vec::new(),
             require_landlock: self.config.landlock == LandlockPolicy::Required,
+            connect_ports: Vec::new(),
         }
     }
 
@@ -158,6 +179,7 @@ impl Validator {
                         self.look = self.look.max(Look::Notified);
                     }
                     PARENT => from_parent = true,
+                    FETCHER => self.handle_fetcher()?,
                     _ => {}
                 }
             }
@@ -173,12 +195,21 @@ impl Validator {
     fn look_at_files(&mut self) -> bool {
         let now = Instant::now();
         let reload = self.look == Look::Reload;
-        let due = self.look != Look::WhenDue
+        // Upstreams: choose again every turn; cheap, and a member's health
+        // also turns with time.
+        let mut chosen = false;
+        if !reload {
+            let t = unix_now();
+            for s in &mut self.sources {
+                chosen |= s.select(t, false) == Outcome::Changed;
+            }
+        }
+        let due = matches!(self.look, Look::Notified | Look::Reload)
             || self.retry_at.is_some_and(|t| now >= t)
             || now >= self.last_look + self.safety_interval();
         self.look = Look::WhenDue;
         if !due {
-            return false;
+            return chosen;
         }
         self.retry_at = None;
         self.last_look = now;
@@ -188,7 +219,7 @@ impl Validator {
                 retry = Some(retry.map_or(t, |r: Instant| r.min(t)));
             }
         };
-        let mut changed = reload;
+        let mut changed = reload || chosen;
         for s in &mut self.sources {
             let (outcome, again) = s.poll(&self.dirs, reload);
             changed |= outcome == Outcome::Changed;
@@ -292,6 +323,46 @@ impl Validator {
         }
     }
 
+    /// Take what the fetcher sent, as far as the socket has it, a bounded
+    /// amount at a time. The fetcher ending is the parent's business: it
+    /// ends the daemon.
+    fn handle_fetcher(&mut self) -> Result<(), Failed> {
+        let Some(fetcher) = self.fetcher.as_mut() else {
+            return Ok(());
+        };
+        let mut resend = Vec::new();
+        loop {
+            let more = fetcher
+                .fill_some(FETCHER_BUDGET)
+                .or_fail("fetcher channel")?;
+            while let Some(frame) = fetcher.next_frame().or_fail("fetcher channel")? {
+                let msg = frame
+                    .decode::<Fetched>(msg::MAX_BODY)
+                    .or_fail("fetcher channel")?;
+                let url = msg.url().clone();
+                let taken = self
+                    .sources
+                    .iter_mut()
+                    .find(|s| s.has_upstream(&url))
+                    .and_then(|s| s.take_fetched(msg, &frame.body));
+                match taken {
+                    Some(Taken::Changed) => self.look = self.look.max(Look::Fetched),
+                    Some(Taken::Resend) => resend.push(url),
+                    Some(Taken::Nothing) | None => {}
+                }
+            }
+            if !more {
+                break;
+            }
+        }
+        for url in resend {
+            fetcher
+                .send(&ToFetcher::Refetch(Some(url)))
+                .or_fail("fetcher channel")?;
+        }
+        Ok(())
+    }
+
     /// Take what the parent sent; false once it has closed the channel.
     fn handle_parent(&mut self) -> Result<bool, Failed> {
         let open = self.parent.fill().or_fail("parent channel")?;
@@ -320,14 +391,21 @@ impl Validator {
     fn configure(&mut self) {
         let mut old = std::mem::take(&mut self.sources);
         for c in &self.config.sources {
-            if let Some(i) = old.iter().position(|o| o.file.path == c.path) {
+            if let Some(i) = old.iter().position(|o| o.is(c)) {
                 let mut s = old.swap_remove(i);
                 s.reconfigure(c);
                 self.sources.push(s);
-            } else if let Some(new) = Source::new(c, &self.dirs) {
+            } else if let Some(mut new) = Source::new(c, &self.dirs) {
+                if let Origin::Upstreams(group) = &mut new.origin {
+                    for o in &mut old {
+                        if let Origin::Upstreams(g) = &mut o.origin {
+                            group.adopt(g);
+                        }
+                    }
+                }
                 self.sources.push(new);
             } else {
-                error!("{}: directory not open: restart required", c.path.display());
+                error!("{}: directory not open: restart required", c.name());
             }
         }
         let mut old = std::mem::take(&mut self.slurms);

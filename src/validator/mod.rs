@@ -21,7 +21,8 @@
 //! - `input` — the payload file formats (`input::json`, `input::csv`)
 //! - `build` — the union of the sources, with SLURM, streamed to rtr
 //! - `slurm` — local exceptions (RFC 8416)
-//! - `sources` — per-file state: last good data, staleness, guard
+//! - `sources` — per-source state: last good data, staleness, guard
+//! - `upstream` — what the fetcher sent, checked; failover groups
 //! - `event_loop` — when to look at the files, rebuild and send
 
 pub mod build;
@@ -29,6 +30,7 @@ mod event_loop;
 pub mod input;
 pub mod slurm;
 pub mod sources;
+pub mod upstream;
 
 use std::fs::File;
 use std::path::Path;
@@ -61,15 +63,17 @@ fn run(user: &str, chroot: &Path) -> Result<(), Failed> {
     };
     let mut dirs = Dirs(Vec::new());
     let mut watch = None;
+    let mut fetcher = None;
     for item in start.handed {
         match item {
             Handed::SourceDir { path, dir } => dirs.0.push((path, dir)),
             Handed::Watch(fd) => watch = Some(File::from(fd)),
-            Handed::Listener { .. } | Handed::Tls(_) => {}
+            Handed::Fetcher(fd) => fetcher = Some(privsep::Channel::new(fd, msg::MAX_BODY)),
+            Handed::Listener { .. } | Handed::Tls(_) | Handed::Reach(_) => {}
         }
     }
     let mut validator =
-        Validator::new(*start.config, dirs, watch, parent, rtr).or_fail("event loop")?;
+        Validator::new(*start.config, dirs, watch, parent, rtr, fetcher).or_fail("event loop")?;
 
     // 3. Lock down: read files beneath the source directories, nothing
     //    else.

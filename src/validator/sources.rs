@@ -1,6 +1,7 @@
-//! The state of each input file of the validator: where it is, its last
-//! good data, and the rules it is held to — staleness, the guard against
-//! sudden large drops, and files caught half-written.
+//! The state of each source of the validator: where its data comes from
+//! (a file, or upstreams — see `upstream`), the data in force, and the
+//! rules it is held to — staleness, the guard against sudden large drops,
+//! and files caught half-written.
 //!
 //! Runs in the validator (unprivileged, chrooted, sandboxed). Files are
 //! opened by name beneath directory descriptors the parent opened.
@@ -9,6 +10,7 @@ use std::cmp::Ordering;
 use std::fs::File;
 use std::os::fd::{AsFd, OwnedFd};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use log::{debug, error, info, warn};
@@ -18,6 +20,8 @@ use crate::config::{self, StalePolicy};
 
 use super::input::{self, Format, Payloads, Timed};
 use super::slurm::{self, Slurm};
+use super::upstream::{Group, Taken};
+use crate::msg::Fetched;
 
 /// How long a file changed in place must sit still before it is read: a
 /// writer that does not rename may still be writing.
@@ -211,17 +215,30 @@ pub enum Outcome {
     Changed,
 }
 
-/// One configured payload source and its last good data.
+/// Where a source's data comes from.
+pub enum Origin {
+    /// A file, read beneath a directory the parent opened.
+    File(Watched),
+    /// Upstreams, fetched by the fetcher: one, or a failover group.
+    Upstreams(Group),
+}
+
+/// One configured payload source and the data it contributes.
 pub struct Source {
-    /// The file.
-    pub file: Watched,
+    /// The path or URL, for log lines.
+    pub name: String,
+    /// Where the data comes from.
+    pub origin: Origin,
     format: Format,
     max_age: u64,
     /// What stale data leads to.
     pub stale_policy: StalePolicy,
     max_drop: u8,
-    /// The last good data, each vector sorted by item without duplicates.
-    data: Option<Payloads>,
+    /// HTTP upstreams: the largest body taken.
+    max_size: u64,
+    /// The data in force, each vector sorted by item without duplicates.
+    /// Shared with the upstream it came from, if it did.
+    data: Option<Rc<Payloads>>,
     /// When that data was read, and when the file was written.
     pub last_success: Option<SystemTime>,
     mtime: Option<SystemTime>,
@@ -236,14 +253,21 @@ pub struct Source {
 }
 
 impl Source {
-    /// The source of `c`, if the parent opened its directory.
+    /// The source of `c`: a file if the parent opened its directory, or
+    /// its upstreams.
     pub fn new(c: &config::Source, dirs: &Dirs) -> Option<Source> {
+        let origin = match c.file() {
+            Some(path) => Origin::File(Watched::new(path, dirs)?),
+            None => Origin::Upstreams(Group::new(&c.url)),
+        };
         Some(Source {
-            file: Watched::new(&c.path, dirs)?,
+            name: c.name(),
+            origin,
             format: c.format,
             max_age: c.max_age,
             stale_policy: c.stale,
             max_drop: c.max_drop,
+            max_size: c.max_size,
             data: None,
             last_success: None,
             mtime: None,
@@ -253,28 +277,57 @@ impl Source {
         })
     }
 
+    /// Whether `c` configures this same source: the same file, or the
+    /// same upstreams in the same order.
+    pub fn is(&self, c: &config::Source) -> bool {
+        match (&self.origin, c.file()) {
+            (Origin::File(w), Some(path)) => w.path == path,
+            (Origin::Upstreams(g), None) => g.urls().eq(c.url.iter()),
+            _ => false,
+        }
+    }
+
     /// Take the settings of `c` for a source that stays across a reload.
     pub fn reconfigure(&mut self, c: &config::Source) {
         self.format = c.format;
         self.max_age = c.max_age;
         self.stale_policy = c.stale;
         self.max_drop = c.max_drop;
+        self.max_size = c.max_size;
     }
 
-    /// The last good data, if any was read.
+    /// The data in force, if any.
     pub fn data(&self) -> Option<&Payloads> {
-        self.data.as_ref()
+        self.data.as_deref()
+    }
+
+    /// Whether `url` is one of this source's upstreams.
+    pub fn has_upstream(&self, url: &crate::config::Upstream) -> bool {
+        matches!(&self.origin, Origin::Upstreams(g) if g.urls().any(|u| u == url))
+    }
+
+    /// Take what the fetcher sent for upstream `url` of this source, if
+    /// it is one of its upstreams; `body` is the message's frame body.
+    pub fn take_fetched(&mut self, msg: Fetched, body: &[u8]) -> Option<Taken> {
+        let Origin::Upstreams(group) = &mut self.origin else {
+            return None;
+        };
+        let member = group.member(msg.url())?;
+        Some(member.take(msg, body, self.format, self.max_size))
     }
 
     /// Look at the file and take in a new version if there is one.
     /// `confirm` (SIGHUP) re-reads it even if unchanged and lets an update
-    /// through the guard.
+    /// through the guard. Sources with upstreams only re-check which
+    /// upstream is in force.
     pub fn poll(&mut self, dirs: &Dirs, confirm: bool) -> (Outcome, Option<Instant>) {
+        let Origin::File(file) = &mut self.origin else {
+            return (self.select(unix_now(), confirm), None);
+        };
         let format = self.format;
-        let read = self.file.read(dirs, confirm, |f| {
+        let read = file.read(dirs, confirm, |f| {
             input::read(f, format).map_err(|e| e.to_string())
         });
-        let name = self.file.path.display().to_string();
         // A confirmation holds until the file is read: a file rewritten in
         // place must first sit still, and the SIGHUP that came meanwhile
         // is for what it then holds.
@@ -293,34 +346,85 @@ impl Source {
             }
             Read::Data(d) => d,
         };
-        if rejected.count > 0 {
-            warn!("{name}: {} invalid entries skipped", rejected.count);
-            for reason in &rejected.first {
-                warn!("{name}: {reason}");
-            }
-        }
+        log_rejected(&self.name, &rejected);
         canonicalise(&mut new);
+        let mtime = file.mtime(dirs);
+        let outcome = self.take(Rc::new(new), confirm);
+        if outcome == Outcome::Changed {
+            self.mtime = mtime;
+        }
+        (outcome, None)
+    }
+
+    /// Put `new` in force, unless the guard holds it back.
+    fn take(&mut self, new: Rc<Payloads>, confirm: bool) -> Outcome {
         if let (Some(old), false) = (&self.data, confirm) {
             if let Some(why) = guard(old, &new, self.max_drop) {
                 warn!(
-                    "{name}: update held back: it would {why}; send SIGHUP to accept it, \
-                     or raise max-drop"
+                    "{}: update held back: it would {why}; send SIGHUP to accept it, \
+                     or raise max-drop",
+                    self.name
                 );
                 self.last_error = Some(format!("update held back: it would {why}"));
-                return (Outcome::Unchanged, None);
+                return Outcome::Unchanged;
             }
         }
-        self.mtime = self.file.mtime(dirs);
         self.data = Some(new);
         self.last_success = Some(SystemTime::now());
         self.last_error = None;
         self.stale_reported = false;
         self.log_state();
-        (Outcome::Changed, None)
+        Outcome::Changed
+    }
+
+    /// Sources with upstreams: put the data of the first healthy upstream
+    /// in force, if it is not already (see [`Group::choose`]). Data the
+    /// guard held back is not offered again until it changes or `confirm`.
+    pub fn select(&mut self, now: u64, confirm: bool) -> Outcome {
+        let max_age = self.max_age;
+        let Origin::Upstreams(group) = &mut self.origin else {
+            return Outcome::Unchanged;
+        };
+        let Some((i, data)) = group.choose(now, max_age) else {
+            return Outcome::Unchanged;
+        };
+        let same = self.data.as_ref().is_some_and(|d| Rc::ptr_eq(d, &data));
+        let refused = group.refused.as_ref().is_some_and(|d| Rc::ptr_eq(d, &data));
+        if (same || refused) && !confirm {
+            return Outcome::Unchanged;
+        }
+        group.refused = None;
+        let previous = group.in_force.replace(i);
+        let url = group.members[i].url.to_string();
+        if same {
+            // Confirmed, unchanged.
+            self.last_error = None;
+            return Outcome::Unchanged;
+        }
+        let outcome = if self.data.as_deref() == Some(&*data) {
+            // Another upstream with the same data: nothing for routers.
+            self.data = Some(data);
+            self.last_error = None;
+            Outcome::Unchanged
+        } else {
+            let outcome = self.take(data.clone(), confirm);
+            if outcome == Outcome::Unchanged {
+                if let Origin::Upstreams(g) = &mut self.origin {
+                    g.refused = Some(data);
+                    g.in_force = previous;
+                }
+                return outcome;
+            }
+            outcome
+        };
+        if previous.is_some_and(|p| p != i) {
+            warn!("{}: now served from {url}", self.name);
+        }
+        outcome
     }
 
     fn log_state(&self) {
-        let name = self.file.path.display();
+        let name = &self.name;
         let last = |t: Option<SystemTime>| {
             t.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
                 .map_or("never".to_string(), |d| format!("@{}", d.as_secs()))
@@ -345,28 +449,79 @@ impl Source {
     }
 
     /// The age of the data: from the time its producer says it was made,
-    /// else from the file's modification time.
+    /// else from the file's modification time (the response's
+    /// `Last-Modified`, the last fetch). For an RTR upstream, from its last
+    /// successful sync.
     pub fn age(&self, now: u64) -> Option<u64> {
-        let made = self.data.as_ref()?.generated.or_else(|| {
-            self.mtime?
-                .duration_since(UNIX_EPOCH)
-                .ok()
-                .map(|d| d.as_secs())
-        })?;
+        let data = self.data.as_ref()?;
+        let made = match &self.origin {
+            Origin::File(_) => data.generated.or_else(|| {
+                self.mtime?
+                    .duration_since(UNIX_EPOCH)
+                    .ok()
+                    .map(|d| d.as_secs())
+            })?,
+            Origin::Upstreams(g) => g.in_force()?.made(data)?,
+        };
         Some(now.saturating_sub(made))
     }
 
-    /// Whether the data is older than `max-age` allows.
-    pub fn is_stale(&self, now: u64) -> bool {
-        self.max_age > 0 && self.age(now).is_some_and(|a| a > self.max_age)
+    /// How old the data may be: `max-age`, or for an RTR upstream its
+    /// Expire Interval; 0 for no limit.
+    fn limit(&self) -> u64 {
+        match &self.origin {
+            Origin::Upstreams(g) => match g.in_force().and_then(|m| m.expire) {
+                Some(expire) => u64::from(expire),
+                None => self.max_age,
+            },
+            Origin::File(_) => self.max_age,
+        }
     }
 
-    /// When the data turns stale, if it is not yet and can.
-    pub fn stale_at(&self, now: u64) -> Option<u64> {
-        if self.max_age == 0 || self.is_stale(now) {
-            return None;
+    /// What the limit is called in log lines.
+    pub fn limit_name(&self) -> &'static str {
+        match &self.origin {
+            Origin::Upstreams(g) if g.in_force().and_then(|m| m.expire).is_some() => {
+                "the upstream's expire interval"
+            }
+            _ => "max-age",
         }
-        Some(now + self.max_age - self.age(now)? + 1)
+    }
+
+    /// Whether the data is older than its limit allows.
+    pub fn is_stale(&self, now: u64) -> bool {
+        let limit = self.limit();
+        limit > 0 && self.age(now).is_some_and(|a| a > limit)
+    }
+
+    /// When the data turns stale, if it is not yet and can; for upstreams
+    /// also when another of the group's data does (and the group's choice
+    /// may change).
+    pub fn stale_at(&self, now: u64) -> Option<u64> {
+        let limit = self.limit();
+        let own = if limit == 0 || self.is_stale(now) {
+            None
+        } else {
+            self.age(now).map(|age| now + limit - age + 1)
+        };
+        let group = match &self.origin {
+            Origin::Upstreams(g) => g.next_turn(now, self.max_age),
+            Origin::File(_) => None,
+        };
+        match (own, group) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+}
+
+/// Log what a read skipped.
+pub fn log_rejected(name: &str, rejected: &input::Rejected) {
+    if rejected.count > 0 {
+        warn!("{name}: {} invalid entries skipped", rejected.count);
+        for reason in &rejected.first {
+            warn!("{name}: {reason}");
+        }
     }
 }
 
@@ -401,7 +556,7 @@ fn later_first(a: Option<u64>, b: Option<u64>) -> Ordering {
 
 /// Why an update from `old` to `new` must be held back, if it must: it
 /// empties the source, or removes more than `max_drop` percent of it.
-fn guard(old: &Payloads, new: &Payloads, max_drop: u8) -> Option<String> {
+pub fn guard(old: &Payloads, new: &Payloads, max_drop: u8) -> Option<String> {
     if max_drop >= 100 {
         return None;
     }

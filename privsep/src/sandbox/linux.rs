@@ -12,9 +12,9 @@ use std::fmt::Write as _;
 use std::os::fd::{AsRawFd, BorrowedFd};
 
 use landlock::{
-    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, LandlockStatus, PathBeneath,
-    RestrictionStatus, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetError, RulesetStatus,
-    Scope, ABI,
+    Access, AccessFs, AccessNet, BitFlags, CompatLevel, Compatible, LandlockStatus, NetPort,
+    PathBeneath, RestrictionStatus, Ruleset, RulesetAttr, RulesetCreatedAttr, RulesetError,
+    RulesetStatus, Scope, ABI,
 };
 use nix::sys::stat::{fstat, SFlag};
 use seccompiler::{
@@ -23,6 +23,7 @@ use seccompiler::{
 };
 
 use super::{Policy, Role, SeccompMode, Status};
+use crate::tcpsig::linux as tcpsig;
 use crate::Error;
 
 pub(super) const CHROOTS_VALIDATOR: bool = true;
@@ -60,14 +61,15 @@ pub(super) fn apply(policy: &Policy) -> Result<Status, Error> {
 const LANDLOCK_ABI: ABI = ABI::V10;
 
 /// Denies all filesystem access but reading beneath `read_beneath`, TCP
-/// bind and connect, and, for the children, signals and abstract unix
-/// sockets beyond the process. The parent keeps signals: it must be able
-/// to kill its children, which are not inside its sandbox.
+/// bind, TCP connect but to `connect_ports`, and, for the children,
+/// signals and abstract unix sockets beyond the process. The parent keeps
+/// signals: it must be able to kill its children, which are not inside
+/// its sandbox.
 fn landlock(policy: &Policy) -> Result<String, Error> {
     let fail = |e: RulesetError| Error::new(format!("landlock: {e}"));
     let scopes: BitFlags<Scope> = match policy.role {
         Role::Parent => Scope::AbstractUnixSocket.into(),
-        Role::Validator | Role::Rtr => Scope::AbstractUnixSocket | Scope::Signal,
+        Role::Validator | Role::Rtr | Role::Fetcher => Scope::AbstractUnixSocket | Scope::Signal,
     };
     let mut ruleset = Ruleset::default()
         .set_compatibility(CompatLevel::BestEffort)
@@ -87,6 +89,11 @@ fn landlock(policy: &Policy) -> Result<String, Error> {
         };
         ruleset = ruleset
             .add_rule(PathBeneath::new(fd, access))
+            .map_err(fail)?;
+    }
+    for &port in &policy.connect_ports {
+        ruleset = ruleset
+            .add_rule(NetPort::new(port, AccessNet::ConnectTcp))
             .map_err(fail)?;
     }
     let (enforced, described) = if landlock_hidden() {
@@ -148,12 +155,24 @@ fn describe(status: &RestrictionStatus, policy: &Policy) -> String {
         }
     }
     if abi >= ABI::V4 {
-        s += ", TCP bind/connect denied";
+        match policy.connect_ports.as_slice() {
+            [] => s += ", TCP bind/connect denied",
+            ports => {
+                let ports: Vec<String> = ports.iter().map(u16::to_string).collect();
+                let _ = write!(
+                    s,
+                    ", TCP bind denied, connect only to port {}",
+                    ports.join(", ")
+                );
+            }
+        }
     }
     if abi >= ABI::V6 {
         s += match policy.role {
             Role::Parent => ", abstract unix sockets confined",
-            Role::Validator | Role::Rtr => ", signals and abstract unix sockets confined",
+            Role::Validator | Role::Rtr | Role::Fetcher => {
+                ", signals and abstract unix sockets confined"
+            }
         };
     }
     s
@@ -299,6 +318,37 @@ const RTR: &[Allow] = &[
     sys!(SYS_shutdown),
 ];
 
+/// The socket options the fetcher sets on its connections: keepalive, no
+/// Nagle delay, and the keys of upstreams the key file names (TCP-MD5,
+/// TCP-AO). It reads back only a connect's outcome (`SO_ERROR`).
+#[allow(clippy::cast_sign_loss)] // positive libc constants
+const FETCHER_SOCKOPTS: &[(u64, u64)] = &[
+    (libc::SOL_SOCKET as u64, libc::SO_KEEPALIVE as u64),
+    (libc::IPPROTO_TCP as u64, libc::TCP_NODELAY as u64),
+    (libc::IPPROTO_TCP as u64, tcpsig::TCP_MD5SIG_EXT as u64),
+    (libc::IPPROTO_TCP as u64, tcpsig::TCP_AO_ADD_KEY as u64),
+];
+
+#[allow(clippy::cast_sign_loss)] // positive libc constants
+const SO_ERROR: &[(u64, u64)] = &[(libc::SOL_SOCKET as u64, libc::SO_ERROR as u64)];
+
+/// The fetcher: no filesystem; TCP connections to its upstreams (Landlock
+/// holds connect to their ports).
+#[allow(clippy::cast_sign_loss)] // positive libc constants
+const FETCHER: &[Allow] = &[
+    // New TCP sockets, IPv4 and IPv6 only; connected without blocking.
+    sys!(
+        SYS_socket,
+        OneOf(0, &[libc::AF_INET as u64, libc::AF_INET6 as u64])
+    ),
+    sys!(SYS_connect),
+    sys!(SYS_setsockopt, Pairs(FETCHER_SOCKOPTS)),
+    sys!(SYS_getsockopt, Pairs(SO_ERROR)),
+    sys!(SYS_getsockname),
+    sys!(SYS_getpeername),
+    sys!(SYS_shutdown),
+];
+
 /// The validator: reads sources beneath its directory fds.
 const VALIDATOR: &[Allow] = &[
     // Opening source files read-only, listing SLURM directories.
@@ -328,6 +378,7 @@ fn allow_list(role: Role) -> impl Iterator<Item = &'static Allow> {
         Role::Parent => PARENT,
         Role::Validator => VALIDATOR,
         Role::Rtr => RTR,
+        Role::Fetcher => FETCHER,
     };
     COMMON.iter().chain(COMMON_ARCH).chain(own)
 }

@@ -9,7 +9,8 @@
 //!
 //! On Linux: `PR_SET_NO_NEW_PRIVS`, then Landlock, best effort: no
 //! filesystem access except reading beneath the directories of
-//! [`Policy::read_beneath`], no TCP bind or connect; then a seccomp
+//! [`Policy::read_beneath`], no TCP bind, no TCP connect but to the ports
+//! of [`Policy::connect_ports`]; then a seccomp
 //! allow-list per [`Role`], compiled before it is applied, that kills the
 //! process on any other system call (or logs it, in debug mode). The
 //! validator is chrooted like the rtr worker and reads its sources through
@@ -63,6 +64,8 @@ pub enum Role {
     Validator,
     /// The rtr worker: serves routers on listeners it was handed.
     Rtr,
+    /// The fetcher: connects to upstream caches, nothing else.
+    Fetcher,
 }
 
 /// What the seccomp filter does with a system call not on the list.
@@ -97,6 +100,9 @@ pub struct Policy<'a> {
     /// Refuse, rather than go on without, where the kernel has no
     /// Landlock (Linux).
     pub require_landlock: bool,
+    /// TCP ports the process may connect to (Linux, Landlock ABI 4 and
+    /// later): the fetcher's upstreams. Empty: no TCP connect at all.
+    pub connect_ports: Vec<u16>,
 }
 
 /// What [`apply`] achieved, one log line each.

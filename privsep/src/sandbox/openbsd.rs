@@ -24,7 +24,7 @@ pub(super) fn apply(policy: &Policy) -> Result<Status, Error> {
     let promises = match policy.role {
         Role::Parent => "stdio rpath proc",
         Role::Validator => "stdio rpath",
-        Role::Rtr => "stdio inet",
+        Role::Rtr | Role::Fetcher => "stdio inet",
     };
     let c = CString::new(promises).expect("no NUL in promises");
     // SAFETY: `c` is a NUL-terminated string that outlives the call; a null

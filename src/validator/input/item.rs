@@ -119,7 +119,7 @@ impl Payloads {
     }
 
     /// Give back spare capacity: these vectors live until the next read.
-    pub(super) fn shrink_to_fit(&mut self) {
+    pub fn shrink_to_fit(&mut self) {
         self.vrps.shrink_to_fit();
         self.router_keys.shrink_to_fit();
         self.aspas.shrink_to_fit();
