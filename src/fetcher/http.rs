@@ -981,3 +981,5 @@ impl Bounded {
     }
 }
 
+#[cfg(test)]
+mod tests;
