@@ -41,6 +41,7 @@
 pub mod client;
 pub mod config;
 pub mod failed;
+pub mod fetcher;
 pub mod log;
 pub mod msg;
 pub mod parent;
