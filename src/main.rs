@@ -78,6 +78,7 @@ struct Args {
 enum Role {
     Validator,
     Rtr,
+    Fetcher,
 }
 
 fn main() -> ExitCode {
@@ -112,6 +113,10 @@ fn child(role: Role, args: &Args) -> ExitCode {
             rlog::init("rtr", target, args.verbose);
             rtr::main(&args.user, &args.chroot)
         }
+        Role::Fetcher => {
+            rlog::init("fetcher", target, args.verbose);
+            rovd::fetcher::main(&args.user, &args.chroot)
+        }
     }
 }
 
@@ -141,6 +146,12 @@ fn parent(args: Args) -> ExitCode {
     if let Some(tls) = &config.tls {
         if let Err(e) = parent::tls::load(tls) {
             eprintln!("rovd: {e}");
+            return ExitCode::FAILURE;
+        }
+    }
+    if config.has_upstreams() {
+        if let Err(e) = parent::upstreams::gather(&config) {
+            eprintln!("rovd: {}: {e}", file.display());
             return ExitCode::FAILURE;
         }
     }

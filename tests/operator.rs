@@ -348,8 +348,8 @@ fn example_configuration_has_every_key_at_its_default() {
     // As shipped: rpki-client's output, and no SLURM.
     let config = Config::parse(Path::new("/etc/rovd.conf"), &shipped).unwrap();
     assert_eq!(
-        config.sources[0].path,
-        Path::new("/var/db/rpki-client/json")
+        config.sources[0].file(),
+        Some(Path::new("/var/db/rpki-client/json"))
     );
     assert!(config.slurm.is_empty(), "etc/rovd.conf turns SLURM on");
     assert!(config.key_file.is_none(), "etc/rovd.conf names a key file");

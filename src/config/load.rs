@@ -210,14 +210,13 @@ impl Config {
 
 //------------ Sources -------------------------------------------------------
 
+/// A broken rule: the span of the value at fault, and why.
+type Broken = (Option<Range<usize>>, String);
+
 impl super::Source {
     /// The rules of one `[[source]]` table, the `i`-th: a file or upstreams,
     /// and only the keys that kind uses.
-    fn check(
-        &self,
-        doc: &ImDocument<&str>,
-        i: usize,
-    ) -> Result<(), (Option<Range<usize>>, String)> {
+    fn check(&self, doc: &ImDocument<&str>, i: usize) -> Result<(), Broken> {
         let at = |key| KeyPath::Nth("source", i, key).span(doc);
         let table = doc
             .get("source")
@@ -225,15 +224,13 @@ impl super::Source {
             .and_then(Item::as_table_like);
         let given = |key: &str| table.is_some_and(|t| t.contains_key(key));
         match (&self.path, self.url.as_slice()) {
-            (Some(_), [_, ..]) => {
-                return Err((at("url"), "a source has a path or a url, not both".into()))
-            }
+            (Some(_), [_, ..]) => Err((at("url"), "a source has a path or a url, not both".into())),
             (None, []) => {
                 let span = doc
                     .get("source")
                     .and_then(|t| t.get(i))
                     .and_then(Item::span);
-                return Err((span, "a source needs a path or a url".into()));
+                Err((span, "a source needs a path or a url".into()))
             }
             (Some(path), []) => {
                 if path.file_name().is_none() {
@@ -243,87 +240,83 @@ impl super::Source {
                         format!("source path {path} does not name a file"),
                     ));
                 }
-                for key in UPSTREAM_KEYS {
-                    if given(key) {
-                        return Err((at(key), format!("{key} is for sources with a url")));
-                    }
+                match UPSTREAM_KEYS.into_iter().find(|key| given(key)) {
+                    Some(key) => Err((at(key), format!("{key} is for sources with a url"))),
+                    None => Ok(()),
                 }
             }
-            (None, upstreams) => {
-                let rtr = upstreams.iter().any(|u| u.scheme.is_rtr());
-                let http = upstreams.iter().any(|u| !u.scheme.is_rtr());
-                let tls = upstreams.iter().any(|u| u.scheme.is_tls());
-                for (key, applies, what) in [
-                    ("poll-interval", http, "http and https"),
-                    ("timeout", http, "http and https"),
-                    ("max-size", http, "http and https"),
-                    ("format", http, "http and https"),
-                    ("ca-file", tls, "rtr+tls and https"),
-                    ("client-certificate", tls, "rtr+tls and https"),
-                    ("client-key", tls, "rtr+tls and https"),
-                ] {
-                    if given(key) && !applies {
-                        return Err((at(key), format!("{key} is for {what} upstreams")));
-                    }
-                }
-                for key in [
-                    "min-refresh",
-                    "max-refresh",
-                    "min-retry",
-                    "max-retry",
-                    "min-expire",
-                    "max-expire",
-                ] {
-                    if given(key) && !rtr {
-                        return Err((at(key), format!("{key} is for rtr and rtr+tls upstreams")));
-                    }
-                }
-                if self.client_certificate.is_some() != self.client_key.is_some() {
-                    let key = if self.client_key.is_none() {
-                        "client-certificate"
-                    } else {
-                        "client-key"
-                    };
-                    return Err((
-                        at(key),
-                        "client-certificate and client-key go together".into(),
-                    ));
-                }
-                if !(10..=86_400).contains(&self.poll_interval) {
-                    return Err((
-                        at("poll-interval"),
-                        "poll-interval must be 10 to 86400 seconds".into(),
-                    ));
-                }
-                if !(1..=300).contains(&self.connect_timeout) {
-                    return Err((
-                        at("connect-timeout"),
-                        "connect-timeout must be 1 to 300 seconds".into(),
-                    ));
-                }
-                if !(1..=3600).contains(&self.timeout) {
-                    return Err((at("timeout"), "timeout must be 1 to 3600 seconds".into()));
-                }
-                if self.max_size < 1024 {
-                    return Err((
-                        at("max-size"),
-                        "max-size must be at least 1024 octets".into(),
-                    ));
-                }
-                for (min, max, lo, hi) in [
-                    (
-                        "min-refresh",
-                        "max-refresh",
-                        self.min_refresh,
-                        self.max_refresh,
-                    ),
-                    ("min-retry", "max-retry", self.min_retry, self.max_retry),
-                    ("min-expire", "max-expire", self.min_expire, self.max_expire),
-                ] {
-                    if lo == 0 || lo > hi {
-                        return Err((at(min), format!("{min} must be positive and at most {max}")));
-                    }
-                }
+            (None, upstreams) => self.check_upstreams(upstreams, &at, &given),
+        }
+    }
+
+    /// The rules of a source with upstreams: keys for the kinds it has,
+    /// values in range.
+    fn check_upstreams(
+        &self,
+        upstreams: &[super::Upstream],
+        at: &dyn Fn(&'static str) -> Option<Range<usize>>,
+        given: &dyn Fn(&str) -> bool,
+    ) -> Result<(), Broken> {
+        let rtr = upstreams.iter().any(|u| u.scheme.is_rtr());
+        let http = upstreams.iter().any(|u| !u.scheme.is_rtr());
+        let tls = upstreams.iter().any(|u| u.scheme.is_tls());
+        let kinds = [
+            ("poll-interval", http, "http and https"),
+            ("max-size", http, "http and https"),
+            ("format", http, "http and https"),
+            ("ca-file", tls, "rtr+tls and https"),
+            ("client-certificate", tls, "rtr+tls and https"),
+            ("client-key", tls, "rtr+tls and https"),
+            ("min-refresh", rtr, "rtr and rtr+tls"),
+            ("max-refresh", rtr, "rtr and rtr+tls"),
+            ("min-retry", rtr, "rtr and rtr+tls"),
+            ("max-retry", rtr, "rtr and rtr+tls"),
+            ("min-expire", rtr, "rtr and rtr+tls"),
+            ("max-expire", rtr, "rtr and rtr+tls"),
+        ];
+        if let Some((key, _, what)) = kinds.iter().find(|(k, applies, _)| given(k) && !applies) {
+            return Err((at(key), format!("{key} is for {what} upstreams")));
+        }
+        if self.client_certificate.is_some() != self.client_key.is_some() {
+            let key = if self.client_key.is_none() {
+                "client-certificate"
+            } else {
+                "client-key"
+            };
+            return Err((
+                at(key),
+                "client-certificate and client-key go together".into(),
+            ));
+        }
+        let ranges = [
+            ("poll-interval", self.poll_interval, 10, 86_400),
+            ("connect-timeout", self.connect_timeout, 1, 300),
+            ("timeout", self.timeout, 1, 3600),
+        ];
+        for (key, value, lo, hi) in ranges {
+            if !(lo..=hi).contains(&value) {
+                return Err((at(key), format!("{key} must be {lo} to {hi} seconds")));
+            }
+        }
+        if self.max_size < 1024 {
+            return Err((
+                at("max-size"),
+                "max-size must be at least 1024 octets".into(),
+            ));
+        }
+        let bounds = [
+            (
+                "min-refresh",
+                "max-refresh",
+                self.min_refresh,
+                self.max_refresh,
+            ),
+            ("min-retry", "max-retry", self.min_retry, self.max_retry),
+            ("min-expire", "max-expire", self.min_expire, self.max_expire),
+        ];
+        for (min, max, lo, hi) in bounds {
+            if lo == 0 || lo > hi {
+                return Err((at(min), format!("{min} must be positive and at most {max}")));
             }
         }
         Ok(())

@@ -282,7 +282,8 @@ pub struct Source {
     /// (and its TLS handshake to complete).
     #[serde(default = "default_connect_timeout")]
     pub connect_timeout: u32,
-    /// HTTP(S): seconds one fetch may take in all.
+    /// HTTP(S): seconds one fetch may take in all. RTR: seconds an
+    /// upstream may stay silent while an answer is due.
     #[serde(default = "default_fetch_timeout")]
     pub timeout: u32,
     /// HTTP(S): the largest body taken, in octets after decompression.

@@ -286,6 +286,87 @@ pub fn get<S: Read + Write>(stream: &mut S, req: &Request<'_>) -> Result<Respons
     })
 }
 
+//------------ Without blocking ---------------------------------------------
+
+/// The octets of `req`, for a caller that writes them itself: the
+/// fetcher's event loop, which never blocks on an upstream.
+pub fn request(req: &Request<'_>) -> Result<Vec<u8>, HttpError> {
+    encode(req)
+}
+
+/// Whether `raw`, the start of a response, is already complete: its head
+/// has arrived, and it has no body (304, 204, 1xx) or a Content-Length
+/// that has arrived too. Otherwise (chunked, close-delimited, incomplete)
+/// the caller waits for the server to close, as the request asks it to.
+/// Cheap: only the head is looked at.
+pub fn is_complete(raw: &[u8]) -> bool {
+    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
+        return false;
+    };
+    let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
+    let mut resp = httparse::Response::new(&mut fields);
+    let Ok(httparse::Status::Complete(len)) = resp.parse(&raw[..end + 4]) else {
+        return false;
+    };
+    let status = resp.code.unwrap_or(0);
+    if status < 200 {
+        // An interim response: the final one follows.
+        return false;
+    }
+    if status == 204 || status == 304 {
+        return true;
+    }
+    let field = |name: &str| {
+        resp.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
+    };
+    if field("transfer-encoding").is_some() {
+        return false;
+    }
+    field("content-length")
+        .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok())
+        .is_some_and(|n| (raw.len() - len) as u64 >= n)
+}
+
+/// The answer in `raw`: everything the server sent for `req` before it
+/// closed the connection (`clean`: properly; a TLS connection closed
+/// without `close_notify` is not), checked as [`get`] checks a stream.
+pub fn response(raw: &[u8], clean: bool, req: &Request<'_>) -> Result<Response, HttpError> {
+    let mut replay = Replay { raw, clean };
+    get(&mut replay, req)
+}
+
+/// A stream that has already been read: writes go nowhere, reads give
+/// the octets and then the end the connection had.
+struct Replay<'a> {
+    raw: &'a [u8],
+    clean: bool,
+}
+
+impl Read for Replay<'_> {
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        if self.raw.is_empty() && !self.clean {
+            return Err(io::ErrorKind::UnexpectedEof.into());
+        }
+        let n = buf.len().min(self.raw.len());
+        buf[..n].copy_from_slice(&self.raw[..n]);
+        self.raw = &self.raw[n..];
+        Ok(n)
+    }
+}
+
+impl Write for Replay<'_> {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
+    }
+}
+
 /// The request's octets (§3, RFC 9110 §13.1), refused if a field would
 /// break the request line or a header field.
 fn encode(req: &Request<'_>) -> Result<Vec<u8>, HttpError> {

@@ -1,5 +1,6 @@
-//! The two children: started by fork+exec of rovd's own executable, handed
-//! what they need at start-up, watched until they end, and stopped.
+//! The children — validator, rtr and, when a source has a url, the
+//! fetcher: started by fork+exec of rovd's own executable, handed what
+//! they need at start-up, watched until they end, and stopped.
 //!
 //! Runs in the parent: spawning and the hand-over as root at start-up,
 //! watching and stopping afterwards as the unprivileged user. Dropping
@@ -15,65 +16,88 @@ use log::{info, warn};
 use nix::sys::signal::Signal;
 
 use crate::config::{Config, TlsFiles};
-use crate::msg::{self, Handover, ToRtr, ToValidator};
+use crate::msg::{self, Handover, Reach, ToFetcher, ToRtr, ToValidator};
 
 use super::listen::Listener;
 
 /// How long children get to exit after their channel closes.
 const GRACE: Duration = Duration::from_secs(5);
 
-/// The validator and the rtr worker, with the parent's channel to each.
+/// The validator, the rtr worker and the fetcher if there is one, with
+/// the parent's channel to each.
 pub(super) struct Children {
     validator: Child,
     rtr: Child,
+    fetcher: Option<Child>,
     /// `None` once closed, which tells the child to exit.
     to_validator: Option<privsep::Channel>,
     to_rtr: Option<privsep::Channel>,
+    to_fetcher: Option<privsep::Channel>,
+    /// The validator's end of its channel from the fetcher, until it has
+    /// been handed over.
+    fetcher_end: Option<privsep::Channel>,
     /// What waits for a child that has not taken what it was sent yet.
     for_validator: Outbox,
     for_rtr: Outbox,
+    for_fetcher: Outbox,
     /// The parent's end of the log relay, when it logs to syslog.
     logs: Option<UnixDatagram>,
 }
 
 /// Messages for a child after start-up, coalesced: a child that stops
 /// reading (stopped, wedged) costs the parent one configuration and one
-/// set of TLS files at most, and never a blocking write.
+/// set of files at most, and never a blocking write.
 struct Outbox {
     /// Whose: the validator takes configurations and reloads, rtr
-    /// configurations and TLS files.
-    validator: bool,
+    /// configurations and TLS files, the fetcher configurations with
+    /// what reaches the upstreams, and reloads.
+    whose: Whose,
     config: Option<Box<Config>>,
     tls: Option<Box<TlsFiles>>,
+    reach: Option<Box<Reach>>,
     reload: bool,
 }
 
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Whose {
+    Validator,
+    Rtr,
+    Fetcher,
+}
+
 impl Outbox {
-    /// Queue everything on `channel`, configuration first, if it has
-    /// taken what it had; then write what the socket takes.
-    fn new(validator: bool) -> Outbox {
+    fn new(whose: Whose) -> Outbox {
         Outbox {
-            validator,
+            whose,
             config: None,
             tls: None,
+            reach: None,
             reload: false,
         }
     }
 
+    /// Queue everything on `channel`, configuration first, if it has
+    /// taken what it had; then write what the socket takes.
     fn post(&mut self, channel: &mut privsep::Channel) -> Result<(), privsep::FrameError> {
         if !channel.has_queued() {
             if let Some(config) = self.config.take() {
-                if self.validator {
-                    channel.queue(&ToValidator::Config(config))?;
-                } else {
-                    channel.queue(&ToRtr::Config(config))?;
+                match self.whose {
+                    Whose::Validator => channel.queue(&ToValidator::Config(config))?,
+                    Whose::Rtr => channel.queue(&ToRtr::Config(config))?,
+                    Whose::Fetcher => {
+                        let reach = self.reach.take().unwrap_or_default();
+                        channel.queue(&ToFetcher::Config(config, reach))?;
+                    }
                 }
             }
             if let Some(files) = self.tls.take() {
                 channel.queue(&ToRtr::Tls(files))?;
             }
             if std::mem::take(&mut self.reload) {
-                channel.queue(&ToValidator::Reload)?;
+                match self.whose {
+                    Whose::Fetcher => channel.queue(&ToFetcher::Refetch(None))?,
+                    _ => channel.queue(&ToValidator::Reload)?,
+                }
             }
         }
         channel.flush()?;
@@ -87,11 +111,15 @@ pub(super) struct Handed {
     pub(super) tls: Option<TlsFiles>,
     pub(super) source_dirs: Vec<(PathBuf, OwnedFd)>,
     pub(super) watch: Option<OwnedFd>,
+    /// For the fetcher, if there is one.
+    pub(super) reach: Option<Reach>,
 }
 
 impl Children {
     /// Start validator and rtr with their channels: parent↔validator and
-    /// parent↔rtr at fd 3, validator↔rtr at fd 4 of both.
+    /// parent↔rtr at fd 3, validator↔rtr at fd 4 of both; with `fetch`,
+    /// the fetcher too: parent↔fetcher at its fd 3, fetcher→validator at
+    /// its fd 4 (the validator's end goes over in the hand-over).
     pub(super) fn spawn(
         exe: &privsep::Executable,
         config: &Config,
@@ -102,6 +130,14 @@ impl Children {
         let (to_validator, validator_end) = privsep::Channel::pair(msg::MAX_BODY)?;
         let (to_rtr, rtr_end) = privsep::Channel::pair(msg::MAX_BODY)?;
         let (snap_v, snap_r) = privsep::Channel::pair(msg::MAX_BODY)?;
+        let fetch = config.has_upstreams();
+        let fetcher_channels = fetch
+            .then(|| {
+                let parent = privsep::Channel::pair(msg::MAX_BODY)?;
+                let validator = privsep::Channel::pair(msg::MAX_BODY)?;
+                Ok::<_, std::io::Error>((parent, validator))
+            })
+            .transpose()?;
         // Both children send their log lines into one end, fd 5.
         let relay = relay_logs.then(UnixDatagram::pair).transpose()?;
         // What a child needs before it reads anything from its channel.
@@ -127,23 +163,54 @@ impl Children {
             fds.extend(relay.as_ref().map(|(_, child)| child.as_fd()));
             privsep::spawn(exe, title, &a, &fds)
         };
-        let validator = spawn("validator", "rovd: validator", &validator_end, &snap_v)?;
-        let rtr = match spawn("rtr", "rovd: rtr", &rtr_end, &snap_r) {
-            Ok(c) => c,
-            Err(e) => {
-                let mut validator = validator;
-                let _ = validator.kill();
-                let _ = validator.wait();
-                return Err(e);
+        let mut started: Vec<Child> = Vec::new();
+        let stop = |started: Vec<Child>, e| {
+            for mut c in started {
+                let _ = c.kill();
+                let _ = c.wait();
             }
+            e
+        };
+        started.push(spawn(
+            "validator",
+            "rovd: validator",
+            &validator_end,
+            &snap_v,
+        )?);
+        match spawn("rtr", "rovd: rtr", &rtr_end, &snap_r) {
+            Ok(c) => started.push(c),
+            Err(e) => return Err(stop(started, e)),
+        }
+        let (to_fetcher, fetcher_end) = match fetcher_channels {
+            Some(((to_fetcher, fetcher_parent_end), (fetcher_out, validator_in))) => {
+                match spawn(
+                    "fetcher",
+                    "rovd: fetcher",
+                    &fetcher_parent_end,
+                    &fetcher_out,
+                ) {
+                    Ok(c) => started.push(c),
+                    Err(e) => return Err(stop(started, e)),
+                }
+                (Some(to_fetcher), Some(validator_in))
+            }
+            None => (None, None),
+        };
+        let mut started = started.into_iter();
+        let (Some(validator), Some(rtr)) = (started.next(), started.next()) else {
+            unreachable!("both were started above")
         };
         Ok(Children {
             validator,
             rtr,
+            fetcher: started.next(),
             to_validator: Some(to_validator),
             to_rtr: Some(to_rtr),
-            for_validator: Outbox::new(true),
-            for_rtr: Outbox::new(false),
+            to_fetcher,
+            fetcher_end,
+            for_validator: Outbox::new(Whose::Validator),
+            for_rtr: Outbox::new(Whose::Rtr),
+            for_fetcher: Outbox::new(Whose::Fetcher),
             logs: relay
                 .map(|(parent, _)| parent.set_nonblocking(true).map(|()| parent))
                 .transpose()?,
@@ -151,14 +218,22 @@ impl Children {
     }
 
     /// Hand each child its start-up items: the configuration without keys
-    /// to both; the source directories and the change notification to the
-    /// validator; the TLS files and the listeners to rtr. The parent's
-    /// copies of the descriptors close when `handed` is dropped.
+    /// to all; the source directories, the change notification and the
+    /// channel from the fetcher to the validator; the TLS files and the
+    /// listeners to rtr; what reaches the upstreams to the fetcher. The
+    /// parent's copies of the descriptors close when `handed` is dropped.
     pub(super) fn hand_over(
         &mut self,
         config: &Config,
         handed: Handed,
     ) -> Result<(), privsep::FrameError> {
+        let fetcher_end = self.fetcher_end.take();
+        if let Some(f) = self.to_fetcher.as_mut() {
+            f.send(&Handover::Config(Box::new(config.without_keys())))?;
+            let reach = handed.reach.clone().unwrap_or_default();
+            f.send(&Handover::Reach(Box::new(reach)))?;
+            f.send(&Handover::Done)?;
+        }
         let (v, r) = self.channels()?;
         v.send(&Handover::Config(Box::new(config.without_keys())))?;
         for (path, fd) in &handed.source_dirs {
@@ -166,6 +241,9 @@ impl Children {
         }
         if let Some(fd) = &handed.watch {
             v.send_with_fd(&Handover::Watch, fd.as_fd())?;
+        }
+        if let Some(end) = &fetcher_end {
+            v.send_with_fd(&Handover::Fetcher, end.as_fd())?;
         }
         v.send(&Handover::Done)?;
         r.send(&Handover::Config(Box::new(config.without_keys())))?;
@@ -189,16 +267,38 @@ impl Children {
 
     /// The children's process ids: the only processes the parent may
     /// signal.
-    pub(super) fn pids(&self) -> [i32; 2] {
-        [self.validator.id(), self.rtr.id()].map(|id| i32::try_from(id).unwrap_or(0))
+    pub(super) fn pids(&self) -> Vec<i32> {
+        [
+            Some(&self.validator),
+            Some(&self.rtr),
+            self.fetcher.as_ref(),
+        ]
+        .into_iter()
+        .flatten()
+        .map(|c| i32::try_from(c.id()).unwrap_or(0))
+        .collect()
+    }
+
+    /// Whether the fetcher runs.
+    pub(super) fn has_fetcher(&self) -> bool {
+        self.fetcher.is_some()
     }
 
     /// Pass a reloaded configuration on, and have the validator re-read
-    /// its sources; without waiting for either child.
-    pub(super) fn reload(&mut self, config: &Config) -> Result<(), privsep::FrameError> {
+    /// its sources and the fetcher fetch; without waiting for any child.
+    pub(super) fn reload(
+        &mut self,
+        config: &Config,
+        reach: Option<Reach>,
+    ) -> Result<(), privsep::FrameError> {
         self.for_rtr.config = Some(Box::new(config.without_keys()));
         self.for_validator.config = Some(Box::new(config.without_keys()));
         self.for_validator.reload = true;
+        if self.fetcher.is_some() {
+            self.for_fetcher.config = Some(Box::new(config.without_keys()));
+            self.for_fetcher.reach = reach.map(Box::new);
+            self.for_fetcher.reload = true;
+        }
         self.post()
     }
 
@@ -216,13 +316,17 @@ impl Children {
         let v = self.to_validator.as_mut().ok_or_else(closed)?;
         self.for_validator.post(v)?;
         let r = self.to_rtr.as_mut().ok_or_else(closed)?;
-        self.for_rtr.post(r)
+        self.for_rtr.post(r)?;
+        if let Some(f) = self.to_fetcher.as_mut() {
+            self.for_fetcher.post(f)?;
+        }
+        Ok(())
     }
 
     /// The descriptors of the channels to the children, to wait for them
     /// to turn writable.
     pub(super) fn channel_fds(&self) -> Vec<std::os::fd::RawFd> {
-        [&self.to_validator, &self.to_rtr]
+        [&self.to_validator, &self.to_rtr, &self.to_fetcher]
             .into_iter()
             .flatten()
             .map(privsep::Channel::as_raw_fd)
@@ -249,8 +353,14 @@ impl Children {
 
         let mut ended: Vec<(&str, ExitStatus)> = Vec::new();
         let deadline = Instant::now() + Duration::from_millis(200);
+        let count = 2 + usize::from(self.fetcher.is_some());
         loop {
-            for (name, child) in [("validator", &mut self.validator), ("rtr", &mut self.rtr)] {
+            let children = [
+                Some(("validator", &mut self.validator)),
+                Some(("rtr", &mut self.rtr)),
+                self.fetcher.as_mut().map(|f| ("fetcher", f)),
+            ];
+            for (name, child) in children.into_iter().flatten() {
                 if ended.iter().any(|(n, _)| *n == name) {
                     continue;
                 }
@@ -260,7 +370,7 @@ impl Children {
                     Err(e) => return Some(format!("{name}: {e}")),
                 }
             }
-            if ended.is_empty() || ended.len() == 2 || Instant::now() >= deadline {
+            if ended.is_empty() || ended.len() == count || Instant::now() >= deadline {
                 break;
             }
             std::thread::sleep(Duration::from_millis(10));
@@ -277,10 +387,16 @@ impl Drop for Children {
     /// Orderly shutdown: close both channels (children exit on
     /// end-of-file), wait for them, and kill what does not go in time.
     fn drop(&mut self) {
+        self.to_fetcher = None;
         self.to_validator = None;
         self.to_rtr = None;
         let deadline = Instant::now() + GRACE;
-        for (name, child) in [("validator", &mut self.validator), ("rtr", &mut self.rtr)] {
+        let children = [
+            Some(("validator", &mut self.validator)),
+            Some(("rtr", &mut self.rtr)),
+            self.fetcher.as_mut().map(|f| ("fetcher", f)),
+        ];
+        for (name, child) in children.into_iter().flatten() {
             loop {
                 match child.try_wait() {
                     Ok(Some(_)) | Err(_) => break,

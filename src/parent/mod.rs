@@ -18,6 +18,7 @@
 mod children;
 mod listen;
 pub mod tls;
+pub mod upstreams;
 
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
@@ -31,6 +32,7 @@ use privsep::sandbox::Policy;
 
 use crate::config::{Config, LandlockPolicy};
 use crate::failed::{exit_code, Failed, OrFail};
+use crate::msg;
 use crate::privileges::{self, Role};
 
 use self::children::{Children, Handed};
@@ -82,6 +84,11 @@ fn run(opts: Options) -> Result<(), Failed> {
         .map_err(log)?;
     let tls_dirs = open_dirs(config.tls_dirs(), "TLS directory")?;
     let watch = watch(&source_dirs);
+    let reach = config
+        .has_upstreams()
+        .then(|| upstreams::gather(&config))
+        .transpose()
+        .map_err(log)?;
 
     // 2. Detach, and start the children.
     if !foreground {
@@ -104,6 +111,7 @@ fn run(opts: Options) -> Result<(), Failed> {
         tls,
         source_dirs,
         watch,
+        reach: reach.clone(),
     };
     children
         .hand_over(&config, handed)
@@ -112,7 +120,7 @@ fn run(opts: Options) -> Result<(), Failed> {
     // 3. Drop to the user, then lock down to what supervision and reload
     //    need: reading the configuration file's directory and those of the
     //    TLS files, signals, waiting for the children, their channels.
-    let mut parent = Parent::new(config_path, config, known_dirs, children, signals)?;
+    let mut parent = Parent::new(config_path, config, known_dirs, children, signals, reach)?;
     privileges::drop(&parent.config.user, None)?;
     let config_dir = parent.config_path.parent().unwrap_or(Path::new("/"));
     let config_dir = privsep::fs::open_dir(config_dir)
@@ -161,6 +169,15 @@ struct Parent {
     config: Config,
     /// The source directories opened at start-up: a reload cannot add one.
     known_dirs: Vec<PathBuf>,
+    /// What the fetcher got at start-up: the upstream addresses resolved
+    /// then and the system's CA store read then stay for reloads.
+    reach: Option<msg::Reach>,
+    /// The upstream ports at start-up: the fetcher's sandbox allows no
+    /// others.
+    ports: Vec<u16>,
+    /// The upstreams' TLS files at start-up, to re-read (OpenBSD unveils
+    /// them).
+    upstream_files: Vec<PathBuf>,
     children: Children,
     signals: privsep::SignalPipe,
     poll: Poll,
@@ -173,6 +190,7 @@ impl Parent {
         known_dirs: Vec<PathBuf>,
         children: Children,
         mut signals: privsep::SignalPipe,
+        reach: Option<msg::Reach>,
     ) -> Result<Parent, Failed> {
         let poll = Poll::new().or_fail("event loop")?;
         poll.registry()
@@ -193,10 +211,15 @@ impl Parent {
                 .register(&mut mio::unix::SourceFd(&fd), CHILDREN, Interest::WRITABLE)
                 .or_fail("event loop")?;
         }
+        let ports = upstreams::ports(&config);
+        let upstream_files = config.upstream_tls_files();
         Ok(Parent {
             config_path,
             config,
             known_dirs,
+            reach,
+            ports,
+            upstream_files,
             children,
             signals,
             poll,
@@ -220,16 +243,40 @@ impl Parent {
             .map(|t| t.files())
             .unwrap_or_default();
         unveil.extend(tls_files.into_iter().map(|p| (p, "r")));
+        unveil.extend(self.upstream_files.iter().map(|p| (p.as_path(), "r")));
         Policy {
             role: Role::Parent,
             read_beneath,
             unveil,
             max_files: 32,
             seccomp: privileges::seccomp_mode(self.config.seccomp),
-            signals: self.children.pids().to_vec(),
+            signals: self.children.pids(),
             require_landlock: self.config.landlock == LandlockPolicy::Required,
             connect_ports: Vec::new(),
         }
+    }
+
+    /// What the fetcher needs for `new`, if it runs; an error if `new`
+    /// needs what only a restart gives: the fetcher itself, a name not
+    /// resolved at start-up, a port its sandbox does not allow.
+    fn upstreams_again(&self, new: &Config) -> Result<Option<msg::Reach>, String> {
+        if !new.has_upstreams() && !self.children.has_fetcher() {
+            return Ok(None);
+        }
+        let Some(running) = self.reach.as_ref().filter(|_| self.children.has_fetcher()) else {
+            return Err(
+                "a source with a url needs the fetcher, which starts with rovd: \
+                        restart required"
+                    .into(),
+            );
+        };
+        if let Some(u) = new.upstreams().find(|u| !self.ports.contains(&u.port)) {
+            return Err(format!(
+                "url {u}: port {} was not an upstream port at start-up: restart required",
+                u.port
+            ));
+        }
+        upstreams::again(new, running).map(Some)
     }
 
     /// SIGTERM and SIGINT end it well, a child's end badly; SIGHUP
@@ -305,8 +352,18 @@ impl Parent {
             );
             return;
         }
+        let reach = match self.upstreams_again(&new) {
+            Ok(r) => r,
+            Err(e) => {
+                error!("{}: {e}; keeping the running configuration", path.display());
+                return;
+            }
+        };
         self.config = new;
-        if let Err(e) = self.children.reload(&self.config) {
+        if let Some(r) = &reach {
+            self.reach = Some(r.clone());
+        }
+        if let Err(e) = self.children.reload(&self.config, reach) {
             error!("cannot pass on the reload: {e}");
         }
         if let Some(files) = tls::reload(&self.config) {

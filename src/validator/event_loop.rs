@@ -347,7 +347,10 @@ impl Validator {
                     .and_then(|s| s.take_fetched(msg, &frame.body));
                 match taken {
                     Some(Taken::Changed) => self.look = self.look.max(Look::Fetched),
-                    Some(Taken::Resend) => resend.push(url),
+                    Some(Taken::Resend) => {
+                        resend.push(url);
+                        self.look = self.look.max(Look::Fetched);
+                    }
                     Some(Taken::Nothing) | None => {}
                 }
             }

@@ -19,7 +19,7 @@
 use std::rc::Rc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use log::{error, info, warn};
+use log::{debug, error, info, warn};
 
 use crate::config::{Format, Upstream};
 use crate::msg::{Fetched, StreamChecksum};
@@ -67,7 +67,8 @@ pub enum Taken {
     Nothing,
     /// The upstream's state or data changed: choose again.
     Changed,
-    /// Its changes did not apply to the table held: ask for all of it.
+    /// What came did not apply to the data held (RTR changes) or could
+    /// not be used (an HTTP body): ask for all of it, and choose again.
     Resend,
 }
 
@@ -140,56 +141,7 @@ impl Member {
                 checksum,
                 expire,
                 ..
-            } => {
-                let pending = std::mem::take(&mut self.pending);
-                if pending.count != count || pending.checksum.value() != checksum {
-                    error!(
-                        "{}: {} items arrived, {count} were sent; asking for the whole table",
-                        self.url, pending.count
-                    );
-                    return Taken::Resend;
-                }
-                let applied = if full {
-                    Ok(table(pending.announce))
-                } else {
-                    match &self.data {
-                        Some(old) => apply(old, pending.announce, pending.withdraw),
-                        None => Err("changes before any table".to_string()),
-                    }
-                };
-                match applied {
-                    Ok(new) => {
-                        if !full && count > 0 {
-                            info!(
-                                "{}: {} changes: {} VRPs, {} router keys, {} ASPAs",
-                                self.url,
-                                count,
-                                new.vrps.len(),
-                                new.router_keys.len(),
-                                new.aspas.len()
-                            );
-                        } else if full {
-                            info!(
-                                "{}: {} VRPs, {} router keys, {} ASPAs",
-                                self.url,
-                                new.vrps.len(),
-                                new.router_keys.len(),
-                                new.aspas.len()
-                            );
-                        }
-                        if count > 0 || self.data.is_none() {
-                            self.data = Some(Rc::new(new));
-                        }
-                        self.succeeded(now);
-                        self.expire = Some(expire);
-                        Taken::Changed
-                    }
-                    Err(why) => {
-                        error!("{}: {why}; asking for the whole table", self.url);
-                        Taken::Resend
-                    }
-                }
-            }
+            } => self.synced(full, count, checksum, expire, now),
             Fetched::Body { octets, .. } => {
                 if (self.pending.body.len() + octets.len()) as u64 <= max_size {
                     self.pending.body.extend_from_slice(&octets);
@@ -201,36 +153,7 @@ impl Member {
                 length,
                 last_modified,
                 ..
-            } => {
-                let pending = std::mem::take(&mut self.pending);
-                let name = self.url.to_string();
-                if pending.count != length || pending.body.len() as u64 != length {
-                    let why = if length > max_size {
-                        format!("body of {length} octets is larger than max-size")
-                    } else {
-                        format!("{} octets arrived, {length} were sent", pending.count)
-                    };
-                    return self.failed(&why);
-                }
-                match input::read(&pending.body[..], format) {
-                    Ok((mut new, rejected)) => {
-                        log_rejected(&name, &rejected);
-                        canonicalise(&mut new);
-                        info!(
-                            "{name}: {} VRPs, {} router keys, {} ASPAs",
-                            new.vrps.len(),
-                            new.router_keys.len(),
-                            new.aspas.len()
-                        );
-                        self.data = Some(Rc::new(new));
-                        self.last_modified = last_modified;
-                        self.expire = None;
-                        self.succeeded(now);
-                        Taken::Changed
-                    }
-                    Err(e) => self.failed(&e.to_string()),
-                }
-            }
+            } => self.downloaded(length, last_modified, format, max_size, now),
             Fetched::Current { expire, .. } => {
                 self.pending = Pending::default();
                 self.expire = expire.or(self.expire.filter(|_| self.url.scheme.is_rtr()));
@@ -238,6 +161,93 @@ impl Member {
                 Taken::Changed
             }
             Fetched::Failed { reason, .. } => self.failed(&reason),
+        }
+    }
+
+    /// RTR End of Data: the items since the last commit are the table or
+    /// its changes.
+    fn synced(&mut self, full: bool, count: u64, checksum: u64, expire: u32, now: u64) -> Taken {
+        let pending = std::mem::take(&mut self.pending);
+        if pending.count != count || pending.checksum.value() != checksum {
+            error!(
+                "{}: {} items arrived, {count} were sent; asking for the whole table",
+                self.url, pending.count
+            );
+            return Taken::Resend;
+        }
+        let applied = if full {
+            Ok(table(pending.announce))
+        } else {
+            match &self.data {
+                Some(old) => apply(old, pending.announce, pending.withdraw),
+                None => Err("changes before any table".to_string()),
+            }
+        };
+        let new = match applied {
+            Ok(new) => new,
+            Err(why) => {
+                error!("{}: {why}; asking for the whole table", self.url);
+                return Taken::Resend;
+            }
+        };
+        debug!(
+            "{}: {} {}: {} VRPs, {} router keys, {} ASPAs",
+            self.url,
+            count,
+            if full { "items" } else { "changes" },
+            new.vrps.len(),
+            new.router_keys.len(),
+            new.aspas.len()
+        );
+        if count > 0 || self.data.is_none() {
+            self.data = Some(Rc::new(new));
+        }
+        self.succeeded(now);
+        self.expire = Some(expire);
+        Taken::Changed
+    }
+
+    /// HTTP: the body is complete; parse it.
+    fn downloaded(
+        &mut self,
+        length: u64,
+        last_modified: Option<u64>,
+        format: Format,
+        max_size: u64,
+        now: u64,
+    ) -> Taken {
+        let pending = std::mem::take(&mut self.pending);
+        let name = self.url.to_string();
+        if pending.count != length || pending.body.len() as u64 != length {
+            let why = if length > max_size {
+                format!("body of {length} octets is larger than max-size")
+            } else {
+                format!("{} octets arrived, {length} were sent", pending.count)
+            };
+            self.failed(&why);
+            return Taken::Resend;
+        }
+        match input::read(&pending.body[..], format) {
+            Ok((mut new, rejected)) => {
+                log_rejected(&name, &rejected);
+                canonicalise(&mut new);
+                debug!(
+                    "{name}: {} VRPs, {} router keys, {} ASPAs",
+                    new.vrps.len(),
+                    new.router_keys.len(),
+                    new.aspas.len()
+                );
+                self.data = Some(Rc::new(new));
+                self.last_modified = last_modified;
+                self.expire = None;
+                self.succeeded(now);
+                Taken::Changed
+            }
+            Err(e) => {
+                // Asked again unconditionally: a 304 must not confirm it.
+                self.failed(&e.to_string());
+                Taken::Resend
+            }
         }
     }
 

@@ -476,7 +476,7 @@ mod tests {
     use std::os::fd::AsFd;
     use std::path::Path;
 
-    const ROLES: [Role; 3] = [Role::Parent, Role::Validator, Role::Rtr];
+    const ROLES: [Role; 4] = [Role::Parent, Role::Validator, Role::Rtr, Role::Fetcher];
 
     #[test]
     fn lists_compile() {
@@ -535,18 +535,18 @@ mod tests {
             };
             only("openat", &[Role::Parent, Role::Validator]);
             only("getdents64", &[Role::Validator]);
-            // The parent's socket and connect are for syslog, AF_UNIX only.
-            for name in ["kill", "wait4", "waitid", "nanosleep", "socket", "connect"] {
+            for name in ["kill", "wait4", "waitid", "nanosleep"] {
                 only(name, &[Role::Parent]);
             }
-            for name in [
-                "accept4",
-                "setsockopt",
-                "getsockname",
-                "getpeername",
-                "shutdown",
-            ] {
-                only(name, &[Role::Rtr]);
+            // The parent's socket and connect are for syslog, AF_UNIX only;
+            // the fetcher's for upstreams, AF_INET and AF_INET6 only.
+            for name in ["socket", "connect"] {
+                only(name, &[Role::Parent, Role::Fetcher]);
+            }
+            only("accept4", &[Role::Rtr]);
+            only("getsockopt", &[Role::Fetcher]);
+            for name in ["setsockopt", "getsockname", "getpeername", "shutdown"] {
+                only(name, &[Role::Rtr, Role::Fetcher]);
             }
         }
     }
@@ -693,6 +693,61 @@ mod tests {
     }
 
     #[test]
+    fn fetcher_connects_to_its_ports_only() {
+        let allowed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let other = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let (a, b) = (
+            allowed.local_addr().unwrap().port(),
+            other.local_addr().unwrap().port(),
+        );
+        let mut r = sandboxed(&[
+            ("ROLE", "fetcher"),
+            ("MODE", "kill"),
+            ("PORTS", &a.to_string()),
+            ("CONNECT", &format!("{a},{b}")),
+        ]);
+        let enforced = !r.landlock.starts_with("not ");
+        if enforced {
+            assert!(
+                r.landlock.contains("no filesystem access"),
+                "{}",
+                r.landlock
+            );
+        }
+        let net = enforced && r.landlock.contains("connect only to");
+        if net {
+            assert!(
+                r.landlock
+                    .contains(&format!("TCP bind denied, connect only to port {a}")),
+                "{}",
+                r.landlock
+            );
+        }
+        assert_eq!(r.probe.expect(&format!("connect {a}:")), "ok");
+        let denied = r.probe.expect(&format!("connect {b}:"));
+        if net {
+            assert_eq!(denied, format!("error {}", libc::EACCES));
+        }
+        let (status, reports, err) = r.probe.finish();
+        assert!(status.success(), "{status:?} {reports:?} {err}");
+        // No other kind of socket, no file, no listening.
+        for forbidden in ["socket_unix", "open", "getsockopt_other", "tgkill_other"] {
+            let r = sandboxed(&[
+                ("ROLE", "fetcher"),
+                ("MODE", "kill"),
+                ("PORTS", &a.to_string()),
+                ("FORBIDDEN", forbidden),
+            ]);
+            let (status, reports, err) = r.probe.finish();
+            assert_eq!(
+                probe::signal(status),
+                Some(libc::SIGSYS),
+                "{forbidden}: {reports:?} {err}"
+            );
+        }
+    }
+
+    #[test]
     fn parent_signals_only_what_it_may() {
         let r = sandboxed(&[
             ("ROLE", "parent"),
@@ -744,8 +799,13 @@ mod tests {
         let role = match env("ROLE").as_deref() {
             Some("parent") => Role::Parent,
             Some("validator") => Role::Validator,
+            Some("fetcher") => Role::Fetcher,
             _ => Role::Rtr,
         };
+        let ports: Vec<u16> = env("PORTS")
+            .iter()
+            .flat_map(|p| p.split(',').map(|n| n.parse().unwrap()).collect::<Vec<_>>())
+            .collect();
         let mode = match env("MODE").as_deref() {
             Some("log") => SeccompMode::Log,
             _ => SeccompMode::Kill,
@@ -762,6 +822,7 @@ mod tests {
             seccomp: mode,
             signals: vec![],
             require_landlock: false,
+            connect_ports: ports,
         };
         let status = match super::super::apply(&policy) {
             Ok(status) => status,
@@ -805,6 +866,20 @@ mod tests {
                 "parent: kill {kill}, wait {:?}, slept",
                 wait.unwrap_err()
             ));
+        }
+
+        if let Some(ports) = env("CONNECT") {
+            // A fetcher's connections: a new socket, connect, the outcome.
+            for port in ports.split(',') {
+                let addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+                match std::net::TcpStream::connect(addr) {
+                    Ok(_) => probe::say(&format!("connect {port}: ok")),
+                    Err(e) => probe::say(&format!(
+                        "connect {port}: error {}",
+                        e.raw_os_error().unwrap_or(0)
+                    )),
+                }
+            }
         }
 
         if env("SOCKOPTS").is_some() {
@@ -856,6 +931,21 @@ mod tests {
                 };
                 probe::say(&format!("getsockopt: {r}"));
             }
+            Some("getsockopt_other") => {
+                let mut v: libc::c_int = 0;
+                let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+                // SAFETY: getsockopt(2) into an int of the size given.
+                let r = unsafe {
+                    libc::getsockopt(
+                        sock,
+                        libc::SOL_SOCKET,
+                        libc::SO_RCVBUF,
+                        (&raw mut v).cast(),
+                        &raw mut len,
+                    )
+                };
+                probe::say(&format!("getsockopt: {r}"));
+            }
             Some("tgkill_other") => {
                 // SAFETY: tgkill(2) with signal 0 only checks the target.
                 let r = unsafe { libc::syscall(libc::SYS_tgkill, 1, 1, 0) };
@@ -864,6 +954,15 @@ mod tests {
             Some("kill_other") => {
                 let r = nix::sys::signal::kill(nix::unistd::Pid::from_raw(1), None);
                 probe::say(&format!("kill: {r:?}"));
+            }
+            Some("socket_unix") => {
+                // SAFETY: socket(2) with constant arguments.
+                let fd = unsafe { libc::socket(libc::AF_UNIX, libc::SOCK_STREAM, 0) };
+                probe::say(&format!("socket: {fd}"));
+            }
+            Some("open") => {
+                let r = std::fs::File::open("/etc/hostname");
+                probe::say(&format!("open: {r:?}"));
             }
             Some("socket") => {
                 // SAFETY: socket(2) with constant arguments.

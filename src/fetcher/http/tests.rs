@@ -981,3 +981,43 @@ fn every_error_is_one_line() {
         assert!(!line.is_empty() && !line.contains('\n'), "{line:?}");
     }
 }
+
+//------------ Without blocking ---------------------------------------------
+
+#[test]
+fn a_response_read_whole_is_judged_as_a_stream_is() {
+    let req = request(limits());
+    let length = format!("Content-Length: {}", JSON.len());
+    let whole = with_body(head("200 OK", &[&length]), JSON);
+    // Complete as soon as its Content-Length is in; not a moment before.
+    assert!(is_complete(&whole));
+    assert!(!is_complete(&whole[..whole.len() - 1]));
+    assert!(!is_complete(&whole[..20]));
+    assert_eq!(body(response(&whole, true, &req)), JSON);
+    // Without a body, complete at the end of the head.
+    assert!(is_complete(&head("304 Not Modified", &[])));
+    // Chunked and close-delimited ones end when the server closes.
+    let ch = with_body(
+        head("200 OK", &["Transfer-Encoding: chunked"]),
+        &chunked(JSON, 10),
+    );
+    assert!(!is_complete(&ch));
+    assert_eq!(body(response(&ch, true, &req)), JSON);
+    let close = with_body(head("200 OK", &[]), JSON);
+    assert!(!is_complete(&close));
+    assert_eq!(body(response(&close, true, &req)), JSON);
+    // Closed uncleanly (TLS without close_notify): a close-delimited body
+    // is not taken; one cut short by its length is not either.
+    assert!(matches!(
+        response(&close, false, &req),
+        Err(HttpError::Truncated { .. })
+    ));
+    assert!(matches!(
+        response(&whole[..whole.len() - 5], true, &req),
+        Err(HttpError::Truncated { .. })
+    ));
+    // The request is the one `get` sends.
+    let octets = super::request(&req).unwrap();
+    assert!(octets.starts_with(b"GET /"));
+    assert!(octets.ends_with(b"Connection: close\r\n\r\n"));
+}

@@ -1,0 +1,184 @@
+//! What the fetcher hands the validator, framed as [`Fetched`] messages:
+//! an RTR upstream's whole table or its changes, an HTTP body in parts,
+//! "still current", "failed". Items go in batches of about
+//! [`msg::BATCH_BYTES`] with a count and a checksum at the end, as the
+//! snapshot stream does, so that the validator takes nothing cut short.
+//!
+//! Runs in the fetcher (unprivileged, sandboxed). Writes block until the
+//! validator takes them: a validator busy with a large table holds the
+//! fetcher back rather than letting it buffer without bound.
+
+use privsep::FrameError;
+
+use crate::config::Upstream;
+use crate::msg::{self, Fetched, StreamChecksum};
+use crate::payload::{Delta, Payload, Snapshot};
+
+/// Octets of a body per `Body` frame.
+const BODY_PART: usize = 256 * 1024;
+
+/// The fetcher's end of the channel to the validator.
+pub(super) struct Sink {
+    channel: privsep::Channel,
+    frame: Vec<u8>,
+}
+
+impl Sink {
+    /// Send on `channel`.
+    pub(super) fn new(channel: privsep::Channel) -> Sink {
+        Sink {
+            channel,
+            frame: Vec::new(),
+        }
+    }
+
+    /// The channel, for the event loop to read what the validator asks.
+    pub(super) fn channel(&mut self) -> &mut privsep::Channel {
+        &mut self.channel
+    }
+
+    fn send(&mut self, m: &Fetched) -> Result<&[u8], FrameError> {
+        self.frame.clear();
+        privsep::frame::encode(m, false, msg::MAX_BODY, &mut self.frame)?;
+        self.channel.send_encoded(&self.frame)?;
+        Ok(self
+            .frame
+            .get(privsep::frame::HEADER_LEN..)
+            .unwrap_or_default())
+    }
+
+    /// Send `items` in batches; their count and checksum are added to
+    /// `tally`.
+    fn items(
+        &mut self,
+        url: &Upstream,
+        announce: bool,
+        items: impl Iterator<Item = Payload>,
+        tally: &mut (u64, StreamChecksum),
+    ) -> Result<(), FrameError> {
+        let mut batch = Vec::new();
+        let mut size = 0;
+        let mut flush = |sink: &mut Sink, batch: &mut Vec<Payload>| {
+            tally.0 += batch.len() as u64;
+            let m = Fetched::Items {
+                url: url.clone(),
+                announce,
+                items: std::mem::take(batch),
+            };
+            let body = sink.send(&m)?;
+            tally.1.update(body);
+            Ok::<(), FrameError>(())
+        };
+        for item in items {
+            size += match &item {
+                Payload::Vrp(_) => 32,
+                Payload::RouterKey(k) => 48 + k.spki.len(),
+                Payload::Aspa(a) => 16 + 5 * a.providers.len(),
+            };
+            batch.push(item);
+            if size >= msg::BATCH_BYTES {
+                flush(self, &mut batch)?;
+                size = 0;
+            }
+        }
+        if !batch.is_empty() {
+            flush(self, &mut batch)?;
+        }
+        Ok(())
+    }
+
+    /// An RTR upstream's whole table, good for `expire` seconds.
+    pub(super) fn table(
+        &mut self,
+        url: &Upstream,
+        table: &Snapshot,
+        expire: u32,
+    ) -> Result<(), FrameError> {
+        let mut tally = (0, StreamChecksum::default());
+        self.items(url, true, all(table), &mut tally)?;
+        self.send(&Fetched::Synced {
+            url: url.clone(),
+            full: true,
+            count: tally.0,
+            checksum: tally.1.value(),
+            expire,
+        })?;
+        Ok(())
+    }
+
+    /// An RTR upstream's changes; "current" if there are none.
+    pub(super) fn delta(
+        &mut self,
+        url: &Upstream,
+        delta: &Delta,
+        expire: u32,
+    ) -> Result<(), FrameError> {
+        if delta.is_empty() {
+            return self.current(url, Some(expire));
+        }
+        let mut tally = (0, StreamChecksum::default());
+        self.items(url, false, all(&delta.withdraw), &mut tally)?;
+        self.items(url, true, all(&delta.announce), &mut tally)?;
+        self.send(&Fetched::Synced {
+            url: url.clone(),
+            full: false,
+            count: tally.0,
+            checksum: tally.1.value(),
+            expire,
+        })?;
+        Ok(())
+    }
+
+    /// An HTTP body, whole.
+    pub(super) fn body(
+        &mut self,
+        url: &Upstream,
+        body: &[u8],
+        last_modified: Option<u64>,
+    ) -> Result<(), FrameError> {
+        for part in body.chunks(BODY_PART) {
+            self.send(&Fetched::Body {
+                url: url.clone(),
+                octets: part.to_vec(),
+            })?;
+        }
+        self.send(&Fetched::Downloaded {
+            url: url.clone(),
+            length: body.len() as u64,
+            last_modified,
+        })?;
+        Ok(())
+    }
+
+    /// The data held is still current.
+    pub(super) fn current(
+        &mut self,
+        url: &Upstream,
+        expire: Option<u32>,
+    ) -> Result<(), FrameError> {
+        self.send(&Fetched::Current {
+            url: url.clone(),
+            expire,
+        })?;
+        Ok(())
+    }
+
+    /// The upstream failed, for `reason`.
+    pub(super) fn failed(&mut self, url: &Upstream, reason: String) -> Result<(), FrameError> {
+        self.send(&Fetched::Failed {
+            url: url.clone(),
+            reason,
+        })?;
+        Ok(())
+    }
+}
+
+/// Every item of `s`, VRPs first.
+fn all(s: &Snapshot) -> impl Iterator<Item = Payload> + '_ {
+    s.vrps
+        .iter()
+        .copied()
+        .map(Payload::Vrp)
+        .chain(s.router_keys.iter().cloned().map(Payload::RouterKey))
+        .chain(s.aspas.iter().cloned().map(Payload::Aspa))
+}
