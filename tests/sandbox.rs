@@ -299,3 +299,80 @@ fn seccomp_log_mode_lets_forbidden_calls_through() {
         }
     }
 }
+
+/// With a url source, a fourth process: the fetcher, as locked down as
+/// the others, chrooted, holding no file — only its channels and sockets —
+/// and Landlock (where the kernel has it) lets it connect to the
+/// upstream's port only.
+#[test]
+fn as_root_the_fetcher_is_locked_down_and_holds_no_file() {
+    if !needs_root() {
+        return;
+    }
+    let json = Data::generate(33, 300, 100).to_json();
+    let upstream = Daemon::start(
+        &format!(
+            "[rtr]\nlisten = [\"127.0.0.1:{PORT}\"]\nmax-sessions-per-address = 100\n\
+             [[source]]\npath = \"vrps.json\"\n"
+        ),
+        &[("vrps.json", json.as_bytes())],
+    );
+    upstream.wait_for_data(2);
+    let leaf = Daemon::start(
+        &format!(
+            "[rtr]\nlisten = [\"127.0.0.1:{PORT}\"]\n[[source]]\nurl = \"rtr://127.0.0.1:{}\"\n",
+            upstream.port
+        ),
+        &[],
+    );
+    let (_, synced) = common::rtr::wait_for_data(leaf.port, 2, WAIT);
+    synced
+        .table
+        .assert_eq(&expected(&json, 2), "through the fetcher");
+    leaf.wait_for_log("fetcher: seccomp:", WAIT);
+
+    let kids = children_of(leaf.pid());
+    assert_eq!(kids.len(), 3, "children: {kids:?}");
+    let fetcher = kids
+        .iter()
+        .find(|p| p.argv0 == "rovd: fetcher")
+        .expect("no fetcher")
+        .pid;
+    let s = status(fetcher);
+    assert_locked_down("fetcher", fetcher, &s);
+    let user = nix::unistd::User::from_name("_rovd").unwrap().unwrap();
+    assert_eq!(s.uid[0], user.uid.as_raw(), "the fetcher runs as _rovd");
+    assert_eq!(root_of(fetcher), leaf.dir.path().join("empty"));
+    // Every descriptor is a socket, a pipe or an event file (and standard
+    // input, /dev/null); none is a file or a directory.
+    for fd in fs::read_dir(format!("/proc/{fetcher}/fd"))
+        .unwrap()
+        .flatten()
+    {
+        let target = fs::read_link(fd.path()).unwrap();
+        let t = target.to_string_lossy();
+        assert!(
+            t.starts_with("socket:")
+                || t.starts_with("pipe:")
+                || t.starts_with("anon_inode:")
+                || t == "/dev/null",
+            "the fetcher holds {t}"
+        );
+    }
+    let log = leaf.log();
+    let landlock = log
+        .lines()
+        .find(|l| l.starts_with("fetcher: landlock:"))
+        .unwrap();
+    assert!(
+        landlock.contains("not ") || landlock.contains("no filesystem access"),
+        "{landlock}"
+    );
+    if landlock.contains("connect only") {
+        assert!(
+            landlock.contains(&format!("connect only to port {}", upstream.port)),
+            "{landlock}"
+        );
+    }
+    assert!(!log.contains("killed by signal"), "{log}");
+}

@@ -446,10 +446,23 @@ impl Upstream {
         if scheme.is_rtr() && path != "/" {
             return Err(bad("an RTR upstream has no path"));
         }
+        // `http` takes a port it cannot read for none: read it here.
+        let written = authority
+            .as_str()
+            .rsplit_once(':')
+            .filter(|(_, p)| !p.contains(']'))
+            .map(|(_, p)| p);
+        let port = match written {
+            None => scheme.default_port(),
+            Some(p) => match p.parse::<u16>() {
+                Ok(n) if n > 0 => n,
+                _ => return Err(bad(&format!("port {p} is not 1 to 65535"))),
+            },
+        };
         Ok(Upstream {
             scheme,
-            port: authority.port_u16().unwrap_or(scheme.default_port()),
             host,
+            port,
             path,
         })
     }

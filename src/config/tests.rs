@@ -527,3 +527,135 @@ fn format_names() {
     }
     assert!(toml::from_str::<Conf>("format = \"rpki_client\"").is_err());
 }
+
+#[test]
+fn sources_with_urls() {
+    let c = Config::parse(
+        Path::new("/etc/rovd/rovd.conf"),
+        "[[source]]\n\
+         url = \"rtr://192.0.2.1\"\n\
+         min-expire = 900\n\
+         [[source]]\n\
+         url = [\"rtr+tls://cache-a.example.net:8324\", \"https://[2001:db8::1]/vrps.json?x=1\"]\n\
+         ca-file = \"ca.pem\"\n\
+         poll-interval = 60\n\
+         [[source]]\n\
+         url = \"http://192.0.2.2:8080/rpki.csv\"\n\
+         format = \"csv\"\n",
+    )
+    .unwrap();
+    let urls: Vec<String> = c.upstreams().map(ToString::to_string).collect();
+    assert_eq!(
+        urls,
+        [
+            "rtr://192.0.2.1",
+            "rtr+tls://cache-a.example.net:8324",
+            "https://[2001:db8::1]/vrps.json?x=1",
+            "http://192.0.2.2:8080/rpki.csv"
+        ]
+    );
+    let first = &c.sources[0].url[0];
+    assert_eq!((first.scheme, first.port), (Scheme::Rtr, 323));
+    let group = &c.sources[1].url;
+    assert_eq!(group[1].host, "2001:db8::1");
+    assert_eq!(group[1].port, 443);
+    assert_eq!(group[1].path, "/vrps.json?x=1");
+    assert_eq!(
+        c.sources[1].ca_file.as_deref(),
+        Some(Path::new("/etc/rovd/ca.pem"))
+    );
+    assert_eq!(
+        c.sources[1].name(),
+        "rtr+tls://cache-a.example.net:8324 (+1 in its group)"
+    );
+    assert!(c.has_upstreams());
+    assert!(c.source_dirs(|_| false).is_empty(), "no directory for urls");
+    assert_eq!(c.upstream_tls_files(), [PathBuf::from("/etc/rovd/ca.pem")]);
+    // The upstream's timers, within the source's bounds; v0 has none.
+    let t = c.sources[0].bounded(Some(crate::pdu::Timers {
+        refresh: 10,
+        retry: 5000,
+        expire: 600,
+    }));
+    assert_eq!((t.refresh, t.retry, t.expire), (60, 600, 900));
+    assert_eq!(c.sources[0].bounded(None).refresh, 3600);
+    // A configuration with urls crosses IPC as it is.
+    let bytes = bincode::serialize(&c).unwrap();
+    assert_eq!(bincode::deserialize::<Config>(&bytes).unwrap(), c);
+}
+
+#[test]
+fn url_errors_name_their_line() {
+    let bad = |text: &str, line: usize, needle: &str| {
+        let e = Config::parse(Path::new("x.conf"), text).unwrap_err();
+        assert_eq!(e.line, Some(line), "{text}: {e}");
+        assert!(e.reason.contains(needle), "{text}: {e}");
+    };
+    bad("[[source]]\n\nurl = \"ftp://x/y\"\n", 3, "scheme ftp");
+    bad("[[source]]\nurl = \"rtr:/x\"\n", 2, "url");
+    bad("[[source]]\nurl = \"rtr://x/path\"\n", 2, "no path");
+    bad("[[source]]\nurl = \"rtr://x:99999\"\n", 2, "port 99999");
+    bad("[[source]]\nurl = \"rtr://[::1]:0\"\n", 2, "port 0");
+    bad(
+        "[[source]]\nurl = \"https://user@x/\"\n",
+        2,
+        "user information",
+    );
+    bad("[[source]]\nurl = [\"rtr://a\", \"rtr://a\"]\n", 2, "twice");
+    bad("[[source]]\nurl = []\n", 2, "empty group");
+    bad(
+        "[[source]]\npath = \"a.json\"\nurl = \"rtr://a\"\n",
+        3,
+        "not both",
+    );
+    bad(
+        "\n[[source]]\nformat = \"csv\"\n",
+        2,
+        "needs a path or a url",
+    );
+    bad(
+        "[[source]]\npath = \"a.json\"\npoll-interval = 60\n",
+        3,
+        "with a url",
+    );
+    bad(
+        "[[source]]\nurl = \"rtr://a\"\npoll-interval = 60\n",
+        3,
+        "http and https",
+    );
+    bad(
+        "[[source]]\nurl = \"rtr://a\"\nca-file = \"c.pem\"\n",
+        3,
+        "rtr+tls and https",
+    );
+    bad(
+        "[[source]]\nurl = \"http://a/x\"\nmin-expire = 60\n",
+        3,
+        "rtr and rtr+tls",
+    );
+    bad(
+        "[[source]]\nurl = \"https://a/x\"\nclient-key = \"k\"\n",
+        3,
+        "go together",
+    );
+    bad(
+        "[[source]]\nurl = \"http://a/x\"\npoll-interval = 5\n",
+        3,
+        "10 to 86400",
+    );
+    bad(
+        "[[source]]\nurl = \"rtr://a\"\nmin-retry = 700\n",
+        3,
+        "at most max-retry",
+    );
+    bad(
+        "[[source]]\nurl = \"rtr://a\"\ntimeout = 0\n",
+        3,
+        "1 to 3600",
+    );
+    bad(
+        "[[source]]\nurl = \"rtr://a\"\n[[source]]\nurl = [\"rtr://b\", \"rtr://a\"]\n",
+        4,
+        "in two sources",
+    );
+}

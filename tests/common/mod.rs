@@ -6,6 +6,7 @@
 
 #![allow(dead_code)]
 
+pub(crate) mod bird;
 pub(crate) mod clients;
 pub(crate) mod data;
 pub(crate) mod rtr;
