@@ -1,29 +1,37 @@
 //! rovd — an RPKI-to-Router cache daemon, privilege-separated.
 //!
 //! ```text
-//!                  rovd (parent)         binds the listeners, supervises
-//!       ┌────────────────┴───────────────┐
-//!       │ fd 3                      fd 3 │
-//!  rovd: validator ──── fd 4 ──── rovd: rtr ─── routers (RTR v0/v1/v2)
-//!  reads sources,      snapshots   sessions, deltas, shared
-//!  builds snapshots                pre-encoded PDU buffers
+//!                               rovd (parent)      binds the listeners, supervises
+//!       ┌──────────────────────────┼──────────────────────────┐
+//!       │ fd 3                fd 3 │                     fd 3 │
+//!  rovd: fetcher ── fd 4 ──▶ rovd: validator ── fd 4 ──▶ rovd: rtr ─── routers
+//!  upstreams: RTR,  fetched  reads sources,  snapshots  sessions, deltas,
+//!  HTTP(S); only    data     checks fetched             shared pre-encoded
+//!  with a url                data, builds               PDU buffers
+//!                            snapshots
 //! ```
 //!
-//! One binary, three roles, each a module with its own `main`:
+//! One binary, four roles, each a module with its own `main`:
 //!
 //! - [`parent`] — runs as root only through start-up: binds the
-//!   listeners, opens the source directories, reads the TLS files, starts
-//!   the two children and hands them what it opened; then supervises,
+//!   listeners, opens the source directories, reads the TLS files,
+//!   resolves the upstreams, starts the children and hands them what it
+//!   opened; then supervises,
 //!   reloads on SIGHUP and shuts down in order.
 //! - [`validator`] — reads the sources and local exceptions (SLURM),
 //!   unprivileged and chrooted, and streams sorted snapshots to rtr.
 //! - [`rtr`] — keeps the serial, a history of deltas and the shared
 //!   encoded tables, and serves the routers' sessions from one event loop.
+//! - [`fetcher`] — only when a source has a `url`: the one process that
+//!   connects out, to upstream caches over RTR and HTTP(S), without a file
+//!   system; what it fetches goes to the validator to be checked.
 //!
 //! What more than one process uses:
 //!
 //! - [`pdu`] — the RTR wire format, both sides: one bounds-checked codec
-//!   for the sessions, `rovctl` and `rtrload`
+//!   for the sessions, the fetcher, `rovctl` and `rtrload`
+//! - [`client`] — the router's side of a session, sans I/O: the fetcher's
+//!   RTR upstreams and `rovctl`
 //! - [`payload`] — VRPs, router keys, ASPA; snapshots and deltas
 //! - [`msg`] — the IPC messages; [`stream`] — the snapshot stream's
 //!   writer and reader
@@ -31,9 +39,9 @@
 //! - [`failed`], [`log`], [`privileges`] — how each process fails, logs
 //!   and gives up its privileges
 //!
-//! Data flows one way: source files → validator (parse, check, merge,
-//! SLURM) → snapshot stream → rtr (delta, encode once per version) →
-//! routers. Any process that fails ends the whole daemon; the service
+//! Data flows one way: source files, and upstreams through the fetcher →
+//! validator (parse, check, merge, SLURM) → snapshot stream → rtr (delta,
+//! encode once per version) → routers. Any process that fails ends the whole daemon; the service
 //! manager restarts it. DESIGN-level detail is in each module's header.
 
 #![forbid(unsafe_code)]

@@ -228,6 +228,8 @@ fn full_defaults() -> Config {
         Path::new("/etc/rovd.conf"),
         "key-file = \"rovd.keys\"\n\
          [[source]]\npath = \"x\"\n[[slurm]]\npath = \"y\"\n\
+         [[source]]\nurl = [\"https://a/x\", \"rtr://b\"]\nca-file = \"c\"\n\
+         client-certificate = \"c\"\nclient-key = \"k\"\n\
          [tls]\ncertificate = \"c\"\nkey = \"k\"\nclient-ca = \"a\"\n",
     )
     .expect("defaults")
@@ -330,10 +332,17 @@ fn example_configuration_has_every_key_at_its_default() {
 
     // Every value is the default, the paths aside.
     let mut config = Config::parse(Path::new("/etc/rovd.conf"), &all).unwrap();
-    assert_eq!(config.sources.len(), 1);
+    assert_eq!(config.sources.len(), 2);
     assert_eq!(config.slurm.len(), 1);
     let defaults = full_defaults();
     config.sources[0].path = defaults.sources[0].path.clone();
+    let (upstreams, want) = (&mut config.sources[1], &defaults.sources[1]);
+    upstreams.url.clone_from(&want.url);
+    upstreams.ca_file.clone_from(&want.ca_file);
+    upstreams
+        .client_certificate
+        .clone_from(&want.client_certificate);
+    upstreams.client_key.clone_from(&want.client_key);
     config.slurm[0].path = defaults.slurm[0].path.clone();
     config.key_file.clone_from(&defaults.key_file);
     let (tls, want) = (config.tls.as_mut().unwrap(), defaults.tls.as_ref().unwrap());
@@ -347,6 +356,7 @@ fn example_configuration_has_every_key_at_its_default() {
 
     // As shipped: rpki-client's output, and no SLURM.
     let config = Config::parse(Path::new("/etc/rovd.conf"), &shipped).unwrap();
+    assert_eq!(config.sources.len(), 1, "etc/rovd.conf has an upstream");
     assert_eq!(
         config.sources[0].file(),
         Some(Path::new("/var/db/rpki-client/json"))

@@ -351,8 +351,10 @@ impl Source {
     }
 }
 
-/// One upstream cache: where a source is fetched from.
+/// One upstream cache: where a source is fetched from. Written, and sent
+/// over IPC, as its URL.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
 pub struct Upstream {
     /// How to talk to it.
     pub scheme: Scheme,
@@ -479,6 +481,20 @@ impl Upstream {
         } else {
             format!("{host}:{}", self.port)
         }
+    }
+}
+
+impl TryFrom<String> for Upstream {
+    type Error = String;
+
+    fn try_from(s: String) -> Result<Upstream, String> {
+        Upstream::parse(&s)
+    }
+}
+
+impl From<Upstream> for String {
+    fn from(u: Upstream) -> String {
+        u.to_string()
     }
 }
 
