@@ -1,8 +1,10 @@
 //! Load and faults, on the built daemon over loopback: ten thousand
 //! connections that never ask, a router that reads a few octets a second,
-//! and a router that sends nothing but Error Reports. What must hold in
-//! each: the routers that behave get exactly the table, updates included;
-//! the daemon keeps its limits.
+//! a router that sends nothing but Error Reports, each of the three
+//! processes stopped with SIGSTOP in turn, and a snapshot cut off on its way
+//! from the validator to the rtr worker. What must hold in each: the
+//! routers that behave get exactly the table, updates included; the daemon
+//! keeps its limits and ends cleanly.
 //!
 //! Every wait is bounded. The tests take turns (one lock): each loads the
 //! machine, and the timeouts they check run on the daemon's clock.
@@ -12,6 +14,7 @@ mod common;
 use std::fs;
 use std::io::{self, ErrorKind, Read, Write};
 use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
+use std::ops::{Deref, DerefMut};
 use std::os::fd::AsRawFd;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
@@ -20,9 +23,16 @@ use std::time::{Duration, Instant};
 
 use common::clients::count;
 use common::data::{expected, Data};
-use common::rtr::{reset_query, Event, Pdu, RtrClient, Synced, Table, ERR_NO_DATA};
-use common::rtrclient::{rtrclient, Rtrclient};
-use common::{children_of, is_root, Daemon, PORT, WAIT};
+use common::rtr::{
+    reset_query, serial_query, Answer, Event, Pdu, RtrClient, Synced, Table, ERR_NO_DATA,
+};
+use common::rtrclient::{apply, rtrclient, Rtrclient};
+use common::{children_of, is_root, proc_info, still_exists, Daemon, Proc, PORT, WAIT};
+use nix::sys::signal::{kill, Signal};
+use nix::unistd::Pid;
+
+const VALIDATOR: &str = "rovd: validator";
+const RTR: &str = "rovd: rtr";
 
 //------------ Helpers --------------------------------------------------------
 
@@ -144,6 +154,142 @@ fn allow_open_files(need: u64) -> Result<(), String> {
     }
     setrlimit(Resource::RLIMIT_NOFILE, hard, hard)
         .map_err(|e| format!("setrlimit RLIMIT_NOFILE {hard}: {e}"))
+}
+
+/// The daemon's child named `argv0`, once it runs.
+fn child(daemon: &Daemon, argv0: &str) -> Proc {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let kids = children_of(daemon.pid());
+        if let Some(p) = kids.into_iter().find(|p| p.argv0 == argv0) {
+            return p;
+        }
+        assert!(Instant::now() < deadline, "rovd has no child {argv0:?}");
+        thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Send `sig` to `p` if it is still the process seen.
+fn signal(p: &Proc, sig: Signal) {
+    if still_exists(p) {
+        let _ = kill(Pid::from_raw(i32::try_from(p.pid).unwrap()), sig);
+    }
+}
+
+/// Whether /proc shows `p` stopped by a signal.
+fn is_stopped(p: &Proc) -> bool {
+    proc_info(p.pid).is_some_and(|now| now.start_time == p.start_time && now.state == 'T')
+}
+
+/// Wait until `pred` holds, for at most `timeout`.
+fn wait_until(timeout: Duration, mut pred: impl FnMut() -> bool) -> bool {
+    let deadline = Instant::now() + timeout;
+    loop {
+        if pred() {
+            return true;
+        }
+        if Instant::now() >= deadline {
+            return false;
+        }
+        thread::sleep(Duration::from_millis(20));
+    }
+}
+
+//------------ Watched --------------------------------------------------------
+
+/// A daemon whose processes the test stops and continues. Dropping it,
+/// also when the test fails, continues every process it stopped, stops the
+/// daemon as the harness does (the parent, by pid), and then kills what is
+/// left of its two children, by pid: no process of the test outlives it.
+struct Watched {
+    daemon: Option<Daemon>,
+    /// The validator and the rtr worker, as first seen.
+    children: Vec<Proc>,
+    stopped: Vec<Proc>,
+}
+
+impl Watched {
+    fn start(config: &str, files: &[(&str, &[u8])], env: &[(&str, &str)]) -> Watched {
+        let daemon = Daemon::start_with(config, files, None, env);
+        let children = vec![child(&daemon, VALIDATOR), child(&daemon, RTR)];
+        Watched {
+            daemon: Some(daemon),
+            children,
+            stopped: Vec::new(),
+        }
+    }
+
+    fn parent(&self) -> Proc {
+        proc_info(self.pid()).expect("rovd's parent process")
+    }
+
+    fn child(&self, argv0: &str) -> Proc {
+        self.children
+            .iter()
+            .find(|p| p.argv0 == argv0)
+            .cloned()
+            .unwrap()
+    }
+
+    /// SIGSTOP `p`, and wait until it is stopped.
+    fn stop(&mut self, p: &Proc) {
+        self.stopped.push(p.clone());
+        signal(p, Signal::SIGSTOP);
+        assert!(
+            wait_until(WAIT, || is_stopped(p)),
+            "{} (pid {}) did not stop",
+            p.argv0,
+            p.pid
+        );
+    }
+
+    /// SIGCONT `p`, and wait until it runs.
+    fn cont(&mut self, p: &Proc) {
+        signal(p, Signal::SIGCONT);
+        self.stopped.retain(|s| s.pid != p.pid);
+        assert!(
+            wait_until(WAIT, || !is_stopped(p)),
+            "{} (pid {}) did not continue",
+            p.argv0,
+            p.pid
+        );
+    }
+
+    /// Wait until none of the daemon's processes exists any more.
+    fn assert_all_gone(&self, timeout: Duration) {
+        let left = || -> Vec<&Proc> { self.children.iter().filter(|p| still_exists(p)).collect() };
+        assert!(
+            wait_until(timeout, || left().is_empty()),
+            "rovd processes left {timeout:?} after the parent: {:?}",
+            left()
+        );
+    }
+}
+
+impl Deref for Watched {
+    type Target = Daemon;
+
+    fn deref(&self) -> &Daemon {
+        self.daemon.as_ref().unwrap()
+    }
+}
+
+impl DerefMut for Watched {
+    fn deref_mut(&mut self) -> &mut Daemon {
+        self.daemon.as_mut().unwrap()
+    }
+}
+
+impl Drop for Watched {
+    fn drop(&mut self) {
+        for p in &self.stopped {
+            signal(p, Signal::SIGCONT);
+        }
+        drop(self.daemon.take());
+        for p in &self.children {
+            signal(p, Signal::SIGKILL);
+        }
+    }
 }
 
 //------------ Routers --------------------------------------------------------
@@ -525,4 +671,255 @@ fn an_error_report_flood_is_closed() {
         "the router next to the flood",
     );
     real.wait_for(&expected(&json2, 1), "update next to the flood");
+}
+
+/// The validator stopped: the rtr worker serves routers on its own, full
+/// and incremental; an update made meanwhile arrives once it continues.
+#[test]
+fn stopped_validator() {
+    let _turn = turn();
+    let Some(bin) = rtrclient() else { return };
+    let data = Data::generate(54, 3000, 1000);
+    let (json1, json2) = (data.to_json(), data.updated().to_json());
+    let (want1, want2) = (expected(&json1, 2), expected(&json2, 2));
+    let mut w = Watched::start(&config(""), &[("vrps.json", json1.as_bytes())], &[]);
+    let (mut router, mut state) = w.wait_for_data(2);
+    let validator = w.child(VALIDATOR);
+    w.stop(&validator);
+
+    let (_, full) = w.wait_for_data(2);
+    full.table
+        .assert_eq(&want1, "full sync with the validator stopped");
+    let mut from = state.clone();
+    assert!(
+        RtrClient::connect(w.port).sync_serial(&mut from),
+        "Serial Query with the validator stopped"
+    );
+    from.table
+        .assert_eq(&want1, "serial sync with the validator stopped");
+    let real = Rtrclient::start(&bin, w.port);
+    real.wait_for(&expected(&json1, 1), "full sync with the validator stopped");
+
+    w.replace_file("vrps.json", json2.as_bytes());
+    router.expect_silence(Duration::from_secs(2));
+    w.cont(&validator);
+    follow(&mut router, &mut state, &want2, "update after SIGCONT");
+    real.wait_for(&expected(&json2, 1), "update after SIGCONT");
+}
+
+/// The rtr worker stopped for a few seconds: a query waits, and after
+/// SIGCONT is answered with exactly a table; an update made meanwhile
+/// arrives.
+#[test]
+fn stopped_rtr() {
+    let _turn = turn();
+    let Some(bin) = rtrclient() else { return };
+    let data = Data::generate(55, 3000, 1000);
+    let (json1, json2) = (data.to_json(), data.updated().to_json());
+    let (want1, want2) = (expected(&json1, 2), expected(&json2, 2));
+    let mut w = Watched::start(&config(""), &[("vrps.json", json1.as_bytes())], &[]);
+    let (mut router, mut state) = w.wait_for_data(2);
+    let real = Rtrclient::start(&bin, w.port);
+    real.wait_for(&expected(&json1, 1), "full sync");
+    let rtr = w.child(RTR);
+    w.stop(&rtr);
+
+    // The kernel completes the handshake; the query waits.
+    let mut waiting = RtrClient::connect(w.port);
+    waiting.send(&reset_query(2));
+    w.replace_file("vrps.json", json2.as_bytes());
+    waiting.expect_silence(Duration::from_secs(3));
+    router.expect_silence(Duration::from_secs(1));
+    w.cont(&rtr);
+
+    // Which table answers depends on whether rtr reads the query or the
+    // snapshot first; either is whole, and the update follows.
+    let mut answered = match waiting.read_answer(2) {
+        Answer::Data {
+            session,
+            serial,
+            timers,
+            payload,
+        } => Synced {
+            version: 2,
+            session,
+            serial,
+            timers,
+            table: Table::from_full(&payload),
+        },
+        other => panic!("query answered after SIGCONT with {other:?}"),
+    };
+    if answered.table != want2 {
+        answered
+            .table
+            .assert_eq(&want1, "query answered after SIGCONT");
+    }
+    follow(
+        &mut waiting,
+        &mut answered,
+        &want2,
+        "query made while rtr was stopped",
+    );
+    follow(
+        &mut router,
+        &mut state,
+        &want2,
+        "update made while rtr was stopped",
+    );
+    real.wait_for(&expected(&json2, 1), "update made while rtr was stopped");
+}
+
+/// The parent stopped: the children serve and pass updates on without it;
+/// continued, it ends everything on SIGTERM within seconds.
+#[test]
+fn stopped_parent() {
+    let _turn = turn();
+    let Some(bin) = rtrclient() else { return };
+    let data = Data::generate(56, 3000, 1000);
+    let (json1, json2) = (data.to_json(), data.updated().to_json());
+    let (want1, want2) = (expected(&json1, 2), expected(&json2, 2));
+    let mut w = Watched::start(&config(""), &[("vrps.json", json1.as_bytes())], &[]);
+    let (mut router, mut state) = w.wait_for_data(2);
+    let parent = w.parent();
+    w.stop(&parent);
+
+    let (_, full) = w.wait_for_data(2);
+    full.table
+        .assert_eq(&want1, "full sync with the parent stopped");
+    let real = Rtrclient::start(&bin, w.port);
+    real.wait_for(&expected(&json1, 1), "full sync with the parent stopped");
+    w.replace_file("vrps.json", json2.as_bytes());
+    follow(
+        &mut router,
+        &mut state,
+        &want2,
+        "update with the parent stopped",
+    );
+    real.wait_for(&expected(&json2, 1), "update with the parent stopped");
+    let (_, full) = w.wait_for_data(2);
+    full.table
+        .assert_eq(&want2, "full sync after the update, parent stopped");
+
+    w.cont(&parent);
+    w.signal(Signal::SIGTERM);
+    let status = w.wait_exit(Duration::from_secs(10));
+    assert!(status.success(), "rovd after SIGTERM: {status}");
+    w.assert_all_gone(Duration::from_secs(5));
+}
+
+/// The validator stopped, then 2,000 SIGHUPs and a SIGTERM: the parent
+/// never waits on the stopped child, kills it after its grace period and
+/// exits, leaving no process behind.
+#[test]
+fn stopped_validator_then_sighup_storm_and_sigterm() {
+    let _turn = turn();
+    let data = Data::generate(57, 2000, 500);
+    let json = data.to_json();
+    let mut w = Watched::start(&config(""), &[("vrps.json", json.as_bytes())], &[]);
+    w.wait_for_data(2);
+    let validator = w.child(VALIDATOR);
+    w.stop(&validator);
+
+    for _ in 0..2000 {
+        w.signal(Signal::SIGHUP);
+        thread::sleep(Duration::from_millis(2));
+    }
+    // The reloads reached the rtr worker past the stopped validator.
+    assert!(
+        w.log_wait(WAIT, |log| log.contains("rtr: configuration reloaded")),
+        "no reload reached rtr"
+    );
+    let (_, full) = w.wait_for_data(2);
+    full.table
+        .assert_eq(&expected(&json, 2), "full sync after the SIGHUPs");
+
+    let asked = Instant::now();
+    w.signal(Signal::SIGTERM);
+    let status = w.wait_exit(Duration::from_secs(15));
+    println!("rovd exited {:?} after SIGTERM: {status}", asked.elapsed());
+    assert!(status.success(), "rovd after SIGTERM: {status}");
+    assert_eq!(
+        w.log_count("validator did not exit in time; killing it"),
+        1,
+        "{}",
+        w.log()
+    );
+    w.assert_all_gone(Duration::from_secs(5));
+}
+
+/// A snapshot cut off on the channel (the validator dies while sending
+/// it) is never installed: routers keep exactly the first table until the
+/// daemon exits, non-zero, naming the validator.
+#[test]
+fn a_truncated_snapshot_is_never_served() {
+    if !cfg!(feature = "sandbox-probe") {
+        common::skip("built without the sandbox-probe feature");
+        return;
+    }
+    let _turn = turn();
+    let Some(bin) = rtrclient() else { return };
+    // Several batches of the stream, so the cut falls inside the table.
+    let data = Data::generate(58, 15_000, 5_000);
+    let (json1, json2) = (data.to_json(), data.updated().to_json());
+    let want1 = expected(&json1, 2);
+    let mut w = Watched::start(
+        &config(""),
+        &[("vrps.json", json1.as_bytes())],
+        &[("ROVD_SANDBOX_PROBE", "truncate-snapshot")],
+    );
+    let (mut router, state) = w.wait_for_data(2);
+    state.table.assert_eq(&want1, "the first snapshot");
+    let real = Rtrclient::start(&bin, w.port);
+    let want1_v1 = expected(&json1, 1);
+    let printed = real.wait_for(&want1_v1, "the first snapshot");
+
+    w.replace_file("vrps.json", json2.as_bytes());
+    // Ask again and again until the daemon goes away: each answer is the
+    // empty delta to the first serial.
+    let mut queries = 0;
+    'session: loop {
+        if router
+            .try_send(&serial_query(2, state.session, state.serial))
+            .is_err()
+        {
+            break;
+        }
+        queries += 1;
+        loop {
+            match router.next_event(WAIT) {
+                Event::Pdu(Pdu::CacheResponse { session, .. }) => {
+                    assert_eq!(session, state.session, "another session");
+                }
+                Event::Pdu(Pdu::EndOfData { serial, .. }) => {
+                    assert_eq!(serial, state.serial, "a new serial was served");
+                    break;
+                }
+                Event::Closed => break 'session,
+                Event::Timeout => panic!("no answer within {WAIT:?}"),
+                Event::Pdu(other) => panic!("after the cut snapshot the router got {other:?}"),
+            }
+        }
+        thread::sleep(Duration::from_millis(50));
+    }
+    let status = w.wait_exit(WAIT);
+    println!("{queries} Serial Queries answered with the first table; rovd: {status}");
+    assert!(!status.success(), "rovd exit status {status}");
+    w.assert_all_gone(Duration::from_secs(5));
+
+    let log = w.log();
+    assert!(log.contains("sandbox probe: snapshot cut"), "{log}");
+    assert!(
+        !log.contains("serial 1"),
+        "rtr installed the cut snapshot:\n{log}"
+    );
+    assert_eq!(w.log_count("validator exited with status 3"), 1, "{log}");
+    // rtrclient printed nothing more: its table is still the first.
+    thread::sleep(Duration::from_secs(1));
+    let changes = real.changes();
+    apply(&changes).assert_eq(&want1_v1, "rtrclient after the daemon exited");
+    assert_eq!(
+        changes.len(),
+        printed,
+        "rtrclient printed changes after the cut"
+    );
 }
