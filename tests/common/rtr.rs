@@ -659,6 +659,16 @@ impl RtrClient {
         self.stream.write_all(bytes).expect("send to cache");
     }
 
+    /// Send, and say whether it went: for a router the cache may close.
+    pub(crate) fn try_send(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        self.stream.write_all(bytes)
+    }
+
+    /// The client's end of the connection: how the cache's log names it.
+    pub(crate) fn local_addr(&self) -> SocketAddr {
+        self.stream.local_addr().expect("local address")
+    }
+
     /// The next PDU, or why there is none within `timeout`.
     pub(crate) fn next_event(&mut self, timeout: Duration) -> Event {
         let deadline = Instant::now() + timeout;
