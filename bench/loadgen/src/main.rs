@@ -648,6 +648,16 @@ fn follow(s: &Sessions, expect: Option<&str>, json: bool) -> Result<(), String> 
     let first = routers.iter().filter_map(|r| r.notified_at).min();
     let last = routers.iter().filter_map(|r| r.updated_at).max();
     let took = last.zip(first).map_or(Duration::ZERO, |(l, f)| l - f);
+    // Wall-clock times, to line up the runs of several rtrload processes
+    // (a chain of caches, each followed by its own).
+    let (now, wall) = (Instant::now(), std::time::SystemTime::now());
+    let unix = |t: Option<Instant>| {
+        t.map(|t| {
+            let at = wall - now.saturating_duration_since(t);
+            at.duration_since(std::time::UNIX_EPOCH)
+                .map_or(0.0, |d| d.as_secs_f64())
+        })
+    };
     let from = routers[0].synced_serial.unwrap_or(0);
     let to = serials[serials.len() - 1].unwrap_or(0);
     let octets: u64 = routers.iter().map(|r| r.octets).sum();
@@ -661,6 +671,8 @@ fn follow(s: &Sessions, expect: Option<&str>, json: bool) -> Result<(), String> 
             "from_serial": from,
             "serial": to,
             "update_s": took.as_secs_f64(),
+            "first_notify_unix": unix(first),
+            "last_update_unix": unix(last),
             "serials_applied": updates,
             "octets": octets,
             "pdus": pdus,
