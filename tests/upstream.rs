@@ -381,3 +381,53 @@ fn a_reload_keeps_the_upstreams_or_says_what_needs_a_restart() {
         WAIT,
     );
 }
+
+/// An upstream that requires client certificates serves an edge that
+/// presents one from its client CA, and refuses one that presents none.
+#[test]
+fn an_upstream_that_requires_a_client_certificate_gets_one() {
+    let json = Data::generate(46, 300, 100).to_json();
+    let pki = Pki::new("central CA");
+    let server = pki.server("central");
+    let edge = pki.client("edge");
+    let tls_port = free_port();
+    let top = Daemon::start(
+        &format!(
+            "{}{}client-ca = \"ca.pem\"\n[[source]]\npath = \"vrps.json\"\n",
+            rtr_table(),
+            tls_table(tls_port)
+        ),
+        &[
+            ("vrps.json", json.as_bytes()),
+            ("server.pem", server.cert_pem.as_bytes()),
+            ("server.key", server.key_pem.as_bytes()),
+            ("ca.pem", pki.ca_pem.as_bytes()),
+        ],
+    );
+    top.wait_for_data(2);
+    let source = format!(
+        "{}[[source]]\nurl = \"rtr+tls://127.0.0.1:{tls_port}\"\nca-file = \"ca.pem\"\n\
+         min-retry = 1\nmax-retry = 1\n",
+        rtr_table()
+    );
+    let with_cert = Daemon::start(
+        &format!("{source}client-certificate = \"edge.pem\"\nclient-key = \"edge.key\"\n"),
+        &[
+            ("ca.pem", pki.ca_pem.as_bytes()),
+            ("edge.pem", edge.cert_pem.as_bytes()),
+            ("edge.key", edge.key_pem.as_bytes()),
+        ],
+    );
+    let (_, state) = wait_for_data(with_cert.port, 2, WAIT);
+    state
+        .table
+        .assert_eq(&expected(&json, 2), "with a client certificate");
+    let without = Daemon::start(&source, &[("ca.pem", pki.ca_pem.as_bytes())]);
+    assert!(
+        without.log_wait(WAIT, |l| l.contains("fetcher: rtr+tls://127.0.0.1")
+            && l.contains("connection lost")),
+        "no failure logged without a certificate:\n{}",
+        without.log()
+    );
+    assert!(!without.log().contains(" items at serial "));
+}

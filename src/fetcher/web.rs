@@ -329,7 +329,7 @@ impl HttpLink {
                     let why = format!("more than {MAX_REDIRECTS} redirects");
                     return self.fail(why, ctx);
                 }
-                let target = match redirect(&f.target, &location, ctx) {
+                let target = match redirect(&f.target, &location, ctx.reach, ctx.ports) {
                     Ok(t) => t,
                     Err(why) => return self.fail(format!("redirect {status}: {why}"), ctx),
                 };
@@ -378,7 +378,12 @@ fn addresses(url: &Upstream, reach: &Reach) -> Option<Vec<SocketAddr>> {
 /// Where a redirect from `from` to `location` leads, if it may be
 /// followed: http or https, not from https to http, to a host rovd has
 /// addresses for and a port of the configured URLs.
-fn redirect(from: &Upstream, location: &str, ctx: &Ctx<'_>) -> Result<Upstream, String> {
+fn redirect(
+    from: &Upstream,
+    location: &str,
+    reach: &Reach,
+    ports: &[u16],
+) -> Result<Upstream, String> {
     let target = if location.starts_with("//") {
         Upstream::parse(&format!("{}:{location}", from.scheme.as_str()))?
     } else if location.contains("://") {
@@ -401,12 +406,12 @@ fn redirect(from: &Upstream, location: &str, ctx: &Ctx<'_>) -> Result<Upstream, 
     if from.scheme == Scheme::Https && target.scheme == Scheme::Http {
         return Err(format!("{target}: from https to http is not followed"));
     }
-    if addresses(&target, ctx.reach).is_none() {
+    if addresses(&target, reach).is_none() {
         return Err(format!(
             "{target}: a host rovd has no addresses for (configure that URL instead)"
         ));
     }
-    if !ctx.ports.contains(&target.port) {
+    if !ports.contains(&target.port) {
         return Err(format!(
             "{target}: a port no configured url has (configure that URL instead)"
         ));
@@ -423,6 +428,48 @@ fn unix_time(date: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn redirects_stay_where_rovd_may_go() {
+        let from = Upstream::parse("https://cache.example.net:8443/out/rpki.json").unwrap();
+        let reach = Reach {
+            hosts: vec![(
+                "cache.example.net".into(),
+                vec!["192.0.2.1".parse().unwrap()],
+            )],
+            ..Reach::default()
+        };
+        let go = |to: &str| redirect(&from, to, &reach, &[443, 8443]);
+        let path = |to: &str| go(to).map(|u| u.to_string());
+        assert_eq!(
+            path("/new/rpki.json").unwrap(),
+            "https://cache.example.net:8443/new/rpki.json"
+        );
+        assert_eq!(
+            path("rpki-2.json").unwrap(),
+            "https://cache.example.net:8443/out/rpki-2.json"
+        );
+        assert_eq!(
+            path("https://cache.example.net/x.json").unwrap(),
+            "https://cache.example.net/x.json"
+        );
+        assert_eq!(
+            path("//192.0.2.7:8443/x.json").unwrap(),
+            "https://192.0.2.7:8443/x.json"
+        );
+        let refused = |to: &str, why: &str| {
+            let e = go(to).unwrap_err();
+            assert!(e.contains(why), "{to}: {e}");
+        };
+        refused("http://cache.example.net:8443/x.json", "from https to http");
+        refused("https://elsewhere.example.net/x.json", "no addresses");
+        refused(
+            "https://cache.example.net:9000/x.json",
+            "a port no configured url has",
+        );
+        refused("rtr://cache.example.net", "not http or https");
+        refused("ftp://cache.example.net/x", "scheme ftp");
+    }
 
     #[test]
     fn http_dates_are_read() {
