@@ -108,6 +108,7 @@ fn items_disappear_when_they_expire_without_a_new_file() {
     );
     let (mut client, mut state) = daemon.wait_for_data(2);
     let before = state.serial;
+    let first = state.table.clone();
     assert!(now() < soon, "the test machine is too slow for this test");
     // The file does not change; the table must shrink by itself.
     let deadline = Instant::now() + WAIT;
@@ -119,6 +120,69 @@ fn items_disappear_when_they_expire_without_a_new_file() {
     state
         .table
         .assert_eq(&expected(&text, 2), "after the expiry");
+    // The log says how many of each went, and when the newest of them did.
+    let at = httpdate_of(soon);
+    let gone = first.vrps.len() - state.table.vrps.len();
+    assert!(gone > 0);
+    daemon.wait_for_log(
+        &format!(
+            "vrps.json: {gone} VRPs, 0 router keys, 1 ASPAs expired (the newest expired {at}), \
+             not served"
+        ),
+        WAIT,
+    );
+}
+
+/// Unix seconds as an HTTP date, as rovd's log writes expiry times.
+fn httpdate_of(t: u64) -> String {
+    const DAYS: [&str; 7] = ["Thu", "Fri", "Sat", "Sun", "Mon", "Tue", "Wed"];
+    const MONTHS: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    let iso = time_iso(t);
+    let (y, m, d) = (&iso[0..4], &iso[5..7], &iso[8..10]);
+    let weekday = DAYS[usize::try_from(t / 86_400 % 7).unwrap()];
+    let month = MONTHS[m.parse::<usize>().unwrap() - 1];
+    format!("{weekday}, {d} {month} {y} {} GMT", &iso[11..19])
+}
+
+/// A file whose every payload has expired, as a file from an old run of
+/// a validator is: nothing is served, and the log says why, with a
+/// warning, instead of a bare "0 VRPs".
+#[test]
+fn a_file_with_everything_expired_says_so() {
+    let data = Data::generate(52, 100, 20);
+    let past = now() - 86_400 * 400;
+    let text = json_at(&data, past, |doc| {
+        for key in ["roas", "bgpsec_keys", "aspas"] {
+            for item in doc[key].as_array_mut().unwrap() {
+                item["expires"] = json!(past + 3600);
+            }
+        }
+    });
+    let daemon = Daemon::start(
+        &config(
+            "[[source]]
+path = \"vrps.json\"\nmax-age = 0\n",
+        ),
+        &[("vrps.json", text.as_bytes())],
+    );
+    let (_, state) = daemon.wait_for_data(2);
+    assert!(state.table.vrps.is_empty(), "expired VRPs served");
+    // Every item the file has, counted once.
+    let all = expected(&json_at(&data, now(), |_| ()), 2);
+    let doc: Value = serde_json::from_str(&text).unwrap();
+    daemon.wait_for_log(
+        &format!(
+            "vrps.json: every payload has expired (the newest expired {}): \
+             {} VRPs, {} router keys, {} ASPAs, none served",
+            httpdate_of(past + 3600),
+            all.vrps.len(),
+            all.keys.len(),
+            doc["aspas"].as_array().unwrap().len()
+        ),
+        WAIT,
+    );
 }
 
 #[test]

@@ -60,6 +60,7 @@ pub fn build<'a>(
             continue;
         }
         loaded = true;
+        s.note_expiry(now);
         if s.is_stale(now) {
             let age = s.age(now).unwrap_or(0);
             let name = s.name.clone();

@@ -250,6 +250,54 @@ pub struct Source {
     /// been read since (it was still settling): the next read is
     /// confirmed too.
     confirm_pending: bool,
+    /// What of the data in force has expired, as last logged.
+    pub expired: Expired,
+}
+
+/// The payloads of a source's data that have expired: not served.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Expired {
+    /// VRPs.
+    pub vrps: usize,
+    /// Router keys.
+    pub router_keys: usize,
+    /// ASPA records.
+    pub aspas: usize,
+    /// The latest expiry time among them (Unix seconds).
+    pub newest: Option<u64>,
+    /// Whether every payload of the source has expired.
+    pub all: bool,
+}
+
+impl Expired {
+    /// What of `data` has expired at `now`.
+    pub fn of(data: &Payloads, now: u64) -> Expired {
+        fn count<T>(items: &[Timed<T>], now: u64, newest: &mut Option<u64>) -> usize {
+            let mut n = 0;
+            for t in items.iter().filter(|t| t.is_expired(now)) {
+                n += 1;
+                *newest = (*newest).max(t.expires());
+            }
+            n
+        }
+        let mut newest = None;
+        let vrps = count(&data.vrps, now, &mut newest);
+        let router_keys = count(&data.router_keys, now, &mut newest);
+        let aspas = count(&data.aspas, now, &mut newest);
+        let total = data.vrps.len() + data.router_keys.len() + data.aspas.len();
+        Expired {
+            vrps,
+            router_keys,
+            aspas,
+            newest,
+            all: total > 0 && vrps + router_keys + aspas == total,
+        }
+    }
+
+    /// How many in all.
+    pub fn total(&self) -> usize {
+        self.vrps + self.router_keys + self.aspas
+    }
 }
 
 impl Source {
@@ -274,6 +322,7 @@ impl Source {
             last_error: None,
             stale_reported: false,
             confirm_pending: false,
+            expired: Expired::default(),
         })
     }
 
@@ -445,6 +494,40 @@ impl Source {
             ),
             (None, Some(e)) => warn!("{name}: {e}; no data from it yet"),
             (None, None) => {}
+        }
+    }
+
+    /// Count what of the data has expired at `now`, and say so when that
+    /// changed: how many of each type, the newest expiry among them, and a
+    /// warning when nothing of the source is left.
+    pub fn note_expiry(&mut self, now: u64) {
+        let Some(data) = self.data.as_deref() else {
+            return;
+        };
+        let e = Expired::of(data, now);
+        if e == self.expired {
+            return;
+        }
+        self.expired = e;
+        if e.total() == 0 {
+            return;
+        }
+        let newest = e.newest.map_or_else(String::new, |t| {
+            let at = UNIX_EPOCH + Duration::from_secs(t);
+            format!(" (the newest expired {})", httpdate::fmt_http_date(at))
+        });
+        let counts = format!(
+            "{} VRPs, {} router keys, {} ASPAs",
+            e.vrps, e.router_keys, e.aspas
+        );
+        if e.all {
+            warn!(
+                "{}: every payload has expired{newest}: {counts}, none served; \
+                 is the validator behind it running?",
+                self.name
+            );
+        } else {
+            info!("{}: {counts} expired{newest}, not served", self.name);
         }
     }
 
