@@ -389,10 +389,10 @@ impl StayRtr {
 
 //------------ nginx ----------------------------------------------------------
 
-/// nginx serving one directory over HTTPS on 127.0.0.1 with entity tags,
-/// its access log in a format the test reads: status, the `If-None-Match`
-/// the client sent, the `ETag` answered, and the request line, separated
-/// by `|`.
+/// nginx serving one directory over HTTPS on 127.0.0.1 with entity tags
+/// and gzip for JSON, its access log in a format the test reads: status,
+/// gzip ratio, the `If-None-Match` the client sent, the `ETag` answered,
+/// and the request line, separated by `|`.
 pub(crate) struct Nginx {
     pub service: Service,
     pub port: u16,
@@ -405,6 +405,8 @@ pub(crate) struct Nginx {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) struct Access {
     pub status: u16,
+    /// How much gzip shrank the body (`-` if it was not compressed).
+    pub gzip_ratio: String,
     pub if_none_match: String,
     pub etag: String,
     pub request: String,
@@ -433,7 +435,7 @@ impl Nginx {
              error_log {dir}/error.log info;\n\
              events {{ worker_connections 64; }}\n\
              http {{\n\
-             log_format peers escape=none '$status|$http_if_none_match|$sent_http_etag|$request';\n\
+             log_format peers escape=none '$status|$gzip_ratio|$http_if_none_match|$sent_http_etag|$request';\n\
              {body}{proxy}{fastcgi}{uwsgi}{scgi}\
              types {{ application/json json; }}\n\
              server {{\n\
@@ -443,6 +445,8 @@ impl Nginx {
              ssl_certificate_key {dir}/server.key;\n\
              root {www};\n\
              etag on;\n\
+             gzip on;\n\
+             gzip_types application/json;\n\
              access_log {access} peers;\n\
              }}\n\
              }}\n",
@@ -485,13 +489,14 @@ impl Nginx {
             .unwrap_or_default()
             .lines()
             .map(|l| {
-                let f: Vec<&str> = l.splitn(4, '|').collect();
-                assert_eq!(f.len(), 4, "access log line: {l}");
+                let f: Vec<&str> = l.splitn(5, '|').collect();
+                assert_eq!(f.len(), 5, "access log line: {l}");
                 Access {
                     status: f[0].parse().unwrap_or_else(|_| panic!("status in {l}")),
-                    if_none_match: f[1].to_string(),
-                    etag: f[2].to_string(),
-                    request: f[3].to_string(),
+                    gzip_ratio: f[1].to_string(),
+                    if_none_match: f[2].to_string(),
+                    etag: f[3].to_string(),
+                    request: f[4].to_string(),
                 }
             })
             .collect()
