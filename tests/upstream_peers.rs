@@ -23,14 +23,15 @@ mod common;
 
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::time::Instant;
+use std::thread;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use nix::sys::signal::Signal;
 
 use common::data::{expected, AspaObject, Data};
 use common::peers::{
-    self, slurm, slurm_table, tool, wait_for_http, wait_for_rtr, Nginx, Routinator, RtrtrServer,
-    StayRtr,
+    self, rtr_sync, slurm, slurm_table, tool, wait_for_http, wait_for_rtr, Nginx, Routinator,
+    RtrtrServer, StayRtr,
 };
 use common::rtr::{Event, Pdu, RtrClient, Synced, Table};
 use common::tls::Pki;
@@ -374,6 +375,72 @@ fn stayrtr_version_1() {
         "rovd synced StayRTR's table in full more than once\n{}",
         daemon.log()
     );
+}
+
+/// StayRTR restarted on its port with other data and a new session ID:
+/// rovd tries again after the Retry Interval (here bounded to two
+/// seconds), loads the new table, and its router gets the change as a
+/// delta on its session as before.
+#[test]
+fn stayrtr_restart() {
+    let Some(bin) = stayrtr() else { return };
+    let strip = |mut d: Data| {
+        d.aspas.clear();
+        d
+    };
+    let data = Data::generate(86, 3000, 1000);
+    let (json1, json2) = (
+        strip(data.clone()).to_json(),
+        strip(data.updated()).to_json(),
+    );
+    let (want1, want2) = (expected(&json1, 2), expected(&json2, 2));
+    let first = StayRtr::start(&bin, &json1);
+    wait_for_rtr(first.port, 1, &want1, "StayRTR", &first.service.log);
+    let (port, url) = (first.port, format!("rtr://127.0.0.1:{}", first.port));
+    let daemon = Daemon::start(
+        &rovd_config(&format!(
+            "[[source]]\nurl = \"{url}\"\nmin-retry = 1\nmax-retry = 2\n"
+        )),
+        &[],
+    );
+    let (mut client, mut state) = first_table(&daemon, &want1, "rovd from StayRTR");
+
+    let old_session = session_of(port);
+    drop(first);
+    daemon.wait_for_log(
+        &format!("fetcher: {url}: connection closed by the cache"),
+        WAIT,
+    );
+    // StayRTR 0.5.1 draws its session ID from the clock's second: started
+    // again within the same second it would take the old one with serials
+    // from 0 again, which no router can tell from the old serial space.
+    // Start it in a later second than the one it was serving in.
+    let now = SystemTime::now().duration_since(UNIX_EPOCH).unwrap();
+    thread::sleep(
+        Duration::from_millis(1050).saturating_sub(Duration::from_nanos(now.subsec_nanos().into())),
+    );
+    let second = StayRtr::start_on(&bin, &json2, port);
+    assert_ne!(session_of(port), old_session, "StayRTR kept its session ID");
+    follow(
+        &mut client,
+        &mut state,
+        &want2,
+        "rovd after StayRTR's restart",
+    );
+    daemon.wait_for_log(&format!("validator: {url}: reachable again"), WAIT);
+    drop(second);
+}
+
+/// The session ID at version 1 of the cache on `port`, once it has data.
+fn session_of(port: u16) -> u16 {
+    let deadline = Instant::now() + WAIT;
+    loop {
+        if let Some(s) = rtr_sync(port, 1) {
+            return s.session;
+        }
+        assert!(Instant::now() < deadline, "no data on port {port}");
+        thread::sleep(Duration::from_millis(100));
+    }
 }
 
 //------------ nginx ----------------------------------------------------------

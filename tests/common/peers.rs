@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 
 use super::clients::Service;
 use super::data::{base64, unbase64, Data};
-use super::rtr::{reset_query, Answer, RouterKey, RtrClient, Table, Vrp};
+use super::rtr::{reset_query, Answer, RouterKey, RtrClient, Synced, Table, Vrp};
 use super::{free_port, is_root, on_path, LogBuf, WAIT};
 
 /// `name` from the environment variable `var` or PATH; skipped (and, under
@@ -71,21 +71,39 @@ pub(crate) fn wait_for_port(port: u16, what: &str, log: &LogBuf) {
 
 //------------ RTR and HTTP probes --------------------------------------------
 
-/// One full sync at `version` from the RTR cache on `port`: its table, or
-/// `None` while it has none (No Data Available, no answer, not listening).
-pub(crate) fn rtr_table(port: u16, version: u8) -> Option<Table> {
+/// One full sync at `version` from the RTR cache on `port`, or `None`
+/// while it has no data (No Data Available, no answer, not listening) or
+/// the answer was out of order (StayRTR may send Serial Notify inside
+/// one).
+pub(crate) fn rtr_sync(port: u16, version: u8) -> Option<Synced> {
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
     TcpStream::connect_timeout(&addr, Duration::from_secs(2)).ok()?;
     std::panic::catch_unwind(|| {
         let mut c = RtrClient::connect(port);
         c.send(&reset_query(version));
         match c.read_answer(version) {
-            Answer::Data { payload, .. } => Some(Table::from_full(&payload)),
+            Answer::Data {
+                session,
+                serial,
+                timers,
+                payload,
+            } => Some(Synced {
+                version,
+                session,
+                serial,
+                timers,
+                table: Table::from_full(&payload),
+            }),
             _ => None,
         }
     })
     .ok()
     .flatten()
+}
+
+/// [`rtr_sync`]'s table.
+pub(crate) fn rtr_table(port: u16, version: u8) -> Option<Table> {
+    rtr_sync(port, version).map(|s| s.table)
 }
 
 /// Wait until the RTR cache on `port` serves exactly `want` at `version`;
@@ -358,10 +376,14 @@ pub(crate) struct StayRtr {
 
 impl StayRtr {
     pub(crate) fn start(bin: &Path, json: &str) -> StayRtr {
+        Self::start_on(bin, json, free_port())
+    }
+
+    /// As [`StayRtr::start`], on `port`: a restart where it was.
+    pub(crate) fn start_on(bin: &Path, json: &str, port: u16) -> StayRtr {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("rpki.json");
         fs::write(&file, json).unwrap();
-        let port = free_port();
         let service = Service::spawn(
             "stayrtr",
             Command::new(bin)
