@@ -1,7 +1,7 @@
 //! rovd's upstream sources against real third-party caches and servers:
 //! Routinator (NLnet Labs) over RTR and over HTTP (`/json`), both on a
 //! SLURM file the test writes; RTRTR's `rtr` and `http` (JSON) targets on a
-//! JSON file; StayRTR, which speaks RTR version 1 only; and rpki-client
+//! JSON file; StayRTR held to RTR version 1; and rpki-client
 //! JSON behind nginx over HTTPS, gzip-compressed, with a CA of the test's
 //! own. Every server runs on 127.0.0.1 with private files.
 //!
