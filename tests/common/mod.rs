@@ -9,6 +9,7 @@
 pub(crate) mod bird;
 pub(crate) mod clients;
 pub(crate) mod data;
+pub(crate) mod peers;
 pub(crate) mod rtr;
 pub(crate) mod rtrclient;
 pub(crate) mod rtrtr;
