@@ -68,6 +68,13 @@ pub enum Handover {
     Watch,
     /// validator: its end of the channel from the fetcher, attached.
     Fetcher,
+    /// rtr: the control socket, listening, attached.
+    Control,
+    /// rtr: a bound, listening TCP socket for HTTP, attached.
+    HttpListener {
+        /// Its address, for the log.
+        addr: SocketAddr,
+    },
     /// fetcher: what it needs to reach the upstreams.
     Reach(Box<Reach>),
     /// Everything has been handed over.
@@ -85,6 +92,8 @@ impl privsep::Message for Handover {
             Handover::Done => 6,
             Handover::Fetcher => 7,
             Handover::Reach(_) => 8,
+            Handover::Control => 9,
+            Handover::HttpListener { .. } => 10,
         }
     }
 }
@@ -98,6 +107,8 @@ impl Handover {
                 | Handover::SourceDir { .. }
                 | Handover::Watch
                 | Handover::Fetcher
+                | Handover::Control
+                | Handover::HttpListener { .. }
         )
     }
 
@@ -109,6 +120,8 @@ impl Handover {
             Handover::SourceDir { .. } => "source directory",
             Handover::Watch => "change notification",
             Handover::Fetcher => "fetcher channel",
+            Handover::Control => "control socket",
+            Handover::HttpListener { .. } => "HTTP listener",
             Handover::Reach(_) => "upstream addresses and keys",
             Handover::Done => "end of hand-over",
         }
@@ -140,6 +153,15 @@ pub enum Handed {
     Watch(OwnedFd),
     /// The channel from the fetcher.
     Fetcher(OwnedFd),
+    /// The control socket.
+    Control(OwnedFd),
+    /// A listening socket for HTTP.
+    HttpListener {
+        /// Its address.
+        addr: SocketAddr,
+        /// The socket.
+        socket: OwnedFd,
+    },
     /// What the fetcher needs to reach its upstreams.
     Reach(Box<Reach>),
 }
@@ -168,7 +190,10 @@ impl Taker {
     fn takes(self, item: &Handover) -> bool {
         match item {
             Handover::Config(_) | Handover::Done => true,
-            Handover::Listener { .. } | Handover::Tls(_) => self == Taker::Rtr,
+            Handover::Listener { .. }
+            | Handover::Tls(_)
+            | Handover::Control
+            | Handover::HttpListener { .. } => self == Taker::Rtr,
             Handover::SourceDir { .. } | Handover::Watch | Handover::Fetcher => {
                 self == Taker::Validator
             }
@@ -229,6 +254,10 @@ pub fn receive_handover(
             (Handover::SourceDir { path }, Some(dir)) => Handed::SourceDir { path, dir },
             (Handover::Watch, Some(fd)) => Handed::Watch(fd),
             (Handover::Fetcher, Some(fd)) => Handed::Fetcher(fd),
+            (Handover::Control, Some(fd)) => Handed::Control(fd),
+            (Handover::HttpListener { addr }, Some(socket)) => {
+                Handed::HttpListener { addr, socket }
+            }
             (Handover::Reach(r), _) => Handed::Reach(r),
             (item, None) => return Err(broken(format!("{} without a descriptor", item.name()))),
         };
@@ -272,6 +301,21 @@ impl privsep::Message for ToRtr {
         match self {
             ToRtr::Config(_) => 24,
             ToRtr::Tls(_) => 25,
+        }
+    }
+}
+
+/// What the rtr worker asks of the parent.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum FromRtr {
+    /// `rovctl reload` came over the control socket: reload as on SIGHUP.
+    Reload,
+}
+
+impl privsep::Message for FromRtr {
+    fn kind(&self) -> u16 {
+        match self {
+            FromRtr::Reload => 26,
         }
     }
 }
@@ -480,6 +524,70 @@ pub enum Snapshot {
         /// Why, for the rtr worker's log.
         reason: String,
     },
+    /// The state of every source, for `rovctl status`, the metrics and the
+    /// status page; sent whenever it changes, between snapshots.
+    Sources(Vec<SourceState>),
+}
+
+/// What the validator knows of one source, for the state views.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SourceState {
+    /// The path or URL the log names it by.
+    pub name: String,
+    /// `file`, or the scheme of its upstreams (`rtr`, `https`, …; `group`
+    /// for a failover group of several).
+    pub kind: String,
+    /// When its data was last taken in (Unix seconds).
+    pub last_success: Option<u64>,
+    /// When the last attempt failed, and why.
+    pub last_failure: Option<u64>,
+    /// See `last_failure`; `None` once an attempt succeeded again.
+    pub last_error: Option<String>,
+    /// When the data in force was made, for its age (Unix seconds).
+    pub made: Option<u64>,
+    /// How old it may be, seconds; 0 for no limit.
+    pub limit: u64,
+    /// Whether it is stale, and what that does (`keep`, `drop`, `stop`).
+    pub stale: bool,
+    /// See `stale`.
+    pub policy: String,
+    /// Why an update is held back by `max-drop`, if one is.
+    pub held_back: Option<String>,
+    /// Payloads of the data in force.
+    pub vrps: u64,
+    /// See `vrps`.
+    pub router_keys: u64,
+    /// See `vrps`.
+    pub aspas: u64,
+    /// Of these, expired and not served.
+    pub expired_vrps: u64,
+    /// See `expired_vrps`.
+    pub expired_router_keys: u64,
+    /// See `expired_vrps`.
+    pub expired_aspas: u64,
+    /// The latest expiry among the expired (Unix seconds).
+    pub expired_newest: Option<u64>,
+    /// Whether every payload has expired.
+    pub all_expired: bool,
+    /// Its upstreams, in order, if it has any.
+    pub upstreams: Vec<UpstreamState>,
+}
+
+/// One upstream of a source, for the state views.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct UpstreamState {
+    /// The URL.
+    pub url: String,
+    /// Whether it is healthy now.
+    pub healthy: bool,
+    /// Whether its data is the one served.
+    pub in_force: bool,
+    /// When it last succeeded (Unix seconds).
+    pub last_success: Option<u64>,
+    /// Why its last attempt failed, if it did.
+    pub last_error: Option<String>,
+    /// RTR: the Expire Interval of its last sync, bounded.
+    pub expire: Option<u32>,
 }
 
 impl privsep::Message for Snapshot {
@@ -489,6 +597,7 @@ impl privsep::Message for Snapshot {
             Snapshot::Batch(_) => 33,
             Snapshot::End { .. } => 34,
             Snapshot::NoData { .. } => 35,
+            Snapshot::Sources(_) => 36,
         }
     }
 }

@@ -161,10 +161,12 @@ impl From<FrameError> for StreamError {
     }
 }
 
-/// The receiving end: frames in, [`Word`]s out.
+/// The receiving end: frames in, [`Word`]s out; the sources' state on
+/// the side.
 #[derive(Debug, Default)]
 pub struct Reader {
     incoming: Option<Incoming>,
+    sources: Option<Vec<msg::SourceState>>,
 }
 
 /// A snapshot being received, built aside.
@@ -225,9 +227,20 @@ impl Reader {
                 self.incoming = None;
                 Ok(Some(Word::NoData(reason)))
             }
+            (Message::Sources(states), _) => {
+                // Between two frames of a snapshot or not: it is no part
+                // of one.
+                self.sources = Some(states);
+                Ok(None)
+            }
             (Message::Batch(_), None) => Err(StreamError::OutOfPlace("Batch")),
             (Message::End { .. }, None) => Err(StreamError::OutOfPlace("End")),
         }
+    }
+
+    /// The sources' state that came since the last call, if any did.
+    pub fn take_sources(&mut self) -> Option<Vec<msg::SourceState>> {
+        self.sources.take()
     }
 
     /// Take up to `budget` frames from `next` (frames already received,

@@ -106,7 +106,8 @@ impl Config {
                 .chain(t.client_ca.as_mut())
         });
         let keys = self.key_file.iter_mut();
-        for path in sources.chain(slurm).chain(tls).chain(keys) {
+        let control = std::iter::once(&mut self.control).filter(|p| !p.as_os_str().is_empty());
+        for path in sources.chain(slurm).chain(tls).chain(keys).chain(control) {
             if path.is_relative() {
                 *path = base.join(&*path);
             }

@@ -37,9 +37,17 @@ pub struct Config {
     /// configuration file's directory.
     #[serde(default)]
     pub key_file: Option<PathBuf>,
+    /// The control socket `rovctl` talks to; an empty path for none. A
+    /// relative path is taken relative to the configuration file's
+    /// directory.
+    #[serde(default = "default_control")]
+    pub control: PathBuf,
     /// The `[rtr]` table.
     #[serde(default)]
     pub rtr: Rtr,
+    /// The `[http]` table: metrics, health, status and the data over HTTP.
+    #[serde(default)]
+    pub http: Http,
     /// RTR over TLS; no TLS listener without this table.
     #[serde(default)]
     pub tls: Option<Tls>,
@@ -84,6 +92,21 @@ pub struct Keys {
     /// `[[tcp-ao]]` tables.
     #[serde(default)]
     pub tcp_ao: Vec<TcpAo>,
+}
+
+fn default_control() -> PathBuf {
+    "/var/run/rovd.sock".into()
+}
+
+/// The `[http]` table: an HTTP listener for Prometheus, load balancers,
+/// service managers, browsers and caches that take rovd's data.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "kebab-case")]
+pub struct Http {
+    /// Addresses to listen on, `ADDR:PORT` (IPv6 in brackets); none, the
+    /// default, turns HTTP off.
+    #[serde(default, deserialize_with = "load::listen")]
+    pub listen: Vec<SocketAddr>,
 }
 
 fn default_user() -> String {
@@ -828,6 +851,10 @@ impl Config {
             Some("landlock")
         } else if self.key_file != new.key_file {
             Some("key-file")
+        } else if self.control != new.control {
+            Some("control")
+        } else if self.http.listen != new.http.listen {
+            Some("http listen")
         } else {
             None
         }
@@ -884,6 +911,11 @@ impl Config {
             }
         }
         files
+    }
+
+    /// The control socket's path, unless there is none.
+    pub fn control_path(&self) -> Option<&Path> {
+        (!self.control.as_os_str().is_empty()).then_some(self.control.as_path())
     }
 
     /// The addresses to listen on for RTR over TCP.

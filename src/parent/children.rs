@@ -113,6 +113,9 @@ pub(super) struct Handed {
     pub(super) watch: Option<OwnedFd>,
     /// For the fetcher, if there is one.
     pub(super) reach: Option<Reach>,
+    /// For rtr: the control socket and the HTTP listeners.
+    pub(super) control: Option<OwnedFd>,
+    pub(super) http: Vec<(std::net::SocketAddr, OwnedFd)>,
 }
 
 impl Children {
@@ -200,6 +203,8 @@ impl Children {
         let (Some(validator), Some(rtr)) = (started.next(), started.next()) else {
             unreachable!("both were started above")
         };
+        // The parent reads what rtr asks without waiting for it.
+        to_rtr.set_nonblocking(true)?;
         Ok(Children {
             validator,
             rtr,
@@ -256,6 +261,12 @@ impl Children {
                 tls: l.tls,
             };
             r.send_with_fd(&item, l.socket.as_fd())?;
+        }
+        if let Some(fd) = &handed.control {
+            r.send_with_fd(&Handover::Control, fd.as_fd())?;
+        }
+        for (addr, fd) in &handed.http {
+            r.send_with_fd(&Handover::HttpListener { addr: *addr }, fd.as_fd())?;
         }
         r.send(&Handover::Done)
     }
@@ -321,6 +332,27 @@ impl Children {
             self.for_fetcher.post(f)?;
         }
         Ok(())
+    }
+
+    /// What the rtr worker asks of the parent, as far as it has arrived:
+    /// whether it asked for a reload. An error if its channel broke.
+    pub(super) fn asked_by_rtr(&mut self) -> Result<bool, privsep::FrameError> {
+        let Some(r) = self.to_rtr.as_mut() else {
+            return Ok(false);
+        };
+        r.fill()?;
+        let mut reload = false;
+        while let Some(frame) = r.next_frame()? {
+            match frame.decode::<msg::FromRtr>(msg::MAX_BODY)? {
+                msg::FromRtr::Reload => reload = true,
+            }
+        }
+        Ok(reload)
+    }
+
+    /// The rtr worker's channel, to wait for what it asks.
+    pub(super) fn rtr_fd(&self) -> Option<std::os::fd::RawFd> {
+        self.to_rtr.as_ref().map(privsep::Channel::as_raw_fd)
     }
 
     /// The descriptors of the channels to the children, to wait for them

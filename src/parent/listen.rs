@@ -1,6 +1,7 @@
 //! The listening sockets: bound by the parent while it may still bind
 //! port 323, each with the routers' TCP-MD5 and TCP-AO keys set before it
-//! listens, then handed to the rtr worker.
+//! listens, then handed to the rtr worker; the HTTP listeners and the
+//! control socket likewise.
 //!
 //! Runs in the parent, as root at start-up (and for `rovd -n`, which only
 //! checks that the kernel can take the keys).
@@ -8,7 +9,7 @@
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
 
-use log::info;
+use log::{error, info};
 use nix::sys::socket::{
     bind, listen, setsockopt, socket, sockopt, AddressFamily, Backlog, SockFlag, SockType,
     SockaddrStorage,
@@ -35,6 +36,77 @@ pub(super) fn bind_all(config: &Config) -> Result<Vec<Listener>, Failed> {
             Ok(Listener { addr, tls, socket })
         })
         .collect()
+}
+
+/// The `[http]` listeners: plain TCP, no keys.
+pub(super) fn bind_http(config: &Config) -> Result<Vec<(SocketAddr, OwnedFd)>, Failed> {
+    config
+        .http
+        .listen
+        .iter()
+        .map(|&addr| {
+            let socket = bind_plain(addr).or_fail(format!("HTTP listen on {addr}"))?;
+            Ok((addr, socket))
+        })
+        .collect()
+}
+
+fn bind_plain(addr: SocketAddr) -> Result<OwnedFd, String> {
+    let family = if addr.is_ipv6() {
+        AddressFamily::Inet6
+    } else {
+        AddressFamily::Inet
+    };
+    let fd = socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
+        .map_err(|e| e.to_string())?;
+    setsockopt(&fd, sockopt::ReuseAddr, &true).map_err(|e| e.to_string())?;
+    if addr.is_ipv6() {
+        setsockopt(&fd, sockopt::Ipv6V6Only, &true).map_err(|e| e.to_string())?;
+    }
+    let sa = match addr {
+        SocketAddr::V4(a) => SockaddrStorage::from(a),
+        SocketAddr::V6(a) => SockaddrStorage::from(a),
+    };
+    bind(fd.as_raw_fd(), &sa).map_err(|e| e.to_string())?;
+    listen(&fd, Backlog::new(128).unwrap_or(Backlog::MAXCONN)).map_err(|e| e.to_string())?;
+    Ok(fd)
+}
+
+/// The control socket, if there is to be one: bound at its path, which a
+/// socket left behind by an earlier run may hold (one a running rovd
+/// still answers on is not taken over), readable and writable by root
+/// and the group of `user` only (mode 0660), as OpenBSD daemons do it.
+pub(super) fn bind_control(config: &Config) -> Result<Option<OwnedFd>, Failed> {
+    use std::os::unix::fs::{FileTypeExt, PermissionsExt};
+    use std::os::unix::net::{UnixListener, UnixStream};
+    let Some(path) = config.control_path() else {
+        return Ok(None);
+    };
+    let name = path.display();
+    if let Ok(meta) = std::fs::symlink_metadata(path) {
+        if !meta.file_type().is_socket() {
+            error!("control socket {name}: exists and is not a socket");
+            return Err(Failed);
+        }
+        if UnixStream::connect(path).is_ok() {
+            error!("control socket {name}: in use (is another rovd running?)");
+            return Err(Failed);
+        }
+        std::fs::remove_file(path).or_fail(format!("control socket {name}"))?;
+    }
+    let listener = UnixListener::bind(path).or_fail(format!("control socket {name}"))?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o660))
+        .or_fail(format!("control socket {name}"))?;
+    if privsep::privdrop::is_root() {
+        let account = privsep::privdrop::lookup(&config.user).map_err(|e| {
+            error!("control socket {name}: {e}");
+            Failed
+        })?;
+        nix::unistd::chown(path, Some(nix::unistd::Uid::from_raw(0)), Some(account.gid))
+            .or_fail(format!("control socket {name}"))?;
+    }
+    info!("control socket {name}");
+    Ok(Some(OwnedFd::from(listener)))
 }
 
 /// A bound, listening TCP socket with the TCP keys of `config`. IPv6

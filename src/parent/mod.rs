@@ -41,6 +41,7 @@ pub use self::listen::check_tcp_auth;
 const SIGNALS: Token = Token(0);
 const CHILDREN: Token = Token(1);
 const LOGS: Token = Token(2);
+const FROM_RTR: Token = Token(3);
 
 /// What the parent was started with.
 pub struct Options {
@@ -75,6 +76,8 @@ fn run(opts: Options) -> Result<(), Failed> {
     //    through them), the TLS files (rtr gets their bytes) and their
     //    directories (for a reload), and a change notification.
     let listeners = listen::bind_all(&config)?;
+    let http = listen::bind_http(&config)?;
+    let control = listen::bind_control(&config)?;
     let source_dirs = open_dirs(config.source_dirs(Path::is_dir), "source directory")?;
     let tls = config
         .tls
@@ -112,6 +115,8 @@ fn run(opts: Options) -> Result<(), Failed> {
         source_dirs,
         watch,
         reach: reach.clone(),
+        control,
+        http,
     };
     children
         .hand_over(&config, handed)
@@ -205,8 +210,25 @@ impl Parent {
                 )
                 .or_fail("event loop")?;
         }
+        // What rtr asks: a reload from the control socket. The same
+        // descriptor is also watched for turning writable, so it is
+        // registered once, for both.
+        let rtr_fd = children.rtr_fd();
+        if let Some(fd) = rtr_fd {
+            poll.registry()
+                .register(
+                    &mut mio::unix::SourceFd(&fd),
+                    FROM_RTR,
+                    Interest::READABLE | Interest::WRITABLE,
+                )
+                .or_fail("event loop")?;
+        }
         // Writable again: a child took what waited for it.
-        for fd in children.channel_fds() {
+        for fd in children
+            .channel_fds()
+            .into_iter()
+            .filter(|&fd| Some(fd) != rtr_fd)
+        {
             poll.registry()
                 .register(&mut mio::unix::SourceFd(&fd), CHILDREN, Interest::WRITABLE)
                 .or_fail("event loop")?;
@@ -294,9 +316,22 @@ impl Parent {
                     crate::log::relay(logs);
                 }
             }
-            if events.iter().any(|e| e.token() == CHILDREN) {
+            if events
+                .iter()
+                .any(|e| e.token() == CHILDREN || (e.token() == FROM_RTR && e.is_writable()))
+            {
                 if let Err(e) = self.children.post() {
                     error!("cannot pass on the reload: {e}");
+                }
+            }
+            if events
+                .iter()
+                .any(|e| e.token() == FROM_RTR && (e.is_readable() || e.is_read_closed()))
+            {
+                match self.children.asked_by_rtr() {
+                    Ok(true) => self.reload("rovctl reload"),
+                    Ok(false) => {}
+                    Err(e) => error!("rtr channel: {e}"),
                 }
             }
             for signal in self.signals.drain() {
@@ -305,7 +340,7 @@ impl Parent {
                         info!("{signal}: shutting down");
                         return Ok(());
                     }
-                    Signal::SIGHUP => self.reload(),
+                    Signal::SIGHUP => self.reload("SIGHUP"),
                     Signal::SIGCHLD => {
                         if let Some(ended) = self.children.reap() {
                             error!("{ended}; shutting down");
@@ -322,9 +357,9 @@ impl Parent {
     /// its sources. What was fixed at start-up — listeners, user, chroot,
     /// source directories — cannot change without a restart: such a reload
     /// is refused as a whole.
-    fn reload(&mut self) {
+    fn reload(&mut self, why: &str) {
         let path = &self.config_path;
-        info!("SIGHUP: reloading {}", path.display());
+        info!("{why}: reloading {}", path.display());
         let new = match Config::load_again(path, &self.config) {
             Ok(c) => c,
             Err(e) => {

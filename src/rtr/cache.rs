@@ -287,6 +287,33 @@ impl Cache {
         }
     }
 
+    /// What the served table is made of, to export it: the serial, a full
+    /// table encoded for some version whose first `vrps` PDUs are the
+    /// VRPs, and the router keys and ASPAs. Shares the encoded table; the
+    /// keys and ASPAs, few, are copied.
+    pub fn export(&self) -> Option<(Serial, Encoded, usize, Snapshot)> {
+        let cur = self.current.as_ref()?;
+        Some((cur.serial, cur.base.clone(), cur.vrps, cur.rest.clone()))
+    }
+
+    /// How many payloads `version` serves: VRPs, router keys, ASPAs.
+    pub fn counts(&self, version: Version) -> Option<(usize, usize, usize)> {
+        let cur = self.current.as_ref()?;
+        Some((
+            cur.vrps,
+            if version.has_router_keys() {
+                cur.rest.router_keys.len()
+            } else {
+                0
+            },
+            if version.has_aspa() {
+                cur.rest.aspas.len()
+            } else {
+                0
+            },
+        ))
+    }
+
     /// The payload PDUs of the full table for `version`.
     pub fn full(&self, version: Version) -> Option<Encoded> {
         let cur = self.current.as_ref()?;

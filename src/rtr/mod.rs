@@ -12,11 +12,14 @@
 //! - `net` — the event loop around them
 //! - `tls` — RTR over TLS: the server configuration and a connection's
 //!   TLS layer
+//! - `views` — the control socket and the HTTP listener: status, metrics,
+//!   health, the status page and the data as JSON and CSV
 
 pub mod cache;
 pub mod net;
 pub mod session;
 pub mod tls;
+pub mod views;
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -53,6 +56,10 @@ fn run(user: &str, chroot: &Path) -> Result<(), Failed> {
                 server.listen(socket.into(), tls).or_fail("event loop")?;
             }
             Handed::Tls(files) => server.set_tls(&files).or_fail("TLS")?,
+            Handed::Control(fd) => server.control(fd).or_fail("control socket")?,
+            Handed::HttpListener { addr, socket } => {
+                server.http(socket, addr).or_fail("HTTP listener")?;
+            }
             Handed::SourceDir { .. } | Handed::Watch(_) | Handed::Fetcher(_) | Handed::Reach(_) => {
             }
         }

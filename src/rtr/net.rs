@@ -35,6 +35,8 @@ use crate::stream::{self, Word};
 use super::cache::{Cache, Update};
 use super::session::{Note, Output, Reason, SerialAnswer, Session};
 use super::tls::{self, TlsConn};
+use super::views::status::{self as view, unix_now, SerialRecord, SessionStatus, Stats, Status};
+use super::views::{self, Request, Response, Step, Views};
 
 const PARENT: Token = Token(0);
 const VALIDATOR: Token = Token(1);
@@ -151,6 +153,25 @@ pub enum Close {
     NoData,
 }
 
+impl Close {
+    /// The cause as the metrics count it.
+    fn cause(&self) -> &'static str {
+        match self {
+            Close::Protocol(Reason::SentError(_)) => "error-sent",
+            Close::Protocol(Reason::ReceivedError(_)) => "error-received",
+            Close::Protocol(Reason::ErrorReportFlood) => "error-flood",
+            Close::Protocol(_) => "bad-error-report",
+            Close::ByRouter => "router",
+            Close::NoQuery(_) => "no-query",
+            Close::Idle(_) => "idle",
+            Close::TooSlow { .. } => "too-slow",
+            Close::Io(_) => "io",
+            Close::Tls(_) => "tls",
+            Close::NoData => "no-data",
+        }
+    }
+}
+
 impl fmt::Display for Close {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -248,9 +269,33 @@ struct Conn {
     pdus_sent: u64,
     resets: u32,
     serials: u32,
+    /// When the router last queried (Unix seconds), and how.
+    last_query: Option<(u64, &'static str)>,
+    /// The serial the router was last sent.
+    serial: Option<u32>,
+    /// When it connected (Unix seconds).
+    connected: u64,
 }
 
 impl Conn {
+    /// What the status shows of this session.
+    fn status(&self) -> SessionStatus {
+        SessionStatus {
+            peer: self.peer.to_string(),
+            transport: if self.tls.is_some() { "tls" } else { "tcp" }.into(),
+            tls: self.tls.as_ref().and_then(|t| t.details()),
+            version: self.session.version().map(Version::number),
+            connected: self.connected,
+            last_query: self.last_query.map(|(t, _)| t),
+            last_query_kind: self.last_query.map(|(_, k)| k.to_string()),
+            serial: self.serial,
+            resets: self.resets.into(),
+            serial_queries: self.serials.into(),
+            pdus_sent: self.pdus_sent,
+            octets_sent: self.bytes_sent,
+        }
+    }
+
     fn push(&mut self, out: Output) {
         match out {
             Output::Pdus { bytes, pdus } => self.output.push_back(Chunk {
@@ -460,6 +505,10 @@ pub struct Server {
     per_address: HashMap<IpAddr, usize>,
     /// Connections turned away since start-up.
     refused: u64,
+    /// The control socket and the HTTP listener, with what they show.
+    views: Views,
+    /// When the worker started (Unix seconds).
+    started: u64,
 }
 
 impl Server {
@@ -488,6 +537,8 @@ impl Server {
             accept_more: Vec::new(),
             per_address: HashMap::new(),
             refused: 0,
+            views: Views::default(),
+            started: unix_now(),
         };
         for l in listeners {
             server.listen(l, false)?;
@@ -507,6 +558,16 @@ impl Server {
         info!("listening on {addr}{}", if tls { " (tls)" } else { "" });
         self.listeners.push((l, addr, tls));
         Ok(())
+    }
+
+    /// Serve the control socket `fd`.
+    pub fn control(&mut self, fd: std::os::fd::OwnedFd) -> io::Result<()> {
+        self.views.control(fd, self.poll.registry())
+    }
+
+    /// Serve HTTP on the listening socket `fd`, bound to `addr`.
+    pub fn http(&mut self, fd: std::os::fd::OwnedFd, addr: SocketAddr) -> io::Result<()> {
+        self.views.http(fd, addr, self.poll.registry())
     }
 
     /// Use this certificate, key and client CA for new TLS connections;
@@ -548,8 +609,16 @@ impl Server {
         let update = self.cache.update(snapshot);
         privsep::memory::release_free_memory();
         let Some(update) = update? else {
+            self.views.no_data = None;
             return Ok(None);
         };
+        self.views.no_data = None;
+        self.views.serial(SerialRecord {
+            serial: update.serial.0,
+            time: unix_now(),
+            announced: update.announced as u64,
+            withdrawn: update.withdrawn as u64,
+        });
         info!(
             "serial {}: {} VRPs, {} router keys, {} ASPAs (+{} -{})",
             update.serial,
@@ -573,6 +642,7 @@ impl Server {
     /// turn to another cache, and answer new ones with No Data Available.
     pub fn withdraw(&mut self, reason: &str) {
         self.cache.clear();
+        self.views.no_data = Some(reason.to_string());
         warn!("no data to serve ({reason}): closing all sessions");
         for slot in 0..self.conns.len() {
             if self.conns[slot].is_some() {
@@ -585,9 +655,12 @@ impl Server {
     pub fn run(&mut self) -> Exit {
         let mut events = Events::with_capacity(1024);
         loop {
-            // More of the snapshot stream or of a listener's queue waits:
-            // come straight back.
-            let timeout = if self.stream_more || !self.accept_more.is_empty() {
+            // More of the snapshot stream, of a listener's queue or of an
+            // export waits: come straight back.
+            let timeout = if self.stream_more
+                || !self.accept_more.is_empty()
+                || !self.views.more.is_empty()
+            {
                 Duration::ZERO
             } else {
                 TICK
@@ -609,8 +682,16 @@ impl Server {
                     }
                     VALIDATOR => validator = true,
                     Token(t) if t >= CONN_BASE => self.drive(t - CONN_BASE),
+                    Token(t) if t >= views::VIEW_BASE => self.drive_view(t - views::VIEW_BASE),
+                    t if t == views::CONTROL || t.0 >= views::HTTP_BASE => self.accept_view(t),
                     Token(t) => self.accept(t - LISTENER_BASE),
                 }
+            }
+            for slot in std::mem::take(&mut self.views.more) {
+                self.drive_view(slot);
+            }
+            if std::mem::take(&mut self.views.reload) {
+                self.ask_reload();
             }
             if validator && !self.handle_validator() {
                 return Exit::Failed;
@@ -718,6 +799,9 @@ impl Server {
         };
         let closed = validator.is_closed();
         self.stream_more = more || frames_left;
+        if let Some(states) = self.stream.take_sources() {
+            self.views.sources = states;
+        }
         match word {
             Some(Word::NoData(reason)) => self.withdraw(&reason),
             Some(Word::Snapshot(snapshot)) => {
@@ -761,22 +845,9 @@ impl Server {
                     return;
                 }
             };
-            let from_peer = self.per_address.get(&peer.ip()).copied().unwrap_or(0);
-            let refusal = if self.live >= self.settings.max_sessions {
-                Some(format!(
-                    "limit of {} sessions reached",
-                    self.settings.max_sessions
-                ))
-            } else if from_peer >= self.settings.max_per_address {
-                Some(format!(
-                    "limit of {} sessions from {} reached",
-                    self.settings.max_per_address,
-                    peer.ip()
-                ))
-            } else {
-                None
-            };
-            if let Some(why) = refusal {
+            let refusal = self.refusal(peer);
+            if let Some((cause, why)) = refusal {
+                Stats::count(&mut self.views.stats.refused, cause);
                 self.refuse(stream, peer, is_tls, &why);
                 continue;
             }
@@ -790,6 +861,7 @@ impl Server {
                     Ok(t) => Some(Box::new(t)),
                     Err(e) => {
                         warn!("session {peer} refused: {e}");
+                        Stats::count(&mut self.views.stats.refused, "tls");
                         continue;
                     }
                 }
@@ -820,6 +892,9 @@ impl Server {
                 pdus_sent: 0,
                 resets: 0,
                 serials: 0,
+                last_query: None,
+                serial: None,
+                connected: unix_now(),
             };
             if let Err(e) = self.poll.registry().register(
                 &mut conn.stream,
@@ -831,6 +906,7 @@ impl Server {
                 continue;
             }
             info!("session {peer} opened");
+            self.views.stats.opened += 1;
             self.conns[slot] = Some(conn);
             self.live += 1;
             *self.per_address.entry(peer.ip()).or_default() += 1;
@@ -839,6 +915,29 @@ impl Server {
         // The batch is used up and more may wait: come back without
         // waiting for a new event.
         self.accept_more.push(index);
+    }
+
+    /// Why a connection from `peer` is turned away, if it is: a limit
+    /// reached, named by its key.
+    fn refusal(&self, peer: SocketAddr) -> Option<(&'static str, String)> {
+        let from_peer = self.per_address.get(&peer.ip()).copied().unwrap_or(0);
+        if self.live >= self.settings.max_sessions {
+            Some((
+                "max-sessions",
+                format!("limit of {} sessions reached", self.settings.max_sessions),
+            ))
+        } else if from_peer >= self.settings.max_per_address {
+            Some((
+                "max-sessions-per-address",
+                format!(
+                    "limit of {} sessions from {} reached",
+                    self.settings.max_per_address,
+                    peer.ip()
+                ),
+            ))
+        } else {
+            None
+        }
     }
 
     /// Turn a connection away: an Error Report (Internal Error, at the
@@ -887,7 +986,7 @@ impl Server {
                 conn.input.consume(n);
                 conn.last_pdu = Some(Instant::now());
                 for note in notes.drain(..) {
-                    note_session(conn, note);
+                    note_session(conn, note, &mut self.views.stats, &self.cache);
                 }
                 for out in outs.drain(..) {
                     conn.push(out);
@@ -937,6 +1036,19 @@ impl Server {
                 self.per_address.remove(&conn.peer.ip());
             }
         }
+        let stats = &mut self.views.stats;
+        Stats::count(&mut stats.closed, reason.cause());
+        stats.closed_pdus += conn.pdus_sent;
+        stats.closed_octets += conn.bytes_sent;
+        match &reason {
+            Close::Protocol(Reason::SentError(code)) => {
+                Stats::count(&mut stats.errors_sent, code.value());
+            }
+            Close::Protocol(Reason::ReceivedError(code)) => {
+                Stats::count(&mut stats.errors_received, *code);
+            }
+            _ => {}
+        }
         let version = conn
             .session
             .version()
@@ -964,12 +1076,16 @@ impl Server {
         let interval = self.settings.notify_interval;
         if let Some(out) = conn.session.due_notify(now, interval, &self.cache) {
             conn.push(out);
+            self.views.stats.notifies += 1;
             self.drive(slot);
         }
     }
 
     fn tick(&mut self) {
         let now = Instant::now();
+        for slot in self.views.overdue(now, self.poll.registry()) {
+            self.drive_view(slot);
+        }
         if self.accept_paused_until.is_some_and(|t| now >= t) {
             self.accept_paused_until = None;
             for i in 0..self.listeners.len() {
@@ -992,6 +1108,176 @@ impl Server {
     }
 }
 
+//------------ Views ---------------------------------------------------------
+
+impl Server {
+    /// Accept on the control socket or an HTTP listener.
+    fn accept_view(&mut self, token: Token) {
+        for slot in self.views.accept(token, self.poll.registry()) {
+            self.drive_view(slot);
+        }
+    }
+
+    /// Move a view connection on; answer its request once complete.
+    fn drive_view(&mut self, slot: usize) {
+        loop {
+            match self.views.step(slot, self.poll.registry()) {
+                Step::Request(req) => {
+                    let response = self.answer(&req);
+                    self.views.respond(slot, response, self.poll.registry());
+                }
+                Step::Wait | Step::Closed => return,
+            }
+        }
+    }
+
+    /// What a view request gets.
+    fn answer(&mut self, req: &Request) -> Response {
+        match req {
+            Request::Control(cmd) => match cmd.as_str() {
+                "status" => {
+                    let mut json = serde_json::to_vec(&self.status()).unwrap_or_default();
+                    json.push(b'\n');
+                    Response::Raw(json)
+                }
+                "reload" => {
+                    info!("reload asked on the control socket");
+                    self.views.reload = true;
+                    Response::Raw(b"reload requested\n".to_vec())
+                }
+                other => Response::Raw(
+                    format!("error: unknown command {other:?}; status or reload\n").into_bytes(),
+                ),
+            },
+            Request::Get { path, .. } => match path.as_str() {
+                "/healthz" => views::text(200, "ok\n"),
+                "/readyz" => {
+                    let ready = self.status().ready;
+                    if ready.ready {
+                        views::text(200, "ready\n")
+                    } else {
+                        views::text(503, &format!("not ready: {}\n", ready.reasons.join("; ")))
+                    }
+                }
+                "/status" => Response::Http {
+                    status: 200,
+                    content_type: "application/json",
+                    body: serde_json::to_vec_pretty(&self.status()).unwrap_or_default(),
+                },
+                "/metrics" => Response::Http {
+                    status: 200,
+                    content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8",
+                    body: views::metrics::render(&self.status()).into_bytes(),
+                },
+                "/" => Response::Http {
+                    status: 200,
+                    content_type: "text/html; charset=utf-8",
+                    body: views::page::render(&self.status()).into_bytes(),
+                },
+                "/json" | "/csv" => {
+                    let format = if path == "/json" {
+                        views::export::Format::Json
+                    } else {
+                        views::export::Format::Csv
+                    };
+                    match self.cache.export() {
+                        Some(parts) => {
+                            let made = self.data_made();
+                            Response::Export(Box::new(views::export::Export::new(
+                                format, parts, made,
+                            )))
+                        }
+                        None => views::text(503, "no data to serve\n"),
+                    }
+                }
+                _ => views::text(
+                    404,
+                    "not found; try /, /status, /metrics, /healthz, /readyz, /json or /csv\n",
+                ),
+            },
+        }
+    }
+
+    /// When the data served was made: its oldest source's time, else the
+    /// current serial's.
+    fn data_made(&self) -> u64 {
+        self.views
+            .sources
+            .iter()
+            .filter_map(|s| s.made)
+            .min()
+            .or_else(|| self.views.serials.front().map(|r| r.time))
+            .unwrap_or_else(unix_now)
+    }
+
+    /// Ask the parent to reload, as SIGHUP does.
+    fn ask_reload(&mut self) {
+        if let Some(parent) = self.parent.as_mut() {
+            if let Err(e) = parent.send(&msg::FromRtr::Reload) {
+                warn!("cannot ask the parent to reload: {e}");
+            }
+        }
+    }
+
+    /// The status document, now.
+    fn status(&self) -> Status {
+        let sessions: Vec<SessionStatus> = self.conns.iter().flatten().map(Conn::status).collect();
+        let stats = &self.views.stats;
+        let live_pdus: u64 = sessions.iter().map(|s| s.pdus_sent).sum();
+        let live_octets: u64 = sessions.iter().map(|s| s.octets_sent).sum();
+        let named = |m: &std::collections::BTreeMap<&'static str, u64>| {
+            m.iter().map(|(k, v)| ((*k).to_string(), *v)).collect()
+        };
+        let mut status = Status {
+            version: env!("CARGO_PKG_VERSION").to_string(),
+            started: self.started,
+            now: unix_now(),
+            serial: self.cache.serial().map(|s| s.0),
+            no_data: self.views.no_data.clone(),
+            session_ids: Version::ALL
+                .iter()
+                .filter(|v| **v <= self.settings.max_version)
+                .map(|&v| view::VersionSession {
+                    version: v.number(),
+                    session_id: self.cache.session_id(v).0,
+                })
+                .collect(),
+            payloads: Version::ALL
+                .iter()
+                .filter(|v| **v <= self.settings.max_version)
+                .filter_map(|&v| {
+                    let (vrps, keys, aspas) = self.cache.counts(v)?;
+                    Some(view::VersionPayloads {
+                        version: v.number(),
+                        vrps: vrps as u64,
+                        router_keys: keys as u64,
+                        aspas: aspas as u64,
+                    })
+                })
+                .collect(),
+            serials: self.views.serials.iter().copied().collect(),
+            sources: self.views.sources.clone(),
+            counters: view::Counters {
+                sessions_opened: stats.opened,
+                reset_queries: stats.resets,
+                serial_queries: stats.serial_queries,
+                cache_resets: stats.cache_resets,
+                notifies: stats.notifies,
+                pdus_sent: stats.closed_pdus + live_pdus,
+                octets_sent: stats.closed_octets + live_octets,
+                error_reports_sent: stats.errors_sent.clone(),
+                error_reports_received: stats.errors_received.clone(),
+                refused: named(&stats.refused),
+                closed: named(&stats.closed),
+            },
+            sessions,
+            ready: view::Readiness::default(),
+        };
+        status.ready = status.readiness(self.listeners.len());
+        status
+    }
+}
+
 /// Whether a connection opened at `opened`, whose router last sent a PDU
 /// at `last_pdu`, is overdue at `now`: no first query within `first`, or
 /// no PDU for `idle`.
@@ -1011,26 +1297,45 @@ fn overdue(
 
 /// Count and log what a session did; what the router caused is logged
 /// within the session's share of lines.
-fn note_session(conn: &mut Conn, note: Note) {
+fn note_session(conn: &mut Conn, note: Note, stats: &mut Stats, cache: &Cache) {
     let peer = conn.peer;
     match note {
         Note::Negotiated(v) => debug!("session {peer}: version {v}"),
-        Note::VersionTooHigh(v) => conn.router_line(format_args!(
-            "query at version {v}, answered Unsupported Protocol Version"
-        )),
+        Note::VersionTooHigh(v) => {
+            Stats::count(
+                &mut stats.errors_sent,
+                ErrorCode::UnsupportedVersion.value(),
+            );
+            conn.router_line(format_args!(
+                "query at version {v}, answered Unsupported Protocol Version"
+            ));
+        }
         Note::ReceivedError(code) => {
+            Stats::count(&mut stats.errors_received, code);
             conn.router_line(format_args!("router reported error {code}"));
         }
-        Note::NoData => conn.router_line(format_args!("no data yet, answered No Data Available")),
+        Note::NoData => {
+            Stats::count(&mut stats.errors_sent, ErrorCode::NoDataAvailable.value());
+            conn.router_line(format_args!("no data yet, answered No Data Available"));
+        }
         Note::ResetQuery => {
             conn.resets += 1;
+            stats.resets += 1;
+            conn.last_query = Some((unix_now(), "reset"));
+            conn.serial = cache.serial().map(|s| s.0);
             debug!("session {peer}: reset query");
         }
         Note::SerialQuery { serial, answer } => {
             conn.serials += 1;
+            conn.last_query = Some((unix_now(), "serial"));
             match answer {
-                SerialAnswer::Delta => debug!("session {peer}: serial query from {serial}"),
+                SerialAnswer::Delta => {
+                    stats.serial_queries += 1;
+                    conn.serial = cache.serial().map(|s| s.0);
+                    debug!("session {peer}: serial query from {serial}");
+                }
                 SerialAnswer::CacheReset => {
+                    stats.cache_resets += 1;
                     debug!("session {peer}: serial query from {serial}, answered Cache Reset");
                 }
             }

@@ -278,6 +278,28 @@ impl TlsConn {
         Ok(Some(format!("tls {version} {suite}, {client}")))
     }
 
+    /// What was agreed, once the handshake is done.
+    pub fn details(&self) -> Option<crate::rtr::views::status::TlsStatus> {
+        if self.conn.is_handshaking() {
+            return None;
+        }
+        Some(crate::rtr::views::status::TlsStatus {
+            protocol: self
+                .conn
+                .protocol_version()
+                .map_or("?".into(), |v| format!("{v:?}")),
+            cipher: self
+                .conn
+                .negotiated_cipher_suite()
+                .map_or("?".into(), |s| format!("{:?}", s.suite())),
+            client_certificate: self
+                .conn
+                .peer_certificates()
+                .and_then(|c| c.first())
+                .map(|c| fingerprint(c)),
+        })
+    }
+
     /// Queue a `close_notify` alert (written by a last [`TlsConn::flush`]).
     pub fn close(&mut self) {
         self.conn.send_close_notify();

@@ -84,6 +84,8 @@ pub(super) struct Validator {
     retry_at: Option<Instant>,
     /// The first second at which another item expires.
     next_expiry: Option<u64>,
+    /// The sources' state as the rtr worker last had it.
+    states: Vec<msg::SourceState>,
 }
 
 impl Validator {
@@ -134,6 +136,7 @@ impl Validator {
             last_look: Instant::now(),
             retry_at: None,
             next_expiry: None,
+            states: Vec::new(),
         };
         v.configure();
         Ok(v)
@@ -165,6 +168,7 @@ impl Validator {
         loop {
             let changed = self.look_at_files();
             self.rebuild(changed)?;
+            self.send_states()?;
             let timeout = self.next_wake().saturating_duration_since(Instant::now());
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() != std::io::ErrorKind::Interrupted {
@@ -276,6 +280,19 @@ impl Validator {
         self.next_expiry = next_expiry;
         sent.or_fail("snapshot channel")?;
         privsep::memory::release_free_memory();
+        Ok(())
+    }
+
+    /// Tell the rtr worker the sources' state, if it changed.
+    fn send_states(&mut self) -> Result<(), Failed> {
+        let now = unix_now();
+        let states: Vec<msg::SourceState> = self.sources.iter().map(|s| s.state(now)).collect();
+        if states != self.states || self.states.is_empty() && !states.is_empty() {
+            self.rtr
+                .send(&msg::Snapshot::Sources(states.clone()))
+                .or_fail("snapshot channel")?;
+            self.states = states;
+        }
         Ok(())
     }
 

@@ -69,7 +69,11 @@ fn run(user: &str, chroot: &Path) -> Result<(), Failed> {
             Handed::SourceDir { path, dir } => dirs.0.push((path, dir)),
             Handed::Watch(fd) => watch = Some(File::from(fd)),
             Handed::Fetcher(fd) => fetcher = Some(privsep::Channel::new(fd, msg::MAX_BODY)),
-            Handed::Listener { .. } | Handed::Tls(_) | Handed::Reach(_) => {}
+            Handed::Listener { .. }
+            | Handed::Tls(_)
+            | Handed::Reach(_)
+            | Handed::Control(_)
+            | Handed::HttpListener { .. } => {}
         }
     }
     let mut validator =

@@ -21,7 +21,7 @@ use crate::config::{self, StalePolicy};
 use super::input::{self, Format, Payloads, Timed};
 use super::slurm::{self, Slurm};
 use super::upstream::{Group, Taken};
-use crate::msg::Fetched;
+use crate::msg::{Fetched, SourceState};
 
 /// How long a file changed in place must sit still before it is read: a
 /// writer that does not rename may still be writing.
@@ -244,6 +244,10 @@ pub struct Source {
     mtime: Option<SystemTime>,
     /// Why the last look did not take in the file, if it did not.
     pub last_error: Option<String>,
+    /// When a look last failed.
+    pub last_failure: Option<SystemTime>,
+    /// Why an update is held back by the guard, if one is.
+    pub held_back: Option<String>,
     /// Whether the staleness warning was given for the current data.
     pub stale_reported: bool,
     /// A SIGHUP asked to accept what the file holds, and the file has not
@@ -320,6 +324,8 @@ impl Source {
             last_success: None,
             mtime: None,
             last_error: None,
+            last_failure: None,
+            held_back: None,
             stale_reported: false,
             confirm_pending: false,
             expired: Expired::default(),
@@ -390,6 +396,7 @@ impl Source {
             }
             Read::Failed => {
                 self.last_error = Some("unreadable or unparseable".into());
+                self.last_failure = Some(SystemTime::now());
                 self.log_state();
                 return (Outcome::Unchanged, None);
             }
@@ -415,12 +422,14 @@ impl Source {
                     self.name
                 );
                 self.last_error = Some(format!("update held back: it would {why}"));
+                self.held_back = Some(format!("it would {why}"));
                 return Outcome::Unchanged;
             }
         }
         self.data = Some(new);
         self.last_success = Some(SystemTime::now());
         self.last_error = None;
+        self.held_back = None;
         self.stale_reported = false;
         self.log_state();
         Outcome::Changed
@@ -494,6 +503,64 @@ impl Source {
             ),
             (None, Some(e)) => warn!("{name}: {e}; no data from it yet"),
             (None, None) => {}
+        }
+    }
+
+    /// What the state views show of this source at `now`.
+    pub fn state(&self, now: u64) -> SourceState {
+        let secs = |t: Option<SystemTime>| {
+            t.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
+                .map(|d| d.as_secs())
+        };
+        let (kind, upstreams) = match &self.origin {
+            Origin::File(_) => ("file".to_string(), Vec::new()),
+            Origin::Upstreams(g) => {
+                let kind = match g.members.as_slice() {
+                    [one] => one.url.scheme.as_str().to_string(),
+                    _ => "group".to_string(),
+                };
+                (kind, g.states(now, self.max_age))
+            }
+        };
+        let (last_failure, last_error) = match &self.origin {
+            Origin::Upstreams(g) => {
+                // A group fails when its upstream in force does.
+                let m = g.in_force().or(g.members.first());
+                let error = self
+                    .last_error
+                    .clone()
+                    .or_else(|| m.and_then(|m| m.last_error.clone()));
+                (m.and_then(|m| m.last_failure), error)
+            }
+            Origin::File(_) => (secs(self.last_failure), self.last_error.clone()),
+        };
+        let d = self.data();
+        let count = |f: fn(&Payloads) -> usize| d.map_or(0, f) as u64;
+        SourceState {
+            name: self.name.clone(),
+            kind,
+            last_success: secs(self.last_success),
+            last_failure,
+            last_error,
+            made: self.age(now).map(|a| now - a),
+            limit: self.limit(),
+            stale: self.is_stale(now),
+            policy: match self.stale_policy {
+                StalePolicy::Keep => "keep",
+                StalePolicy::Drop => "drop",
+                StalePolicy::Stop => "stop",
+            }
+            .to_string(),
+            held_back: self.held_back.clone(),
+            vrps: count(|p| p.vrps.len()),
+            router_keys: count(|p| p.router_keys.len()),
+            aspas: count(|p| p.aspas.len()),
+            expired_vrps: self.expired.vrps as u64,
+            expired_router_keys: self.expired.router_keys as u64,
+            expired_aspas: self.expired.aspas as u64,
+            expired_newest: self.expired.newest,
+            all_expired: self.expired.all,
+            upstreams,
         }
     }
 

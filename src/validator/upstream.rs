@@ -22,7 +22,7 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use log::{debug, error, info, warn};
 
 use crate::config::{Format, Upstream};
-use crate::msg::{Fetched, StreamChecksum};
+use crate::msg::{Fetched, StreamChecksum, UpstreamState};
 use crate::payload::Payload;
 
 use super::input::{self, Payloads, Timed};
@@ -48,6 +48,8 @@ pub struct Member {
     last_modified: Option<u64>,
     /// Why the last attempt failed, if it did.
     pub last_error: Option<String>,
+    /// When it last failed (Unix seconds).
+    pub last_failure: Option<u64>,
 }
 
 /// Items or octets since the last commit.
@@ -83,6 +85,7 @@ impl Member {
             expire: None,
             last_modified: None,
             last_error: None,
+            last_failure: None,
         }
     }
 
@@ -268,6 +271,7 @@ impl Member {
             None => warn!("{}: {why}; no data from it yet", self.url),
         }
         self.last_error = Some(why.to_string());
+        self.last_failure = Some(unix_now());
         Taken::Changed
     }
 }
@@ -404,6 +408,22 @@ impl Group {
                 let i = self.members.iter().position(|m| m.data.is_some())?;
                 with_data(i)
             })
+    }
+
+    /// What the state views show of each upstream.
+    pub fn states(&self, now: u64, max_age: u64) -> Vec<UpstreamState> {
+        self.members
+            .iter()
+            .enumerate()
+            .map(|(i, m)| UpstreamState {
+                url: m.url.to_string(),
+                healthy: m.is_healthy(now, max_age),
+                in_force: self.in_force == Some(i),
+                last_success: m.last_success,
+                last_error: m.last_error.clone(),
+                expire: m.expire,
+            })
+            .collect()
     }
 
     /// The next second at which an upstream's health changes by time

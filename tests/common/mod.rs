@@ -256,6 +256,11 @@ impl Daemon {
         if is_root() {
             config = format!("{}{config}", as_root(dir.path()));
         }
+        // A control socket of the test's own, not the system's.
+        if !config.contains("control =") {
+            let socket = dir.path().join("rovd.sock");
+            config = format!("control = \"{}\"\n{config}", socket.display());
+        }
         if let Some(keys) = keys {
             write_keys(&dir.path().join("rovd.keys"), keys);
             config = format!("key-file = \"rovd.keys\"\n{config}");

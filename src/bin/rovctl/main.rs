@@ -7,6 +7,7 @@
 //! and reads payload files with the validator's own reader.
 //!
 //! - `main.rs` — the command line, `dump` and `diff`
+//! - `control.rs` — `status` and `reload`, over rovd's control socket
 //! - `fetch.rs` — one connection, with TCP-MD5/TCP-AO, and a Reset Query
 //!   read with the shared router side of RTR ([`rovd::client`])
 //! - `proxy.rs` — `rovctl proxy`
@@ -17,6 +18,9 @@
 //!   exits like diff(1): 0 equal, 1 different, 2 trouble.
 //! - `rovctl proxy [CACHE]` carries one RTR session between standard
 //!   input/output and the cache, for sshd's `rpki-rtr` subsystem.
+//! - `rovctl status [--json]` shows what the rovd on this host is doing:
+//!   sources, serials, sessions; `rovctl reload` reloads it as SIGHUP
+//!   does. Both over the control socket, `-s PATH` for another one.
 //!
 //! Without `--version` a query starts at version 2 and, if the cache
 //! answers Unsupported Protocol Version, is asked once more on a new
@@ -31,6 +35,7 @@
 
 #![forbid(unsafe_code)]
 
+mod control;
 mod fetch;
 mod proxy;
 
@@ -53,8 +58,20 @@ use self::fetch::{fetch, Table};
 //------------ Command line --------------------------------------------------
 
 #[derive(Parser)]
-#[command(name = "rovctl", version, about = "Ask an RTR cache what it serves")]
+#[command(
+    name = "rovctl",
+    version,
+    about = "Ask an RTR cache what it serves; control rovd"
+)]
 struct Cli {
+    /// rovd's control socket, for `status` and `reload`.
+    #[arg(
+        short = 's',
+        long = "socket",
+        global = true,
+        default_value = "/var/run/rovd.sock"
+    )]
+    socket: std::path::PathBuf,
     #[command(subcommand)]
     command: Command,
 }
@@ -79,6 +96,15 @@ enum Command {
         a: String,
         b: String,
     },
+    /// Show what the rovd on this host is doing: sources, serials,
+    /// sessions, counters.
+    Status {
+        /// Print the status as JSON, as rovd sends it.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Have rovd reload its configuration and sources, as SIGHUP does.
+    Reload,
     /// Carry one RTR session between standard input/output and the cache,
     /// as sshd's `rpki-rtr` subsystem; octets pass unchanged.
     Proxy {
@@ -179,6 +205,14 @@ fn main() -> ExitCode {
         Command::Diff { query, a, b } => match diff(&query, &a, &b) {
             Ok(true) => ExitCode::SUCCESS,
             Ok(false) => ExitCode::from(1),
+            Err(_) => ExitCode::from(2),
+        },
+        Command::Status { json } => match control::status(&cli.socket, json) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(_) => ExitCode::from(2),
+        },
+        Command::Reload => match control::reload(&cli.socket) {
+            Ok(()) => ExitCode::SUCCESS,
             Err(_) => ExitCode::from(2),
         },
         Command::Proxy { stderr, cache } => {

@@ -1,0 +1,539 @@
+//! The state views: the control socket that `rovctl` talks to, and the
+//! HTTP listener for Prometheus, load balancers, browsers and downstream
+//! caches. Served by the rtr worker, which already holds the serials and
+//! the sessions; the validator sends it the sources' state.
+//!
+//! Runs in the rtr worker (unprivileged, sandboxed), in its one event
+//! loop, beside the router sessions and never in their way: the parent
+//! created the control socket (mode 0660, owner root, group of `user`)
+//! and bound the HTTP listeners before it dropped privileges, and handed
+//! them over as it hands over the RTR listeners.
+//!
+//! Every request is bounded: [`MAX_CONNS`] connections at once (more are
+//! answered 503 and closed), [`MAX_HEAD`] octets of request head (431) or
+//! [`MAX_LINE`] of control command, [`REQUEST_TIME`] to send it (408), one
+//! request per connection. A response is rendered on request from the
+//! current state (`status`) and written without blocking; the payload
+//! exports (`export`) render a bounded piece per turn of the loop, so that
+//! fetching the whole table costs the sessions nothing noticeable.
+//!
+//! - control socket: one line, `status` (the status as JSON) or `reload`
+//!   (as SIGHUP: the parent is asked)
+//! - HTTP, GET and HEAD only: `/metrics` (`metrics`), `/healthz`,
+//!   `/readyz`, `/status` (JSON), `/json` and `/csv` (`export`), `/`
+//!   (`page`)
+
+pub mod export;
+pub mod metrics;
+pub mod page;
+pub mod status;
+
+use std::collections::VecDeque;
+use std::fmt::Write as _;
+use std::io::{self, Read, Write};
+use std::net::SocketAddr;
+use std::os::fd::OwnedFd;
+use std::time::{Duration, Instant};
+
+use log::{debug, info, warn};
+use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
+use mio::{Interest, Registry, Token};
+
+use self::export::Export;
+use self::status::{SerialRecord, Stats};
+use crate::msg::SourceState;
+
+/// View connections at once.
+pub const MAX_CONNS: usize = 64;
+
+/// The longest HTTP request head taken.
+pub const MAX_HEAD: usize = 8 * 1024;
+
+/// The longest control command taken.
+pub const MAX_LINE: usize = 1024;
+
+/// How long a client has to send its whole request.
+pub const REQUEST_TIME: Duration = Duration::from_secs(10);
+
+/// Serials kept for the views.
+const SERIALS: usize = 20;
+
+/// Octets an export renders per connection per turn of the loop.
+const EXPORT_TURN: usize = 256 * 1024;
+
+/// Tokens: the control socket, the HTTP listeners, the view connections.
+pub const CONTROL: Token = Token(2);
+/// See [`CONTROL`].
+pub const HTTP_BASE: usize = 1024;
+/// See [`CONTROL`].
+pub const VIEW_BASE: usize = 1 << 15;
+
+//------------ Requests and responses -----------------------------------------
+
+/// What a client asked, once it asked completely.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Request {
+    /// A control command.
+    Control(String),
+    /// An HTTP GET (or HEAD: `head`) of a path.
+    Get {
+        /// The path, without a query.
+        path: String,
+        /// HEAD: the head only.
+        head: bool,
+    },
+}
+
+/// What to send back.
+pub enum Response {
+    /// Octets as they are (control socket).
+    Raw(Vec<u8>),
+    /// An HTTP response with a body in memory.
+    Http {
+        /// The status code.
+        status: u16,
+        /// The media type.
+        content_type: &'static str,
+        /// The body.
+        body: Vec<u8>,
+    },
+    /// An HTTP 200 whose body an export renders as it goes.
+    Export(Box<Export>),
+}
+
+fn reason(status: u16) -> &'static str {
+    match status {
+        200 => "OK",
+        400 => "Bad Request",
+        404 => "Not Found",
+        405 => "Method Not Allowed",
+        408 => "Request Timeout",
+        431 => "Request Header Fields Too Large",
+        503 => "Service Unavailable",
+        _ => "Error",
+    }
+}
+
+/// The head of an HTTP response: one request per connection, closed
+/// after; a body without a length ends with the connection.
+fn head(status: u16, content_type: &str, length: Option<usize>, extra: &str) -> Vec<u8> {
+    let mut h = format!(
+        "HTTP/1.1 {status} {}\r\nContent-Type: {content_type}\r\nCache-Control: no-store\r\n\
+         Connection: close\r\n{extra}",
+        reason(status)
+    );
+    if let Some(n) = length {
+        let _ = write!(h, "Content-Length: {n}\r\n");
+    }
+    h.push_str("\r\n");
+    h.into_bytes()
+}
+
+/// A short plain-text HTTP answer.
+pub fn text(status: u16, body: &str) -> Response {
+    Response::Http {
+        status,
+        content_type: "text/plain; charset=utf-8",
+        body: body.as_bytes().to_vec(),
+    }
+}
+
+//------------ Connections ----------------------------------------------------
+
+enum Stream {
+    Unix(UnixStream),
+    Tcp(TcpStream),
+}
+
+impl Stream {
+    fn source(&mut self) -> &mut dyn mio::event::Source {
+        match self {
+            Stream::Unix(s) => s,
+            Stream::Tcp(s) => s,
+        }
+    }
+
+    fn read(&mut self, buf: &mut [u8]) -> io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.read(buf),
+            Stream::Tcp(s) => s.read(buf),
+        }
+    }
+
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        match self {
+            Stream::Unix(s) => s.write(buf),
+            Stream::Tcp(s) => s.write(buf),
+        }
+    }
+}
+
+/// Where a view connection is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Reading,
+    /// Asked; waiting for the event loop to answer.
+    Asked,
+    Writing,
+}
+
+struct Conn {
+    stream: Stream,
+    http: bool,
+    peer: String,
+    input: Vec<u8>,
+    deadline: Instant,
+    phase: Phase,
+    out: Vec<u8>,
+    sent: usize,
+    export: Option<Box<Export>>,
+    /// HEAD: no body after the head.
+    head_only: bool,
+}
+
+/// What one look at a connection came to.
+pub enum Step {
+    /// A complete request: answer it with [`Views::respond`].
+    Request(Request),
+    /// Nothing more to do until the socket is ready again.
+    Wait,
+    /// Done, or closed.
+    Closed,
+}
+
+//------------ Views ---------------------------------------------------------
+
+/// The views' listeners, connections and the state only they keep.
+#[derive(Default)]
+pub struct Views {
+    control: Option<UnixListener>,
+    http: Vec<(TcpListener, SocketAddr)>,
+    conns: Vec<Option<Conn>>,
+    free: Vec<usize>,
+    /// Counters kept as things happen.
+    pub stats: Stats,
+    /// The latest serials, newest first.
+    pub serials: VecDeque<SerialRecord>,
+    /// The sources' state, as the validator last sent it.
+    pub sources: Vec<SourceState>,
+    /// Why nothing is served, while nothing is.
+    pub no_data: Option<String>,
+    /// `rovctl reload` asked for a reload; the loop tells the parent.
+    pub reload: bool,
+    /// Connections to come back to without waiting for an event.
+    pub more: Vec<usize>,
+}
+
+impl Views {
+    /// Serve the control socket `fd`.
+    pub fn control(&mut self, fd: OwnedFd, registry: &Registry) -> io::Result<()> {
+        let std = std::os::unix::net::UnixListener::from(fd);
+        std.set_nonblocking(true)?;
+        let mut l = UnixListener::from_std(std);
+        registry.register(&mut l, CONTROL, Interest::READABLE)?;
+        info!("control socket ready");
+        self.control = Some(l);
+        Ok(())
+    }
+
+    /// Serve HTTP on the listening socket `fd`.
+    pub fn http(&mut self, fd: OwnedFd, addr: SocketAddr, registry: &Registry) -> io::Result<()> {
+        let std = std::net::TcpListener::from(fd);
+        std.set_nonblocking(true)?;
+        let mut l = TcpListener::from_std(std);
+        registry.register(
+            &mut l,
+            Token(HTTP_BASE + self.http.len()),
+            Interest::READABLE,
+        )?;
+        info!("HTTP on {addr}");
+        self.http.push((l, addr));
+        Ok(())
+    }
+
+    /// Record a new serial.
+    pub fn serial(&mut self, record: SerialRecord) {
+        self.serials.push_front(record);
+        self.serials.truncate(SERIALS);
+    }
+
+    /// Accept on the listener of `token`; the slots of connections that
+    /// have something to do now.
+    pub fn accept(&mut self, token: Token, registry: &Registry) -> Vec<usize> {
+        let mut ready = Vec::new();
+        loop {
+            let accepted = if token == CONTROL {
+                let Some(l) = self.control.as_ref() else {
+                    break;
+                };
+                l.accept()
+                    .map(|(s, _)| (Stream::Unix(s), "control".to_string(), false))
+            } else {
+                let Some((l, _)) = self.http.get(token.0 - HTTP_BASE) else {
+                    break;
+                };
+                l.accept()
+                    .map(|(s, peer)| (Stream::Tcp(s), peer.to_string(), true))
+            };
+            let (mut stream, peer, http) = match accepted {
+                Ok(x) => x,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
+                Err(e) => {
+                    warn!("view accept: {e}");
+                    break;
+                }
+            };
+            if self.conns.iter().flatten().count() >= MAX_CONNS {
+                if http {
+                    let busy = head(503, "text/plain", Some(5), "");
+                    let _ = stream.write(&[busy, b"busy\n".to_vec()].concat());
+                }
+                Stats::count(&mut self.stats.refused, "views-busy");
+                debug!("{peer}: view refused, {MAX_CONNS} connections open");
+                continue;
+            }
+            let slot = self.free.pop().unwrap_or_else(|| {
+                self.conns.push(None);
+                self.conns.len() - 1
+            });
+            let mut conn = Conn {
+                stream,
+                http,
+                peer,
+                input: Vec::new(),
+                deadline: Instant::now() + REQUEST_TIME,
+                phase: Phase::Reading,
+                out: Vec::new(),
+                sent: 0,
+                export: None,
+                head_only: false,
+            };
+            if registry
+                .register(
+                    conn.stream.source(),
+                    Token(VIEW_BASE + slot),
+                    Interest::READABLE | Interest::WRITABLE,
+                )
+                .is_err()
+            {
+                self.free.push(slot);
+                continue;
+            }
+            self.conns[slot] = Some(conn);
+            ready.push(slot);
+        }
+        ready
+    }
+
+    /// Read, write, and say what the connection needs.
+    pub fn step(&mut self, slot: usize, registry: &Registry) -> Step {
+        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+            return Step::Closed;
+        };
+        match conn.phase {
+            Phase::Reading => match read_request(conn) {
+                Ok(Some(req)) => {
+                    conn.phase = Phase::Asked;
+                    Step::Request(req)
+                }
+                Ok(None) => Step::Wait,
+                Err(answer) => {
+                    self.respond(slot, answer, registry);
+                    self.step(slot, registry)
+                }
+            },
+            Phase::Asked => Step::Wait,
+            Phase::Writing => match write(conn) {
+                Ok(true) => {
+                    self.close(slot, registry);
+                    Step::Closed
+                }
+                Ok(false) => {
+                    let more = conn.sent >= conn.out.len()
+                        && conn.export.as_ref().is_some_and(|e| !e.is_done());
+                    if more {
+                        self.more.push(slot);
+                    }
+                    Step::Wait
+                }
+                Err(e) => {
+                    debug!("{}: view: {e}", conn.peer);
+                    self.close(slot, registry);
+                    Step::Closed
+                }
+            },
+        }
+    }
+
+    /// Send `response` on connection `slot`, then close it.
+    pub fn respond(&mut self, slot: usize, response: Response, _registry: &Registry) {
+        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+            return;
+        };
+        conn.phase = Phase::Writing;
+        conn.sent = 0;
+        conn.out = match response {
+            Response::Raw(bytes) => bytes,
+            Response::Http {
+                status,
+                content_type,
+                body,
+            } => {
+                let extra = if status == 405 {
+                    "Allow: GET, HEAD\r\n"
+                } else {
+                    ""
+                };
+                let mut out = head(status, content_type, Some(body.len()), extra);
+                if !conn.head_only {
+                    out.extend_from_slice(&body);
+                }
+                out
+            }
+            Response::Export(export) => {
+                let out = head(200, export.content_type(), None, "");
+                if !conn.head_only {
+                    conn.export = Some(export);
+                }
+                out
+            }
+        };
+    }
+
+    /// Close connection `slot`.
+    pub fn close(&mut self, slot: usize, registry: &Registry) {
+        if let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) {
+            let _ = registry.deregister(conn.stream.source());
+            self.free.push(slot);
+        }
+    }
+
+    /// Connections whose request is overdue: answered 408 (HTTP) or
+    /// closed (control). The slots to look at again.
+    pub fn overdue(&mut self, now: Instant, registry: &Registry) -> Vec<usize> {
+        let late: Vec<(usize, bool)> = self
+            .conns
+            .iter()
+            .enumerate()
+            .filter_map(|(i, c)| {
+                let c = c.as_ref()?;
+                (c.phase == Phase::Reading && now >= c.deadline).then_some((i, c.http))
+            })
+            .collect();
+        let mut again = Vec::new();
+        for (slot, http) in late {
+            if http {
+                self.respond(slot, text(408, "request not complete in time\n"), registry);
+                again.push(slot);
+            } else {
+                self.close(slot, registry);
+            }
+        }
+        again
+    }
+}
+
+/// Read what the socket has; a complete request, or an answer for one
+/// that cannot be taken.
+fn read_request(conn: &mut Conn) -> Result<Option<Request>, Response> {
+    let limit = if conn.http { MAX_HEAD } else { MAX_LINE };
+    let mut buf = [0u8; 2048];
+    let mut eof = false;
+    loop {
+        match conn.stream.read(&mut buf) {
+            Ok(0) => {
+                eof = true;
+                break;
+            }
+            Ok(n) => {
+                conn.input.extend_from_slice(&buf[..n]);
+                if conn.input.len() > limit {
+                    break;
+                }
+            }
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+            Err(_) => return Err(Response::Raw(Vec::new())),
+        }
+    }
+    if !conn.http {
+        let Some(end) = conn.input.iter().position(|&b| b == b'\n') else {
+            if conn.input.len() > limit {
+                return Err(Response::Raw(b"error: command too long\n".to_vec()));
+            }
+            if eof {
+                return Err(Response::Raw(Vec::new()));
+            }
+            return Ok(None);
+        };
+        let line = String::from_utf8_lossy(&conn.input[..end])
+            .trim()
+            .to_string();
+        return Ok(Some(Request::Control(line)));
+    }
+    match parse_http(conn, limit) {
+        // Gone before the request was complete: nothing to answer.
+        Ok(None) if eof => Err(Response::Raw(Vec::new())),
+        other => other,
+    }
+}
+
+/// An HTTP request head, once complete.
+fn parse_http(conn: &mut Conn, limit: usize) -> Result<Option<Request>, Response> {
+    let mut fields = [httparse::EMPTY_HEADER; 32];
+    let mut req = httparse::Request::new(&mut fields);
+    match req.parse(&conn.input) {
+        Ok(httparse::Status::Complete(_)) => {}
+        Ok(httparse::Status::Partial) if conn.input.len() > limit => {
+            return Err(text(431, "request head too large\n"));
+        }
+        Ok(httparse::Status::Partial) => return Ok(None),
+        Err(httparse::Error::TooManyHeaders) => {
+            return Err(text(431, "too many header fields\n"));
+        }
+        Err(e) => return Err(text(400, &format!("bad request: {e}\n"))),
+    }
+    let method = req.method.unwrap_or("");
+    conn.head_only = method == "HEAD";
+    if method != "GET" && method != "HEAD" {
+        return Err(text(405, "only GET and HEAD\n"));
+    }
+    let path = req.path.unwrap_or("/");
+    let path = path.split_once('?').map_or(path, |(p, _)| p).to_string();
+    Ok(Some(Request::Get {
+        path,
+        head: conn.head_only,
+    }))
+}
+
+/// Write what waits, rendering more of an export as the socket takes it;
+/// `Ok(true)` once everything is out.
+fn write(conn: &mut Conn) -> io::Result<bool> {
+    let mut rendered = 0;
+    loop {
+        while conn.sent < conn.out.len() {
+            match conn.stream.write(&conn.out[conn.sent..]) {
+                Ok(0) => return Err(io::ErrorKind::WriteZero.into()),
+                Ok(n) => conn.sent += n,
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return Ok(false),
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) => return Err(e),
+            }
+        }
+        let Some(export) = conn.export.as_mut() else {
+            return Ok(true);
+        };
+        if export.is_done() {
+            return Ok(true);
+        }
+        if rendered >= EXPORT_TURN {
+            // Enough for one turn: the loop comes back.
+            return Ok(false);
+        }
+        conn.out.clear();
+        conn.sent = 0;
+        export.fill(&mut conn.out, 64 * 1024);
+        rendered += conn.out.len();
+    }
+}
