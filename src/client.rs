@@ -256,7 +256,14 @@ impl Client {
             }
             Err(e) => {
                 let octets = input.get(..pdu::HEADER_LEN).unwrap_or(input);
-                events.push(self.broken(ErrorCode::CorruptData, octets, e.to_string()));
+                // A version or type the session cannot read has its own
+                // code (§12); anything else is Corrupt Data.
+                let code = match e {
+                    pdu::DecodeError::Version(_) => ErrorCode::UnsupportedVersion,
+                    pdu::DecodeError::Type(_) => ErrorCode::UnsupportedPduType,
+                    _ => ErrorCode::CorruptData,
+                };
+                events.push(self.broken(code, octets, e.to_string()));
                 input
                     .len()
                     .min(e.header().len as usize)

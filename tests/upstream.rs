@@ -431,3 +431,37 @@ fn an_upstream_that_requires_a_client_certificate_gets_one() {
     );
     assert!(!without.log().contains(" items at serial "));
 }
+
+/// An upstream that cannot be reached for a while is resumed when it is
+/// back: the leaf keeps the position it had through failed connects and
+/// asks with a Serial Query; a restarted upstream answers Cache Reset.
+#[test]
+fn a_leaf_resumes_with_a_serial_query_after_failed_connects() {
+    let json = Data::generate(47, 200, 50).to_json();
+    let top_config = format!("{}[[source]]\npath = \"vrps.json\"\n", rtr_table());
+    let top = Daemon::start(&top_config, &[("vrps.json", json.as_bytes())]);
+    top.wait_for_data(2);
+    let port = top.port;
+    let leaf = Daemon::start(
+        &format!(
+            "{}[[source]]\nurl = \"rtr://127.0.0.1:{port}\"\nmin-retry = 1\nmax-retry = 1\n\
+             connect-timeout = 1\n",
+            rtr_table()
+        ),
+        &[],
+    );
+    leaf.wait_for_data(2);
+    drop(top);
+    assert!(
+        leaf.log_wait(WAIT, |l| l.matches("cannot connect").count() >= 1
+            && l.matches("trying again in 1 s").count() >= 2),
+        "no failed connects:\n{}",
+        leaf.log()
+    );
+    let top = Daemon::start_with(&top_config, &[("vrps.json", json.as_bytes())], Some(port), &[]);
+    top.wait_for_data(2);
+    leaf.wait_for_log("Cache Reset: asking for all", WAIT);
+    leaf.wait_for_log("reachable again", WAIT);
+    let (_, state) = wait_for_data(leaf.port, 2, WAIT);
+    state.table.assert_eq(&expected(&json, 2), "after the resumption");
+}

@@ -238,12 +238,14 @@ impl RtrLink {
     /// The connection is over (or never came): tell the validator, and
     /// try again after the Retry Interval.
     fn fail(&mut self, why: String, ctx: &mut Ctx<'_>) -> Result<(), privsep::FrameError> {
-        let synced = matches!(self.state, State::Up { synced: true, .. });
+        // A session that failed before it synced — the cache refused the
+        // resumption, or broke the protocol — starts afresh next time (at
+        // the version the cache settled on), so that it is not asked the
+        // same again. A connection that never came up keeps the position:
+        // the cache may well still know it.
+        let unsynced = matches!(self.state, State::Up { synced: false, .. });
         self.close(ctx.registry);
-        if !synced {
-            // Nothing came of this connection: the next one starts afresh
-            // (at the version the cache settled on), so that a cache that
-            // refuses the resumption is not asked the same again.
+        if unsynced {
             self.client = Client::new(self.client.version());
         }
         let retry = self.timers().retry;

@@ -8,7 +8,7 @@
 //! them sorted, and they are merged on the fly while they are streamed, so
 //! that the validator's memory stays near the size of the data it holds.
 
-use log::warn;
+use log::{info, warn};
 
 use crate::config::StalePolicy;
 use privsep::FrameError;
@@ -61,6 +61,12 @@ pub fn build<'a>(
         }
         loaded = true;
         s.note_expiry(now);
+        if !s.is_stale(now) {
+            if s.stale_reported {
+                info!("{}: fresh again", s.name);
+            }
+            s.stale_reported = false;
+        }
         if s.is_stale(now) {
             let age = s.age(now).unwrap_or(0);
             let name = s.name.clone();

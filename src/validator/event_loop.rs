@@ -247,10 +247,12 @@ impl Validator {
     /// or a source turned stale.
     fn rebuild(&mut self, changed: bool) -> Result<(), Failed> {
         let now = unix_now();
+        // A source that turned stale, or fresh again (its data confirmed
+        // unchanged: a file touched, an upstream back with what it had).
         let stale_turn = self
             .sources
             .iter()
-            .any(|s| s.is_stale(now) && !s.stale_reported);
+            .any(|s| s.is_stale(now) != s.stale_reported);
         let expired = self.next_expiry.is_some_and(|t| now >= t);
         if !(changed || expired || stale_turn) {
             return Ok(());

@@ -14,6 +14,7 @@ pub(crate) mod rtr;
 pub(crate) mod rtrclient;
 pub(crate) mod rtrtr;
 pub(crate) mod tls;
+pub(crate) mod upstream;
 
 use std::fs;
 use std::io::{BufRead, BufReader, Read};
