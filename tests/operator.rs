@@ -205,7 +205,7 @@ fn model_keys() -> Keys {
     let config = full_defaults();
     let text = toml::to_string(&config).expect("serialize Config");
     let keys = toml_keys(&text.parse().unwrap());
-    for table in ["", "rtr", "tls", "source", "slurm"] {
+    for table in ["", "rtr", "tls", "http", "source", "slurm"] {
         assert!(keys.contains_key(table), "no {table:?} keys in\n{text}");
     }
     keys
@@ -230,7 +230,8 @@ fn full_defaults() -> Config {
          [[source]]\npath = \"x\"\n[[slurm]]\npath = \"y\"\n\
          [[source]]\nurl = [\"https://a/x\", \"rtr://b\"]\nca-file = \"c\"\n\
          client-certificate = \"c\"\nclient-key = \"k\"\n\
-         [tls]\ncertificate = \"c\"\nkey = \"k\"\nclient-ca = \"a\"\n",
+         [tls]\ncertificate = \"c\"\nkey = \"k\"\nclient-ca = \"a\"\n\
+         [http]\nlisten = [\"127.0.0.1:8323\"]\n",
     )
     .expect("defaults")
 }
@@ -345,6 +346,7 @@ fn example_configuration_has_every_key_at_its_default() {
     upstreams.client_key.clone_from(&want.client_key);
     config.slurm[0].path = defaults.slurm[0].path.clone();
     config.key_file.clone_from(&defaults.key_file);
+    config.http.listen.clone_from(&defaults.http.listen);
     let (tls, want) = (config.tls.as_mut().unwrap(), defaults.tls.as_ref().unwrap());
     tls.certificate = want.certificate.clone();
     tls.key = want.key.clone();
@@ -364,6 +366,7 @@ fn example_configuration_has_every_key_at_its_default() {
     assert!(config.slurm.is_empty(), "etc/rovd.conf turns SLURM on");
     assert!(config.key_file.is_none(), "etc/rovd.conf names a key file");
     assert!(config.tls.is_none(), "etc/rovd.conf turns TLS on");
+    assert!(config.http.listen.is_empty(), "etc/rovd.conf turns HTTP on");
 }
 
 #[test]

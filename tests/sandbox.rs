@@ -112,8 +112,10 @@ fn as_root_on_port_323_every_process_is_locked_down() {
     }
     let data = Data::generate(31, 3000, 1000);
     let (json1, json2) = (data.to_json(), data.updated().to_json());
+    let http = common::free_port();
     let config = format!(
-        "[rtr]\nlisten = [\"127.0.0.1:{PORT}\"]\nnotify-interval = 0\nmax-sessions-per-address = 100\n\n[[source]]\npath = \"vrps.json\"\n"
+        "[rtr]\nlisten = [\"127.0.0.1:{PORT}\"]\nnotify-interval = 0\nmax-sessions-per-address = 100\n\
+         [http]\nlisten = [\"127.0.0.1:{http}\"]\n\n[[source]]\npath = \"vrps.json\"\n"
     );
     let mut daemon =
         Daemon::start_with(&config, &[("vrps.json", json1.as_bytes())], Some(323), &[]);
@@ -181,6 +183,24 @@ fn as_root_on_port_323_every_process_is_locked_down() {
     let mut c = RtrClient::connect(323);
     c.send(&reset_query(2));
     assert!(matches!(c.expect_pdu(WAIT), Pdu::CacheResponse { .. }));
+
+    // The views are served by the locked-down rtr process: the control
+    // socket and HTTP, the whole table over HTTP too.
+    let socket = daemon.path("rovd.sock");
+    let out = common::rovctl(&["-s", socket.to_str().unwrap(), "status", "--json"]);
+    assert!(out.status.success(), "{}", common::text(&out.stderr));
+    let status: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(status["serial"].as_u64().is_some(), "{status:#}");
+    assert!(
+        !status["sessions"].as_array().unwrap().is_empty(),
+        "{status:#}"
+    );
+    let mut s = std::net::TcpStream::connect(("127.0.0.1", http)).unwrap();
+    std::io::Write::write_all(&mut s, b"GET /json HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut body = String::new();
+    std::io::Read::read_to_string(&mut s, &mut body).unwrap();
+    let json = body.split_once("\r\n\r\n").unwrap().1;
+    expected(json, 2).assert_eq(&expected(&json1, 2), "/json through the sandbox");
 
     // Nothing was killed on the way.
     daemon.assert_running();

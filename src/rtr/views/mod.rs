@@ -484,6 +484,9 @@ fn parse_http(conn: &mut Conn, limit: usize) -> Result<Option<Request>, Response
     let mut fields = [httparse::EMPTY_HEADER; 32];
     let mut req = httparse::Request::new(&mut fields);
     match req.parse(&conn.input) {
+        Ok(httparse::Status::Complete(n)) if n > limit => {
+            return Err(text(431, "request head too large\n"));
+        }
         Ok(httparse::Status::Complete(_)) => {}
         Ok(httparse::Status::Partial) if conn.input.len() > limit => {
             return Err(text(431, "request head too large\n"));
