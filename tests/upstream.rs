@@ -458,10 +458,17 @@ fn a_leaf_resumes_with_a_serial_query_after_failed_connects() {
         "no failed connects:\n{}",
         leaf.log()
     );
-    let top = Daemon::start_with(&top_config, &[("vrps.json", json.as_bytes())], Some(port), &[]);
+    let top = Daemon::start_with(
+        &top_config,
+        &[("vrps.json", json.as_bytes())],
+        Some(port),
+        &[],
+    );
     top.wait_for_data(2);
     leaf.wait_for_log("Cache Reset: asking for all", WAIT);
     leaf.wait_for_log("reachable again", WAIT);
     let (_, state) = wait_for_data(leaf.port, 2, WAIT);
-    state.table.assert_eq(&expected(&json, 2), "after the resumption");
+    state
+        .table
+        .assert_eq(&expected(&json, 2), "after the resumption");
 }
