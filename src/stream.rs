@@ -55,16 +55,30 @@ pub fn write(
     )?;
     let mut checksum = StreamChecksum::default();
     let mut count = 0u64;
-    let mut batch = Vec::new();
-    let mut size = 0;
-    let mut flush = |batch: &mut Vec<Payload>, frame: &mut Vec<u8>| {
+    batches(items, |batch| {
         count += batch.len() as u64;
         frame.clear();
-        let message = Message::Batch(std::mem::take(batch));
-        privsep::frame::encode(&message, false, msg::MAX_BODY, frame)?;
+        privsep::frame::encode(&Message::Batch(batch), false, msg::MAX_BODY, &mut frame)?;
         checksum.update(frame.get(privsep::frame::HEADER_LEN..).unwrap_or_default());
-        send(frame)
+        send(&frame)
+    })?;
+    let end = Message::End {
+        count,
+        checksum: checksum.value(),
     };
+    frame.clear();
+    privsep::frame::encode(&end, false, msg::MAX_BODY, &mut frame)?;
+    send(&frame)
+}
+
+/// Cut `items` into batches of about [`msg::BATCH_BYTES`] of bincode each,
+/// in order, and hand each to `flush`: the unit of every payload stream.
+pub fn batches<E>(
+    items: impl Iterator<Item = Payload>,
+    mut flush: impl FnMut(Vec<Payload>) -> Result<(), E>,
+) -> Result<(), E> {
+    let mut batch = Vec::new();
+    let mut size = 0;
     for item in items {
         // An upper bound of the item's bincode size.
         size += match &item {
@@ -74,20 +88,14 @@ pub fn write(
         };
         batch.push(item);
         if size >= msg::BATCH_BYTES {
-            flush(&mut batch, &mut frame)?;
+            flush(std::mem::take(&mut batch))?;
             size = 0;
         }
     }
     if !batch.is_empty() {
-        flush(&mut batch, &mut frame)?;
+        flush(batch)?;
     }
-    let end = Message::End {
-        count,
-        checksum: checksum.value(),
-    };
-    frame.clear();
-    privsep::frame::encode(&end, false, msg::MAX_BODY, &mut frame)?;
-    send(&frame)
+    Ok(())
 }
 
 /// Write the stream's other word: serve nothing, because of `reason`.

@@ -56,35 +56,17 @@ impl Sink {
         items: impl Iterator<Item = Payload>,
         tally: &mut (u64, StreamChecksum),
     ) -> Result<(), FrameError> {
-        let mut batch = Vec::new();
-        let mut size = 0;
-        let mut flush = |sink: &mut Sink, batch: &mut Vec<Payload>| {
+        crate::stream::batches(items, |batch| {
             tally.0 += batch.len() as u64;
             let m = Fetched::Items {
                 url: url.clone(),
                 announce,
-                items: std::mem::take(batch),
+                items: batch,
             };
-            let body = sink.send(&m)?;
+            let body = self.send(&m)?;
             tally.1.update(body);
-            Ok::<(), FrameError>(())
-        };
-        for item in items {
-            size += match &item {
-                Payload::Vrp(_) => 32,
-                Payload::RouterKey(k) => 48 + k.spki.len(),
-                Payload::Aspa(a) => 16 + 5 * a.providers.len(),
-            };
-            batch.push(item);
-            if size >= msg::BATCH_BYTES {
-                flush(self, &mut batch)?;
-                size = 0;
-            }
-        }
-        if !batch.is_empty() {
-            flush(self, &mut batch)?;
-        }
-        Ok(())
+            Ok(())
+        })
     }
 
     /// An RTR upstream's whole table, good for `expire` seconds.
