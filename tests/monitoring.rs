@@ -13,6 +13,7 @@ mod common;
 use std::fs;
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::os::unix::fs::{MetadataExt, PermissionsExt};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::thread;
@@ -142,7 +143,6 @@ fn rovctl_status_shows_sources_serials_and_sessions_and_reload_reloads() {
     }
 
     // The socket: root's and the daemon's group only.
-    use std::os::unix::fs::{MetadataExt, PermissionsExt};
     let meta = fs::metadata(&socket).unwrap();
     assert_eq!(meta.permissions().mode() & 0o777, 0o660);
     if is_root() {
@@ -323,8 +323,9 @@ fn json_feeds_a_second_rovd_as_an_http_source() {
 
 //------------ Prometheus -----------------------------------------------------
 
-/// Ask Prometheus' query API for `query`: the first sample's value.
-fn prometheus_value(port: u16, query: &str) -> Option<f64> {
+/// Ask Prometheus' query API for `query`: the first sample's value, which
+/// every query here has whole.
+fn prometheus_value(port: u16, query: &str) -> Option<u64> {
     let (code, body) = curl(
         port,
         "/api/v1/query",
@@ -381,17 +382,17 @@ fn prometheus_scrapes_rovd_and_finds_its_values() {
         );
         thread::sleep(Duration::from_millis(500));
     };
-    assert_eq!(serial, f64::from(state.serial));
-    assert_eq!(prometheus_value(web, "up{job=\"rovd\"}"), Some(1.0));
-    assert_eq!(prometheus_value(web, "sum(rovd_sessions)"), Some(1.0));
+    assert_eq!(serial, u64::from(state.serial));
+    assert_eq!(prometheus_value(web, "up{job=\"rovd\"}"), Some(1));
+    assert_eq!(prometheus_value(web, "sum(rovd_sessions)"), Some(1));
     let age = prometheus_value(web, "rovd_source_age_seconds").expect("source age");
     let s = status(&daemon);
     let made = s["sources"][0]["made"].as_u64().unwrap();
-    let ours = now().saturating_sub(made) as f64;
-    assert!((age - ours).abs() <= 10.0, "age {age} against {ours}");
+    let ours = now().saturating_sub(made);
+    assert!(age.abs_diff(ours) <= 10, "age {age} against {ours}");
     assert_eq!(
         prometheus_value(web, "rovd_payloads{rtr_version=\"2\",type=\"vrp\"}"),
-        Some(expected(&json, 2).vrps.len() as f64)
+        Some(u64::try_from(expected(&json, 2).vrps.len()).unwrap())
     );
 }
 
