@@ -60,7 +60,8 @@ impl Rovd {
             .and_then(|l| l.local_addr())
             .expect("free port")
             .port();
-        let mut config = String::new();
+        // A control socket of the test's own, not the system's.
+        let mut config = format!("control = \"{}\"\n", dir.path().join("rovd.sock").display());
         if nix::unistd::geteuid().is_root() {
             // rovd drops to its user and chroots: both must be able to
             // reach the data and an empty directory.
