@@ -42,6 +42,8 @@ pub(super) struct Children {
     for_fetcher: Outbox,
     /// The parent's end of the log relay, when it logs to syslog.
     logs: Option<UnixDatagram>,
+    /// The children whose end has been logged.
+    reported: Vec<&'static str>,
 }
 
 /// Messages for a child after start-up, coalesced: a child that stops
@@ -219,6 +221,7 @@ impl Children {
             logs: relay
                 .map(|(parent, _)| parent.set_nonblocking(true).map(|()| parent))
                 .transpose()?,
+            reported: Vec::new(),
         })
     }
 
@@ -407,10 +410,18 @@ impl Children {
             }
             std::thread::sleep(Duration::from_millis(10));
         }
-        let cause = ended
+        let cause = *ended
             .iter()
             .find(|(_, s)| s.signal().is_some())
             .or(ended.first())?;
+        // The others are named too, on lines of their own: which one ended
+        // first is a race the line above may lose.
+        for &(name, status) in &ended {
+            if name != cause.0 {
+                warn!("{name} {} as well", describe(status));
+            }
+            self.reported.push(name);
+        }
         Some(format!("{} {}", cause.0, describe(cause.1)))
     }
 }
@@ -431,7 +442,15 @@ impl Drop for Children {
         for (name, child) in children.into_iter().flatten() {
             loop {
                 match child.try_wait() {
-                    Ok(Some(_)) | Err(_) => break,
+                    Ok(Some(status)) => {
+                        // One that failed on its own, after the child
+                        // that ended the daemon was named.
+                        if !status.success() && !self.reported.contains(&name) {
+                            warn!("{name} {}", describe(status));
+                        }
+                        break;
+                    }
+                    Err(_) => break,
                     Ok(None) if Instant::now() >= deadline => {
                         warn!("{name} did not exit in time; killing it");
                         let _ = child.kill();
