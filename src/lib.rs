@@ -21,7 +21,10 @@
 //! - [`validator`] — reads the sources and local exceptions (SLURM),
 //!   unprivileged and chrooted, and streams sorted snapshots to rtr.
 //! - [`rtr`] — keeps the serial, a history of deltas and the shared
-//!   encoded tables, and serves the routers' sessions from one event loop.
+//!   encoded tables, and serves the routers' sessions from one event loop;
+//!   the same loop answers the control socket (`rovctl status`, `reload`)
+//!   and the HTTP listener (metrics, health, status, the data as JSON and
+//!   CSV, a status page), since it holds the state they show.
 //! - [`fetcher`] — only when a source has a `url`: the one process that
 //!   connects out, to upstream caches over RTR and HTTP(S), without a file
 //!   system; what it fetches goes to the validator to be checked.
@@ -41,8 +44,8 @@
 //!
 //! Data flows one way: source files, and upstreams through the fetcher →
 //! validator (parse, check, merge, SLURM) → snapshot stream → rtr (delta,
-//! encode once per version) → routers. Any process that fails ends the whole daemon; the service
-//! manager restarts it. DESIGN-level detail is in each module's header.
+//! encode once per version) → routers. Any process that fails ends the
+//! whole daemon; the service manager restarts it. DESIGN-level detail is in each module's header.
 
 #![forbid(unsafe_code)]
 

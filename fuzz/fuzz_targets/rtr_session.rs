@@ -58,7 +58,10 @@ fuzz_target!(|data: &[u8]| {
         }
         if session.is_closed() {
             assert!(matches!(out.last(), Some(Output::Close(_))));
-            assert_eq!(session.receive(&input[at..], cache, &mut out, &mut notes), 0);
+            assert_eq!(
+                session.receive(&input[at..], cache, &mut out, &mut notes),
+                0
+            );
         }
         session.new_serial();
         let _ = session.notify(cache);

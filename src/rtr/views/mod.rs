@@ -457,9 +457,22 @@ fn read_request(conn: &mut Conn) -> Result<Option<Request>, Response> {
             Err(_) => return Err(Response::Raw(Vec::new())),
         }
     }
-    if !conn.http {
-        let Some(end) = conn.input.iter().position(|&b| b == b'\n') else {
-            if conn.input.len() > limit {
+    let parsed = parse_request(&conn.input, conn.http, eof);
+    if let Ok(Some(Request::Get { head, .. })) = &parsed {
+        conn.head_only = *head;
+    }
+    parsed
+}
+
+/// What the octets a client sent so far ask for: `Ok(None)` while the
+/// request is incomplete (and the client still there, `eof` false), or
+/// the answer to a request that cannot be taken. `http` tells an HTTP
+/// request head from a control socket's command line.
+pub fn parse_request(input: &[u8], http: bool, eof: bool) -> Result<Option<Request>, Response> {
+    let limit = if http { MAX_HEAD } else { MAX_LINE };
+    if !http {
+        let Some(end) = input.iter().position(|&b| b == b'\n') else {
+            if input.len() > limit {
                 return Err(Response::Raw(b"error: command too long\n".to_vec()));
             }
             if eof {
@@ -467,12 +480,10 @@ fn read_request(conn: &mut Conn) -> Result<Option<Request>, Response> {
             }
             return Ok(None);
         };
-        let line = String::from_utf8_lossy(&conn.input[..end])
-            .trim()
-            .to_string();
+        let line = String::from_utf8_lossy(&input[..end]).trim().to_string();
         return Ok(Some(Request::Control(line)));
     }
-    match parse_http(conn, limit) {
+    match parse_http(input, limit) {
         // Gone before the request was complete: nothing to answer.
         Ok(None) if eof => Err(Response::Raw(Vec::new())),
         other => other,
@@ -480,15 +491,15 @@ fn read_request(conn: &mut Conn) -> Result<Option<Request>, Response> {
 }
 
 /// An HTTP request head, once complete.
-fn parse_http(conn: &mut Conn, limit: usize) -> Result<Option<Request>, Response> {
+fn parse_http(input: &[u8], limit: usize) -> Result<Option<Request>, Response> {
     let mut fields = [httparse::EMPTY_HEADER; 32];
     let mut req = httparse::Request::new(&mut fields);
-    match req.parse(&conn.input) {
+    match req.parse(input) {
         Ok(httparse::Status::Complete(n)) if n > limit => {
             return Err(text(431, "request head too large\n"));
         }
         Ok(httparse::Status::Complete(_)) => {}
-        Ok(httparse::Status::Partial) if conn.input.len() > limit => {
+        Ok(httparse::Status::Partial) if input.len() > limit => {
             return Err(text(431, "request head too large\n"));
         }
         Ok(httparse::Status::Partial) => return Ok(None),
@@ -498,7 +509,6 @@ fn parse_http(conn: &mut Conn, limit: usize) -> Result<Option<Request>, Response
         Err(e) => return Err(text(400, &format!("bad request: {e}\n"))),
     }
     let method = req.method.unwrap_or("");
-    conn.head_only = method == "HEAD";
     if method != "GET" && method != "HEAD" {
         return Err(text(405, "only GET and HEAD\n"));
     }
@@ -506,7 +516,7 @@ fn parse_http(conn: &mut Conn, limit: usize) -> Result<Option<Request>, Response
     let path = path.split_once('?').map_or(path, |(p, _)| p).to_string();
     Ok(Some(Request::Get {
         path,
-        head: conn.head_only,
+        head: method == "HEAD",
     }))
 }
 
@@ -538,5 +548,92 @@ fn write(conn: &mut Conn) -> io::Result<bool> {
         conn.sent = 0;
         export.fill(&mut conn.out, 64 * 1024);
         rendered += conn.out.len();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The status of an HTTP answer, or 0 for raw octets.
+    fn status(answer: Result<Option<Request>, Response>) -> u16 {
+        match answer {
+            Err(Response::Http { status, .. }) => status,
+            Err(Response::Raw(_)) => 0,
+            Err(Response::Export(_)) => 200,
+            Ok(r) => panic!("taken: {r:?}"),
+        }
+    }
+
+    #[test]
+    fn get_and_head_are_taken_without_their_query() {
+        let got = parse_request(b"GET /metrics?x=1 HTTP/1.1\r\nHost: a\r\n\r\n", true, false);
+        assert_eq!(
+            got.ok().flatten(),
+            Some(Request::Get {
+                path: "/metrics".into(),
+                head: false
+            })
+        );
+        let got = parse_request(b"HEAD / HTTP/1.0\r\n\r\n", true, true);
+        assert_eq!(
+            got.ok().flatten(),
+            Some(Request::Get {
+                path: "/".into(),
+                head: true
+            })
+        );
+    }
+
+    #[test]
+    fn an_incomplete_head_waits_unless_the_client_left() {
+        assert!(matches!(
+            parse_request(b"GET / HTTP/1.1\r\nHo", true, false),
+            Ok(None)
+        ));
+        assert_eq!(
+            status(parse_request(b"GET / HTTP/1.1\r\nHo", true, true)),
+            0
+        );
+    }
+
+    #[test]
+    fn requests_that_cannot_be_taken_get_a_clear_status() {
+        assert_eq!(
+            status(parse_request(b"POST / HTTP/1.1\r\n\r\n", true, false)),
+            405
+        );
+        assert_eq!(
+            status(parse_request(b"\x01\x02 / HTTP/1.1\r\n\r\n", true, false)),
+            400
+        );
+        let mut big = b"GET / HTTP/1.1\r\nX: ".to_vec();
+        big.resize(MAX_HEAD + 10, b'a');
+        assert_eq!(status(parse_request(&big, true, false)), 431);
+        big.extend_from_slice(b"\r\n\r\n");
+        assert_eq!(status(parse_request(&big, true, false)), 431);
+        let mut many = b"GET / HTTP/1.1\r\n".to_vec();
+        for i in 0..40 {
+            many.extend_from_slice(format!("X{i}: y\r\n").as_bytes());
+        }
+        many.extend_from_slice(b"\r\n");
+        assert_eq!(status(parse_request(&many, true, false)), 431);
+    }
+
+    #[test]
+    fn control_commands_are_one_line() {
+        assert_eq!(
+            parse_request(b" status --json \nrest", false, false)
+                .ok()
+                .flatten(),
+            Some(Request::Control("status --json".into()))
+        );
+        assert!(matches!(parse_request(b"stat", false, false), Ok(None)));
+        assert_eq!(status(parse_request(b"stat", false, true)), 0);
+        let long = vec![b'a'; MAX_LINE + 1];
+        match parse_request(&long, false, false) {
+            Err(Response::Raw(out)) => assert_eq!(out, b"error: command too long\n"),
+            _ => panic!("a long command was not refused"),
+        }
     }
 }
