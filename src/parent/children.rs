@@ -430,6 +430,8 @@ impl Drop for Children {
     /// Orderly shutdown: close both channels (children exit on
     /// end-of-file), wait for them, and kill what does not go in time.
     fn drop(&mut self) {
+        use std::os::unix::process::ExitStatusExt;
+
         self.to_fetcher = None;
         self.to_validator = None;
         self.to_rtr = None;
@@ -444,8 +446,15 @@ impl Drop for Children {
                 match child.try_wait() {
                     Ok(Some(status)) => {
                         // One that failed on its own, after the child
-                        // that ended the daemon was named.
-                        if !status.success() && !self.reported.contains(&name) {
+                        // that ended the daemon was named. SIGTERM and
+                        // SIGINT reach the whole process group when
+                        // rovd is stopped from a terminal or by timeout(1):
+                        // no failure.
+                        let stopped = matches!(
+                            status.signal().map(Signal::try_from),
+                            Some(Ok(Signal::SIGTERM | Signal::SIGINT))
+                        );
+                        if !status.success() && !stopped && !self.reported.contains(&name) {
                             warn!("{name} {}", describe(status));
                         }
                         break;
