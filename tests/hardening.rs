@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use common::data::{expected, Data};
 use common::rtr::RtrClient;
-use common::{children_of, config, skip, Daemon, WAIT};
+use common::{children_of, config, free_port, skip, Daemon, WAIT};
 use nix::sys::signal::Signal;
 
 /// The common test configuration, whose source may change entirely from
@@ -148,6 +148,38 @@ fn one_address_cannot_take_the_table() {
         .table
         .assert_eq(&expected(&json, 2), "a router from 127.0.0.1");
     drop(held);
+}
+
+#[test]
+fn a_full_table_and_every_view_connection_leave_descriptors_to_spare() {
+    let (_, bytes) = data();
+    let http = free_port();
+    let conf = format!(
+        "{}[http]\nlisten = [\"127.0.0.1:{http}\"]\n",
+        config_with("max-sessions-per-address = 16\nmax-sessions = 16")
+    );
+    let mut d = Daemon::start(&conf, &[("vrps.json", &bytes)]);
+    let _router = d.wait_for_data(2);
+    let held: Vec<TcpStream> = (0..15)
+        .map(|_| TcpStream::connect(("127.0.0.1", d.port)).unwrap())
+        .collect();
+    d.log_wait(WAIT, |t| t.matches(" opened").count() >= 16);
+    // All but one of the view connections rovd takes at once (64).
+    let views: Vec<TcpStream> = (0..63)
+        .map(|_| TcpStream::connect(("127.0.0.1", http)).unwrap())
+        .collect();
+    thread::sleep(Duration::from_millis(300));
+    let mut last = TcpStream::connect(("127.0.0.1", http)).unwrap();
+    last.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .unwrap();
+    let answer = String::from_utf8_lossy(&read_to_close(&mut last, WAIT)).into_owned();
+    assert!(answer.starts_with("HTTP/1.1 200 "), "{answer}");
+    let mut one_more = TcpStream::connect(("127.0.0.1", d.port)).unwrap();
+    let (_, text) = refusal(&read_to_close(&mut one_more, WAIT));
+    assert!(text.contains("limit of 16 sessions reached"), "{text}");
+    assert!(!d.log().contains("accept: "), "{}", d.log());
+    d.assert_running();
+    drop((held, views));
 }
 
 #[test]

@@ -48,6 +48,11 @@ fn run(user: &str, chroot: &Path) -> Result<(), Failed> {
         return Ok(());
     };
     let session_base = random_u16().or_fail("random session ID")?;
+    let listeners = start
+        .handed
+        .iter()
+        .filter(|h| matches!(h, Handed::Listener { .. } | Handed::HttpListener { .. }))
+        .count() as u64;
     let settings = net::Settings::from_config(&start.config);
     let mut server = net::Server::new(settings, Vec::new(), session_base).or_fail("event loop")?;
     for item in start.handed {
@@ -66,13 +71,16 @@ fn run(user: &str, chroot: &Path) -> Result<(), Failed> {
     }
     server.attach(parent, validator).or_fail("event loop")?;
 
-    // 3. Lock down: no filesystem, no sockets but the ones accepted, a
-    //    descriptor for every session and a few more.
+    // 3. Lock down: no filesystem, no sockets but the ones accepted. The
+    //    event loop was built first: seccomp has no epoll_create1. A
+    //    descriptor for every session and every view connection, one per
+    //    listener, and a margin for the standard ones, the channels, the
+    //    epoll and signal descriptors and a connection being refused.
     privileges::lock_down(&Policy {
         role: Role::Rtr,
         read_beneath: Vec::new(),
         unveil: Vec::new(),
-        max_files: start.config.rtr.max_sessions as u64 + 64,
+        max_files: start.config.rtr.max_sessions as u64 + views::MAX_CONNS as u64 + listeners + 32,
         seccomp: privileges::seccomp_mode(start.config.seccomp),
         signals: Vec::new(),
         // No file system at all (seccomp has no open): nothing for
