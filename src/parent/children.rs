@@ -37,69 +37,44 @@ pub(super) struct Children {
     /// been handed over.
     fetcher_end: Option<privsep::Channel>,
     /// What waits for a child that has not taken what it was sent yet.
-    for_validator: Outbox,
-    for_rtr: Outbox,
-    for_fetcher: Outbox,
+    for_validator: Outbox<ToValidator>,
+    for_rtr: Outbox<ToRtr>,
+    for_fetcher: Outbox<ToFetcher>,
     /// The parent's end of the log relay, when it logs to syslog.
     logs: Option<UnixDatagram>,
     /// The children whose end has been logged.
     reported: Vec<&'static str>,
 }
 
-/// Messages for a child after start-up, coalesced: a child that stops
-/// reading (stopped, wedged) costs the parent one configuration and one
-/// set of files at most, and never a blocking write.
-struct Outbox {
-    /// Whose: the validator takes configurations and reloads, rtr
-    /// configurations and TLS files, the fetcher configurations with
-    /// what reaches the upstreams, and reloads.
-    whose: Whose,
-    config: Option<Box<Config>>,
-    tls: Option<Box<TlsFiles>>,
-    reach: Option<Box<Reach>>,
-    reload: bool,
+/// Messages for a child after start-up, coalesced by kind: a child that
+/// stops reading (stopped, wedged) costs the parent one message of each
+/// kind at most — the newest configuration, the newest TLS files, one
+/// reload — and never a blocking write.
+struct Outbox<M> {
+    waiting: Vec<M>,
 }
 
-#[derive(Clone, Copy, PartialEq, Eq)]
-enum Whose {
-    Validator,
-    Rtr,
-    Fetcher,
-}
-
-impl Outbox {
-    fn new(whose: Whose) -> Outbox {
+impl<M: privsep::Message> Outbox<M> {
+    fn new() -> Outbox<M> {
         Outbox {
-            whose,
-            config: None,
-            tls: None,
-            reach: None,
-            reload: false,
+            waiting: Vec::new(),
         }
     }
 
-    /// Queue everything on `channel`, configuration first, if it has
-    /// taken what it had; then write what the socket takes.
+    /// Have `msg` sent, in place of one of its kind still waiting.
+    fn put(&mut self, msg: M) {
+        match self.waiting.iter_mut().find(|w| w.kind() == msg.kind()) {
+            Some(older) => *older = msg,
+            None => self.waiting.push(msg),
+        }
+    }
+
+    /// Queue what waits on `channel`, if it has taken what it had; then
+    /// write what the socket takes.
     fn post(&mut self, channel: &mut privsep::Channel) -> Result<(), privsep::FrameError> {
         if !channel.has_queued() {
-            if let Some(config) = self.config.take() {
-                match self.whose {
-                    Whose::Validator => channel.queue(&ToValidator::Config(config))?,
-                    Whose::Rtr => channel.queue(&ToRtr::Config(config))?,
-                    Whose::Fetcher => {
-                        let reach = self.reach.take().unwrap_or_default();
-                        channel.queue(&ToFetcher::Config(config, reach))?;
-                    }
-                }
-            }
-            if let Some(files) = self.tls.take() {
-                channel.queue(&ToRtr::Tls(files))?;
-            }
-            if std::mem::take(&mut self.reload) {
-                match self.whose {
-                    Whose::Fetcher => channel.queue(&ToFetcher::Refetch(None))?,
-                    _ => channel.queue(&ToValidator::Reload)?,
-                }
+            for msg in self.waiting.drain(..) {
+                channel.queue(&msg)?;
             }
         }
         channel.flush()?;
@@ -215,9 +190,9 @@ impl Children {
             to_rtr: Some(to_rtr),
             to_fetcher,
             fetcher_end,
-            for_validator: Outbox::new(Whose::Validator),
-            for_rtr: Outbox::new(Whose::Rtr),
-            for_fetcher: Outbox::new(Whose::Fetcher),
+            for_validator: Outbox::new(),
+            for_rtr: Outbox::new(),
+            for_fetcher: Outbox::new(),
             logs: relay
                 .map(|(parent, _)| parent.set_nonblocking(true).map(|()| parent))
                 .transpose()?,
@@ -305,20 +280,21 @@ impl Children {
         config: &Config,
         reach: Option<Reach>,
     ) -> Result<(), privsep::FrameError> {
-        self.for_rtr.config = Some(Box::new(config.without_keys()));
-        self.for_validator.config = Some(Box::new(config.without_keys()));
-        self.for_validator.reload = true;
+        let config = || Box::new(config.without_keys());
+        self.for_rtr.put(ToRtr::Config(config()));
+        self.for_validator.put(ToValidator::Config(config()));
+        self.for_validator.put(ToValidator::Reload);
         if self.fetcher.is_some() {
-            self.for_fetcher.config = Some(Box::new(config.without_keys()));
-            self.for_fetcher.reach = reach.map(Box::new);
-            self.for_fetcher.reload = true;
+            let reach = Box::new(reach.unwrap_or_default());
+            self.for_fetcher.put(ToFetcher::Config(config(), reach));
+            self.for_fetcher.put(ToFetcher::Refetch(None));
         }
         self.post()
     }
 
     /// Pass re-read TLS files on to rtr, without waiting for it.
     pub(super) fn reload_tls(&mut self, files: TlsFiles) -> Result<(), privsep::FrameError> {
-        self.for_rtr.tls = Some(Box::new(files));
+        self.for_rtr.put(ToRtr::Tls(Box::new(files)));
         self.post()
     }
 
@@ -489,5 +465,34 @@ fn describe(status: ExitStatus) -> String {
         }
     } else {
         format!("ended: {status}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use privsep::Message;
+    use std::path::Path;
+
+    fn config(listen: &str) -> Box<Config> {
+        let text = format!(
+            "[rtr]\nlisten = [\"{listen}\"]\n[[source]]\npath = \"/var/db/rpki-client/json\"\n"
+        );
+        Box::new(Config::parse(Path::new("rovd.conf"), &text).unwrap())
+    }
+
+    #[test]
+    fn an_outbox_keeps_the_newest_message_of_each_kind_in_first_order() {
+        let mut outbox = Outbox::new();
+        outbox.put(ToValidator::Config(config("127.0.0.1:3323")));
+        outbox.put(ToValidator::Reload);
+        outbox.put(ToValidator::Config(config("127.0.0.1:3324")));
+        outbox.put(ToValidator::Reload);
+        let kinds: Vec<u16> = outbox.waiting.iter().map(Message::kind).collect();
+        assert_eq!(kinds, [16, 17]);
+        let ToValidator::Config(newest) = &outbox.waiting[0] else {
+            panic!("not a configuration first");
+        };
+        assert_eq!(newest.rtr.listen[0].port(), 3324);
     }
 }
