@@ -1,7 +1,8 @@
-//! Signals into a mio loop through a self-pipe. Each of the three processes
-//! sets this up for itself: the parent (unprivileged by the time its loop
-//! runs) catches SIGTERM, SIGINT, SIGHUP and SIGCHLD; the children catch
-//! SIGTERM and ignore SIGHUP.
+//! Signals into a mio loop through a self-pipe. Only the parent
+//! (unprivileged by the time its loop runs) catches signals: SIGTERM,
+//! SIGINT, SIGHUP and SIGCHLD. The children ignore SIGINT and SIGHUP,
+//! which a terminal sends the whole process group, and end on SIGTERM;
+//! they exit in order when the parent closes their channels.
 //!
 //! The handler writes the signal number as one byte into a non-blocking
 //! pipe and does nothing else; the loop sees the read end become readable
