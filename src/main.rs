@@ -1,21 +1,24 @@
 //! rovd — an RPKI-to-Router cache daemon.
 //!
 //! ```text
-//!                  rovd (parent)         binds the listeners, supervises
-//!       ┌────────────────┴───────────────┐
-//!       │ fd 3                      fd 3 │
-//!  rovd: validator ──── fd 4 ──── rovd: rtr ─── routers (RTR v0/v1/v2)
-//!  reads sources,      snapshots   sessions, deltas, shared
-//!  builds snapshots                pre-encoded PDU buffers
+//!                               rovd (parent)      binds the listeners, supervises
+//!       ┌──────────────────────────┼──────────────────────────┐
+//!       │ fd 3                fd 3 │                     fd 3 │
+//!  rovd: fetcher ── fd 4 ──▶ rovd: validator ── fd 4 ──▶ rovd: rtr ─── routers
+//!  only for sources          reads sources,  snapshots  sessions, deltas;
+//!  with a url                checks fetched             control socket, HTTP
+//!                            data
 //! ```
 //!
-//! One binary, three roles. The parent parses the command line and the
-//! configuration, binds every listening socket and starts the two children
-//! by fork+exec of this same executable with a hidden `--role` flag. The
-//! validator reads the payload files and streams sorted snapshots to the
-//! rtr worker over a socketpair; the rtr worker keeps the serial, a short
-//! history of deltas, and serves routers from one event loop. Any process
-//! that fails ends the whole daemon; the service manager restarts it.
+//! One binary, four roles. The parent parses the command line and the
+//! configuration, binds every listening socket and starts the children by
+//! fork+exec of this same executable with a hidden `--role` flag: the
+//! validator, the rtr worker, and the fetcher when a source has a url. The
+//! validator reads the payload files and what the fetcher fetched and
+//! streams sorted snapshots to the rtr worker over a socketpair; the rtr
+//! worker keeps the serial, a short history of deltas, and serves routers
+//! and the views from one event loop. Any process that fails ends the
+//! whole daemon; the service manager restarts it.
 //!
 //! This file maps the command line to a role and the outcome to an exit
 //! code; each role's `main` lives with the role.
