@@ -146,18 +146,26 @@ fn parent(args: Args) -> ExitCode {
         eprintln!("rovd: {}: {e}", keys.display());
         return ExitCode::FAILURE;
     }
-    if let Some(tls) = &config.tls {
-        if let Err(e) = parent::tls::load(tls) {
+    // Read once, for `-n` and for the daemon alike: the TLS files, and
+    // what reaches the upstreams (names resolved, CA and client files).
+    let tls = match config.tls.as_ref().map(parent::tls::load).transpose() {
+        Ok(t) => t,
+        Err(e) => {
             eprintln!("rovd: {e}");
             return ExitCode::FAILURE;
         }
-    }
-    if config.has_upstreams() {
-        if let Err(e) = parent::upstreams::gather(&config) {
+    };
+    let reach = match config
+        .has_upstreams()
+        .then(|| parent::upstreams::gather(&config))
+        .transpose()
+    {
+        Ok(r) => r,
+        Err(e) => {
             eprintln!("rovd: {}: {e}", file.display());
             return ExitCode::FAILURE;
         }
-    }
+    };
     if args.check {
         println!("configuration OK");
         return ExitCode::SUCCESS;
@@ -170,6 +178,8 @@ fn parent(args: Args) -> ExitCode {
     parent::main(parent::Options {
         config_path: file,
         config,
+        tls,
+        reach,
         foreground: args.debug,
         verbose: args.verbose,
         relay_logs,

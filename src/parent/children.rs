@@ -208,12 +208,12 @@ impl Children {
     pub(super) fn hand_over(
         &mut self,
         config: &Config,
-        handed: Handed,
+        mut handed: Handed,
     ) -> Result<(), privsep::FrameError> {
         let fetcher_end = self.fetcher_end.take();
         if let Some(f) = self.to_fetcher.as_mut() {
             f.send(&Handover::Config(Box::new(config.without_keys())))?;
-            let reach = handed.reach.clone().unwrap_or_default();
+            let reach = handed.reach.take().unwrap_or_default();
             f.send(&Handover::Reach(Box::new(reach)))?;
             f.send(&Handover::Done)?;
         }

@@ -1,19 +1,25 @@
-//! The parent process: binds the listeners, starts the validator and the
-//! rtr worker, and supervises them.
+//! The parent process: binds the listeners, starts the validator, the
+//! rtr worker and (for sources with a url) the fetcher, and supervises
+//! them.
 //!
 //! Starts as the user that started rovd (root on a real system, to bind
 //! port 323) and keeps that only through start-up, which reads top to
-//! bottom: listeners (plain and TLS), each with the routers' TCP-MD5/TCP-AO
-//! keys → source directories → TLS certificate and key → spawn both
-//! children → hand rtr its listeners and the certificate, and the
-//! validator its directories (the configuration they get has no TCP keys)
-//! → drop to the configured user (no chroot: the configuration is re-read
-//! on SIGHUP) → lock down to supervision and reload → event loop. Afterwards
-//! it only reacts to signals: SIGHUP reloads the configuration and has the
-//! validator re-read its sources (and re-reads the TLS certificate and key,
-//! now as the unprivileged user), SIGTERM/SIGINT shut everything down in
-//! order, SIGCHLD means a child died — which ends the whole daemon with
-//! one log line naming the child and how it ended.
+//! bottom. Before it is called, `main` has read the configuration, the
+//! TLS certificate and key, and what reaches the upstreams (names
+//! resolved, CA and client files read), the same for `rovd -n` as for the
+//! daemon. Then: listeners (plain and TLS), each with the routers'
+//! TCP-MD5/TCP-AO keys, the control socket and the HTTP listeners →
+//! source directories → spawn the children → hand rtr its listeners and
+//! the certificate, the validator its directories and the fetcher the
+//! upstreams' addresses (the configuration they get has no TCP keys) →
+//! drop to the configured user (no chroot: the configuration is re-read
+//! on SIGHUP) → lock down to supervision and reload → event loop.
+//! Afterwards it only reacts to signals and to rtr's requests: SIGHUP or
+//! `rovctl reload` reloads the configuration and has the validator re-read
+//! its sources (and re-reads the TLS certificate and key, now as the
+//! unprivileged user), SIGTERM/SIGINT shut everything down in order,
+//! SIGCHLD means a child died — which ends the whole daemon with a log
+//! line naming the child and how it ended.
 
 mod children;
 mod listen;
@@ -30,7 +36,7 @@ use nix::sys::signal::Signal;
 
 use privsep::sandbox::Policy;
 
-use crate::config::{Config, LandlockPolicy};
+use crate::config::{Config, LandlockPolicy, TlsFiles};
 use crate::failed::{exit_code, Failed, OrFail};
 use crate::msg;
 use crate::privileges::{self, Role};
@@ -49,6 +55,11 @@ pub struct Options {
     pub config_path: PathBuf,
     /// Its contents, checked.
     pub config: Config,
+    /// The `[tls]` files, read and checked.
+    pub tls: Option<TlsFiles>,
+    /// What reaches the upstreams, if any: names resolved, CA and client
+    /// files read.
+    pub reach: Option<msg::Reach>,
     /// `-d`: stay in the foreground and log to standard error.
     pub foreground: bool,
     /// How many `-v`.
@@ -66,32 +77,24 @@ fn run(opts: Options) -> Result<(), Failed> {
     let Options {
         config_path,
         config,
+        tls,
+        reach,
         foreground,
         verbose,
         relay_logs,
     } = opts;
 
-    // 1. While we may still bind and read anything: the listeners with the
-    //    routers' TCP keys, the source directories (the validator reads
-    //    through them), the TLS files (rtr gets their bytes) and their
-    //    directories (for a reload), and a change notification.
+    // 1. While we may still bind and read anything (the TLS files and the
+    //    upstreams' addresses were read with the configuration): the
+    //    listeners with the routers' TCP keys, the source directories (the
+    //    validator reads through them), the TLS files' directories (for a
+    //    reload), and a change notification.
     let listeners = listen::bind_all(&config)?;
     let http = listen::bind_http(&config)?;
     let control = listen::bind_control(&config)?;
     let source_dirs = open_dirs(config.source_dirs(Path::is_dir), "source directory")?;
-    let tls = config
-        .tls
-        .as_ref()
-        .map(tls::load)
-        .transpose()
-        .map_err(log)?;
     let tls_dirs = open_dirs(config.tls_dirs(), "TLS directory")?;
     let watch = watch(&source_dirs);
-    let reach = config
-        .has_upstreams()
-        .then(|| upstreams::gather(&config))
-        .transpose()
-        .map_err(log)?;
 
     // 2. Detach, and start the children.
     if !foreground {
@@ -127,6 +130,8 @@ fn run(opts: Options) -> Result<(), Failed> {
     //    TLS files, signals, waiting for the children, their channels.
     let mut parent = Parent::new(config_path, config, known_dirs, children, signals, reach)?;
     privileges::drop(&parent.config.user, None)?;
+    // Opened as the user that re-reads it: one it may not read fails now,
+    // not at the first reload.
     let config_dir = parent.config_path.parent().unwrap_or(Path::new("/"));
     let config_dir = privsep::fs::open_dir(config_dir)
         .or_fail(format!("configuration directory {}", config_dir.display()))?;
@@ -135,12 +140,6 @@ fn run(opts: Options) -> Result<(), Failed> {
 
     // 4. Supervise until a signal says otherwise.
     parent.run()
-}
-
-/// Log an error that says all by itself.
-fn log(e: impl std::fmt::Display) -> Failed {
-    error!("{e}");
-    Failed
 }
 
 /// Open directories by path, each for reading beneath it.
