@@ -51,27 +51,6 @@ pub(super) fn bind_http(config: &Config) -> Result<Vec<(SocketAddr, OwnedFd)>, F
         .collect()
 }
 
-fn bind_plain(addr: SocketAddr) -> Result<OwnedFd, String> {
-    let family = if addr.is_ipv6() {
-        AddressFamily::Inet6
-    } else {
-        AddressFamily::Inet
-    };
-    let fd = socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)
-        .map_err(|e| e.to_string())?;
-    setsockopt(&fd, sockopt::ReuseAddr, &true).map_err(|e| e.to_string())?;
-    if addr.is_ipv6() {
-        setsockopt(&fd, sockopt::Ipv6V6Only, &true).map_err(|e| e.to_string())?;
-    }
-    let sa = match addr {
-        SocketAddr::V4(a) => SockaddrStorage::from(a),
-        SocketAddr::V6(a) => SockaddrStorage::from(a),
-    };
-    bind(fd.as_raw_fd(), &sa).map_err(|e| e.to_string())?;
-    listen(&fd, Backlog::new(128).unwrap_or(Backlog::MAXCONN)).map_err(|e| e.to_string())?;
-    Ok(fd)
-}
-
 /// The control socket, if there is to be one: bound at its path, which a
 /// socket left behind by an earlier run may hold (one a running rovd
 /// still answers on is not taken over), readable and writable by root
@@ -109,10 +88,35 @@ pub(super) fn bind_control(config: &Config) -> Result<Option<OwnedFd>, Failed> {
     Ok(Some(OwnedFd::from(listener)))
 }
 
-/// A bound, listening TCP socket with the TCP keys of `config`. IPv6
-/// sockets are v6-only so that `[::]` and `0.0.0.0` can both be
-/// configured.
+/// Backlogs: after a restart every router reconnects at once; scrapers
+/// and load balancers come a few at a time.
+const RTR_BACKLOG: i32 = 1024;
+const HTTP_BACKLOG: i32 = 128;
+
+/// A bound, listening RTR socket with the TCP keys of `config`.
 fn bind_listener(addr: SocketAddr, config: &Config) -> Result<OwnedFd, String> {
+    bind_tcp(addr, RTR_BACKLOG, |fd, family| {
+        let keys = apply_tcp_auth(fd, family, config)?;
+        if keys > 0 {
+            info!("{addr}: {keys} TCP-MD5/TCP-AO keys set");
+        }
+        Ok(())
+    })
+}
+
+/// A bound, listening HTTP socket: no keys.
+fn bind_plain(addr: SocketAddr) -> Result<OwnedFd, String> {
+    bind_tcp(addr, HTTP_BACKLOG, |_, _| Ok(()))
+}
+
+/// A TCP socket bound to `addr`, prepared by `before_listen` (which sees
+/// it and its family) and then listening. IPv6 sockets are v6-only so
+/// that `[::]` and `0.0.0.0` can both be configured.
+fn bind_tcp(
+    addr: SocketAddr,
+    backlog: i32,
+    before_listen: impl FnOnce(BorrowedFd<'_>, AddressFamily) -> Result<(), String>,
+) -> Result<OwnedFd, String> {
     let family = if addr.is_ipv6() {
         AddressFamily::Inet6
     } else {
@@ -124,16 +128,9 @@ fn bind_listener(addr: SocketAddr, config: &Config) -> Result<OwnedFd, String> {
     if addr.is_ipv6() {
         setsockopt(&fd, sockopt::Ipv6V6Only, &true).map_err(|e| e.to_string())?;
     }
-    let sa = match addr {
-        SocketAddr::V4(a) => SockaddrStorage::from(a),
-        SocketAddr::V6(a) => SockaddrStorage::from(a),
-    };
-    bind(fd.as_raw_fd(), &sa).map_err(|e| e.to_string())?;
-    let keys = apply_tcp_auth(fd.as_fd(), family, config)?;
-    if keys > 0 {
-        info!("{addr}: {keys} TCP-MD5/TCP-AO keys set");
-    }
-    listen(&fd, Backlog::new(1024).unwrap_or(Backlog::MAXCONN)).map_err(|e| e.to_string())?;
+    bind(fd.as_raw_fd(), &SockaddrStorage::from(addr)).map_err(|e| e.to_string())?;
+    before_listen(fd.as_fd(), family)?;
+    listen(&fd, Backlog::new(backlog).unwrap_or(Backlog::MAXCONN)).map_err(|e| e.to_string())?;
     Ok(fd)
 }
 
