@@ -135,7 +135,18 @@ fn run(opts: Options) -> Result<(), Failed> {
     let config_dir = parent.config_path.parent().unwrap_or(Path::new("/"));
     let config_dir = privsep::fs::open_dir(config_dir)
         .or_fail(format!("configuration directory {}", config_dir.display()))?;
-    privileges::lock_down(&parent.policy(config_dir.as_fd(), &tls_dirs))?;
+    let mut read_beneath = vec![config_dir.as_fd()];
+    read_beneath.extend(tls_dirs.iter().map(|(_, fd)| fd.as_fd()));
+    privileges::lock_down(&Policy {
+        role: Role::Parent,
+        read_beneath,
+        unveil: parent.reread_files(),
+        max_files: 32,
+        seccomp: privileges::seccomp_mode(parent.config.seccomp),
+        signals: parent.children.pids(),
+        require_landlock: parent.config.landlock == LandlockPolicy::Required,
+        connect_ports: Vec::new(),
+    })?;
     info!("started");
 
     // 4. Supervise until a signal says otherwise.
@@ -247,34 +258,20 @@ impl Parent {
         })
     }
 
-    /// The sandbox: read the configuration and the TLS files again, wait
-    /// for and signal the children, write to their channels.
-    fn policy<'a>(
-        &'a self,
-        config_dir: std::os::fd::BorrowedFd<'a>,
-        tls_dirs: &'a [(PathBuf, OwnedFd)],
-    ) -> Policy<'a> {
-        let mut read_beneath = vec![config_dir];
-        read_beneath.extend(tls_dirs.iter().map(|(_, fd)| fd.as_fd()));
-        let mut unveil = vec![(self.config_path.as_path(), "r")];
-        let tls_files = self
+    /// The files a reload re-reads: the configuration, the TLS
+    /// certificate and key, the upstreams' CA and client files.
+    fn reread_files(&self) -> Vec<(&Path, &'static str)> {
+        let tls = self
             .config
             .tls
             .as_ref()
             .map(|t| t.files())
             .unwrap_or_default();
-        unveil.extend(tls_files.into_iter().map(|p| (p, "r")));
-        unveil.extend(self.upstream_files.iter().map(|p| (p.as_path(), "r")));
-        Policy {
-            role: Role::Parent,
-            read_beneath,
-            unveil,
-            max_files: 32,
-            seccomp: privileges::seccomp_mode(self.config.seccomp),
-            signals: self.children.pids(),
-            require_landlock: self.config.landlock == LandlockPolicy::Required,
-            connect_ports: Vec::new(),
-        }
+        std::iter::once(self.config_path.as_path())
+            .chain(tls)
+            .chain(self.upstream_files.iter().map(PathBuf::as_path))
+            .map(|p| (p, "r"))
+            .collect()
     }
 
     /// What the fetcher needs for `new`, if it runs; an error if `new`
