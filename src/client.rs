@@ -428,7 +428,7 @@ impl Client {
             }
             Query::Serial => {
                 let changes = pending.delta(&self.table);
-                self.table = self.table.apply(&changes);
+                self.table = std::mem::take(&mut self.table).apply_owned(&changes);
                 (false, changes)
             }
         };
