@@ -298,15 +298,8 @@ impl HttpLink {
             return Ok(());
         };
         let _ = ctx.registry.deregister(f.conn.source());
-        let host = f.target.authority();
-        let req = Request {
-            host: &host,
-            path: &f.target.path,
-            etag: None,
-            last_modified: None,
-            limits: Limits::new(self.source.max_size, f.deadline),
-        };
-        match http::response(&f.raw, f.clean, &req) {
+        let limits = Limits::new(self.source.max_size, f.deadline);
+        match http::response(&f.raw, f.clean, limits) {
             Ok(Response::NotModified) => {
                 debug!("{}: not modified", self.url);
                 self.succeeded();
