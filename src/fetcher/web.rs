@@ -29,6 +29,7 @@ use crate::msg::Reach;
 use super::conn::Conn;
 use super::event_loop::Ctx;
 use super::http::{self, Limits, Request, Response};
+use super::sink::Reported;
 use super::tls::server_name;
 
 /// Redirects followed in one fetch, at most.
@@ -76,7 +77,8 @@ pub(super) struct HttpLink {
     last_modified: Option<String>,
     state: State,
     next: Instant,
-    reported: Option<String>,
+    /// The failure last reported to the validator, not to repeat it.
+    reported: Reported,
 }
 
 impl HttpLink {
@@ -90,7 +92,7 @@ impl HttpLink {
             last_modified: None,
             state: State::Waiting,
             next: Instant::now(),
-            reported: None,
+            reported: Reported::default(),
         }
     }
 
@@ -337,7 +339,7 @@ impl HttpLink {
     }
 
     fn succeeded(&mut self) {
-        self.reported = None;
+        self.reported.clear();
         self.next = Instant::now() + Duration::from_secs(self.source.poll_interval.into());
     }
 
@@ -346,11 +348,12 @@ impl HttpLink {
         self.close(ctx.registry);
         let wait = RETRY.min(Duration::from_secs(self.source.poll_interval.into()));
         self.next = Instant::now() + wait;
-        if self.reported.as_deref() != Some(why.as_str()) {
+        if self.reported.report(ctx.sink, &self.url, &why)? {
             info!("{}: {why}; trying again in {} s", self.url, wait.as_secs());
-            self.reported = Some(why.clone());
+        } else {
+            debug!("{}: {why}; trying again in {} s", self.url, wait.as_secs());
         }
-        ctx.sink.failed(&self.url, why)
+        Ok(())
     }
 }
 
