@@ -368,6 +368,21 @@ impl Reach {
             .map(|(_, a)| a.as_slice())
     }
 
+    /// Where `url` is: its host's address at its port if the host is an
+    /// address, else its resolved addresses, if any, at its port.
+    pub fn socket_addrs(&self, url: &Upstream) -> Vec<SocketAddr> {
+        let ips = match url.host.parse::<IpAddr>() {
+            Ok(ip) => vec![ip],
+            Err(_) => self
+                .addrs(&url.host)
+                .map(<[IpAddr]>::to_vec)
+                .unwrap_or_default(),
+        };
+        ips.into_iter()
+            .map(|ip| SocketAddr::new(ip, url.port))
+            .collect()
+    }
+
     /// The contents of the file at `path`, as read.
     pub fn file(&self, path: &std::path::Path) -> Option<&[u8]> {
         self.files
@@ -713,5 +728,32 @@ mod tests {
         assert_eq!(r.unwrap_err(), Failed);
         let r = receive(Taker::Rtr, |p| p.send(&Handover::Config(config())));
         assert_eq!(r.unwrap_err(), Failed);
+    }
+
+    #[test]
+    fn an_upstream_is_at_its_address_or_its_host_s_resolved_ones() {
+        let reach = Reach {
+            hosts: vec![(
+                "cache.example.net".into(),
+                vec!["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()],
+            )],
+            ..Reach::default()
+        };
+        let at = |url: &str| {
+            let url = Upstream::parse(url).unwrap();
+            let addrs = reach.socket_addrs(&url);
+            addrs.iter().map(ToString::to_string).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            at("rtr://cache.example.net:8282"),
+            ["192.0.2.1:8282", "[2001:db8::1]:8282"]
+        );
+        assert_eq!(
+            at("https://cache.example.net/rpki.json"),
+            ["192.0.2.1:443", "[2001:db8::1]:443"]
+        );
+        assert_eq!(at("rtr://192.0.2.9"), ["192.0.2.9:323"]);
+        assert_eq!(at("http://[2001:db8::9]:8080/x"), ["[2001:db8::9]:8080"]);
+        assert!(at("rtr://elsewhere.example.net").is_empty());
     }
 }

@@ -6,7 +6,6 @@
 //! mio. A reload replaces the links whose upstream or settings changed and
 //! keeps the others, connections and tables included.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -138,9 +137,7 @@ impl Fetcher {
                 Interest::READABLE,
             )?;
         }
-        let mut ports: Vec<u16> = config.upstreams().map(|u| u.port).collect();
-        ports.sort_unstable();
-        ports.dedup();
+        let ports = config.upstream_ports();
         let mut f = Fetcher {
             config: config.clone(),
             reach: Reach::default(),
@@ -353,25 +350,11 @@ fn link(
         (true, None) => return None,
         (false, _) => None,
     };
-    let addrs = addresses(url, reach);
+    let addrs = reach.socket_addrs(url);
     Some(Link::Rtr(Box::new(RtrLink::new(
         url.clone(),
         source.clone(),
         addrs,
         tls,
     ))))
-}
-
-/// The addresses of an RTR upstream's host.
-fn addresses(url: &Upstream, reach: &Reach) -> Vec<SocketAddr> {
-    let ips: Vec<IpAddr> = match url.host.parse::<IpAddr>() {
-        Ok(ip) => vec![ip],
-        Err(_) => reach
-            .addrs(&url.host)
-            .map(<[IpAddr]>::to_vec)
-            .unwrap_or_default(),
-    };
-    ips.into_iter()
-        .map(|ip| SocketAddr::new(ip, url.port))
-        .collect()
 }

@@ -15,7 +15,7 @@
 //! from `https` to `http`. After a failure the next try comes after
 //! [`RETRY`] or the poll interval, whichever is shorter.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
@@ -151,8 +151,10 @@ impl HttpLink {
         ctx: &mut Ctx<'_>,
     ) -> Result<(), String> {
         self.close(ctx.registry);
-        let addrs = addresses(&target, ctx.reach)
-            .ok_or_else(|| format!("{}: no address known for it", target.host))?;
+        let addrs = ctx.reach.socket_addrs(&target);
+        let Some(&first) = addrs.first() else {
+            return Err(format!("{}: no address known for it", target.host));
+        };
         let req = Request {
             host: &target.authority(),
             path: &target.path,
@@ -161,7 +163,7 @@ impl HttpLink {
             limits: Limits::new(self.source.max_size, deadline),
         };
         let request = http::request(&req).map_err(|e| e.to_string())?;
-        let conn = self.open(&target, addrs[0], ctx)?;
+        let conn = self.open(&target, first, ctx)?;
         let connect_by = Instant::now() + Duration::from_secs(self.source.connect_timeout.into());
         self.state = State::Fetching(Box::new(Fetch {
             target,
@@ -357,20 +359,6 @@ impl HttpLink {
     }
 }
 
-/// The addresses of `url`'s host: an address itself, or what the parent
-/// resolved.
-fn addresses(url: &Upstream, reach: &Reach) -> Option<Vec<SocketAddr>> {
-    let ips: Vec<IpAddr> = match url.host.parse::<IpAddr>() {
-        Ok(ip) => vec![ip],
-        Err(_) => reach.addrs(&url.host)?.to_vec(),
-    };
-    (!ips.is_empty()).then(|| {
-        ips.into_iter()
-            .map(|ip| SocketAddr::new(ip, url.port))
-            .collect()
-    })
-}
-
 /// Where a redirect from `from` to `location` leads, if it may be
 /// followed: http or https, not from https to http, to a host rovd has
 /// addresses for and a port of the configured URLs.
@@ -402,7 +390,7 @@ fn redirect(
     if from.scheme == Scheme::Https && target.scheme == Scheme::Http {
         return Err(format!("{target}: from https to http is not followed"));
     }
-    if addresses(&target, reach).is_none() {
+    if reach.socket_addrs(&target).is_empty() {
         return Err(format!(
             "{target}: a host rovd has no addresses for (configure that URL instead)"
         ));
