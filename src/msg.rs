@@ -14,7 +14,7 @@
 //!   then [`ToFetcher`]
 //! - fetcher → validator (the fetcher's fd 4; the validator gets its end in
 //!   the hand-over): [`Fetched`]; the validator answers with
-//!   [`ToFetcher::Resend`] on the same socket
+//!   [`FromValidator::Resend`] on the same socket
 //!
 //! A child treats end-of-file on fd 3 as the order to exit.
 
@@ -327,8 +327,9 @@ pub enum ToFetcher {
     /// upstreams it names.
     Config(Box<Config>, Box<Reach>),
     /// Fetch every upstream now (SIGHUP): a Serial Query to each RTR
-    /// upstream, a request to each HTTP one. From the validator: send
-    /// this upstream's whole table again (its copy did not take a delta).
+    /// upstream, a request to each HTTP one. Always `None`: the fetcher
+    /// refuses anything else; what the validator asks for one upstream is
+    /// [`FromValidator::Resend`].
     Refetch(Option<Upstream>),
 }
 
@@ -337,6 +338,24 @@ impl privsep::Message for ToFetcher {
         match self {
             ToFetcher::Config(..) => 40,
             ToFetcher::Refetch(_) => 41,
+        }
+    }
+}
+
+/// What the validator asks of the fetcher, on the channel the fetcher
+/// sends it [`Fetched`] on.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum FromValidator {
+    /// Send this upstream's data again: an RTR upstream's whole table
+    /// (the validator's copy did not take a delta), an HTTP upstream's
+    /// next body unconditionally (it could not use the last one).
+    Resend(Upstream),
+}
+
+impl privsep::Message for FromValidator {
+    fn kind(&self) -> u16 {
+        match self {
+            FromValidator::Resend(_) => 42,
         }
     }
 }
