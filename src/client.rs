@@ -22,8 +22,9 @@ use crate::pdu::{self, ErrorCode, ErrorReport, Pdu, Serial, SessionId, Timers, V
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Event {
     /// An answer is complete: the table is at `serial` now. `full`: it was
-    /// the answer to a Reset Query and replaced the table; `changes`: what
-    /// changed against the table before.
+    /// the answer to a Reset Query and replaced the table (see
+    /// [`Client::table`]); `changes`: what a Serial Query's answer changed
+    /// against the table before, empty when `full`.
     Synced {
         /// The cache's session.
         session: SessionId,
@@ -31,7 +32,7 @@ pub enum Event {
         serial: Serial,
         /// Whether the whole table was replaced.
         full: bool,
-        /// What was announced and withdrawn.
+        /// What was announced and withdrawn; empty when `full`.
         changes: Delta,
         /// The cache's timers; none in v0.
         timers: Option<Timers>,
@@ -188,6 +189,14 @@ impl Client {
     /// The table as of the last complete answer.
     pub fn table(&self) -> &Snapshot {
         &self.table
+    }
+
+    /// The table as of the last complete answer, taken out. The client is
+    /// left with an empty table and no serial for it, so that a refresh
+    /// after asks for the whole table again.
+    pub fn take_table(&mut self) -> Snapshot {
+        self.serial = None;
+        std::mem::take(&mut self.table)
     }
 
     /// Whether a query is outstanding.
@@ -414,13 +423,12 @@ impl Client {
                 let Some(new) = whole(pending.full) else {
                     return self.conflict(Conflict::Duplicate, octets);
                 };
-                let changes = Delta::between(&self.table, &new);
                 self.table = new;
-                (true, changes)
+                (true, Delta::default())
             }
             Query::Serial => {
                 let changes = pending.delta(&self.table);
-                self.table = self.table.apply(&changes);
+                self.table = std::mem::take(&mut self.table).apply_owned(&changes);
                 (false, changes)
             }
         };

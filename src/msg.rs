@@ -14,7 +14,7 @@
 //!   then [`ToFetcher`]
 //! - fetcher → validator (the fetcher's fd 4; the validator gets its end in
 //!   the hand-over): [`Fetched`]; the validator answers with
-//!   [`ToFetcher::Resend`] on the same socket
+//!   [`FromValidator::Resend`] on the same socket
 //!
 //! A child treats end-of-file on fd 3 as the order to exit.
 
@@ -327,8 +327,9 @@ pub enum ToFetcher {
     /// upstreams it names.
     Config(Box<Config>, Box<Reach>),
     /// Fetch every upstream now (SIGHUP): a Serial Query to each RTR
-    /// upstream, a request to each HTTP one. From the validator: send
-    /// this upstream's whole table again (its copy did not take a delta).
+    /// upstream, a request to each HTTP one. Always `None`: the fetcher
+    /// refuses anything else; what the validator asks for one upstream is
+    /// [`FromValidator::Resend`].
     Refetch(Option<Upstream>),
 }
 
@@ -337,6 +338,24 @@ impl privsep::Message for ToFetcher {
         match self {
             ToFetcher::Config(..) => 40,
             ToFetcher::Refetch(_) => 41,
+        }
+    }
+}
+
+/// What the validator asks of the fetcher, on the channel the fetcher
+/// sends it [`Fetched`] on.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub enum FromValidator {
+    /// Send this upstream's data again: an RTR upstream's whole table
+    /// (the validator's copy did not take a delta), an HTTP upstream's
+    /// next body unconditionally (it could not use the last one).
+    Resend(Upstream),
+}
+
+impl privsep::Message for FromValidator {
+    fn kind(&self) -> u16 {
+        match self {
+            FromValidator::Resend(_) => 42,
         }
     }
 }
@@ -366,6 +385,21 @@ impl Reach {
             .iter()
             .find(|(h, _)| h == host)
             .map(|(_, a)| a.as_slice())
+    }
+
+    /// Where `url` is: its host's address at its port if the host is an
+    /// address, else its resolved addresses, if any, at its port.
+    pub fn socket_addrs(&self, url: &Upstream) -> Vec<SocketAddr> {
+        let ips = match url.host.parse::<IpAddr>() {
+            Ok(ip) => vec![ip],
+            Err(_) => self
+                .addrs(&url.host)
+                .map(<[IpAddr]>::to_vec)
+                .unwrap_or_default(),
+        };
+        ips.into_iter()
+            .map(|ip| SocketAddr::new(ip, url.port))
+            .collect()
     }
 
     /// The contents of the file at `path`, as read.
@@ -713,5 +747,32 @@ mod tests {
         assert_eq!(r.unwrap_err(), Failed);
         let r = receive(Taker::Rtr, |p| p.send(&Handover::Config(config())));
         assert_eq!(r.unwrap_err(), Failed);
+    }
+
+    #[test]
+    fn an_upstream_is_at_its_address_or_its_host_s_resolved_ones() {
+        let reach = Reach {
+            hosts: vec![(
+                "cache.example.net".into(),
+                vec!["192.0.2.1".parse().unwrap(), "2001:db8::1".parse().unwrap()],
+            )],
+            ..Reach::default()
+        };
+        let at = |url: &str| {
+            let url = Upstream::parse(url).unwrap();
+            let addrs = reach.socket_addrs(&url);
+            addrs.iter().map(ToString::to_string).collect::<Vec<_>>()
+        };
+        assert_eq!(
+            at("rtr://cache.example.net:8282"),
+            ["192.0.2.1:8282", "[2001:db8::1]:8282"]
+        );
+        assert_eq!(
+            at("https://cache.example.net/rpki.json"),
+            ["192.0.2.1:443", "[2001:db8::1]:443"]
+        );
+        assert_eq!(at("rtr://192.0.2.9"), ["192.0.2.9:323"]);
+        assert_eq!(at("http://[2001:db8::9]:8080/x"), ["[2001:db8::9]:8080"]);
+        assert!(at("rtr://elsewhere.example.net").is_empty());
     }
 }

@@ -523,17 +523,20 @@ impl Snapshot {
         self.vrps.len() + self.router_keys.len() + self.aspas.len()
     }
 
-    /// Apply a delta: the result is `self - withdraw + announce`.
+    /// Apply a delta: the result is `self - withdraw + announce`, made in
+    /// one pass that moves the items kept rather than copying them. An
+    /// announcement of an item held leaves it held once; a withdrawal of
+    /// an item not held is ignored.
     #[must_use]
-    pub fn apply(&self, delta: &Delta) -> Snapshot {
+    pub fn apply_owned(self, delta: &Delta) -> Snapshot {
         Snapshot {
-            vrps: apply_sorted(&self.vrps, &delta.announce.vrps, &delta.withdraw.vrps),
+            vrps: apply_sorted(self.vrps, &delta.announce.vrps, &delta.withdraw.vrps),
             router_keys: apply_sorted(
-                &self.router_keys,
+                self.router_keys,
                 &delta.announce.router_keys,
                 &delta.withdraw.router_keys,
             ),
-            aspas: apply_sorted(&self.aspas, &delta.announce.aspas, &delta.withdraw.aspas),
+            aspas: apply_sorted(self.aspas, &delta.announce.aspas, &delta.withdraw.aspas),
         }
     }
 }
@@ -695,8 +698,25 @@ fn union_sorted<T: Ord + Clone>(a: &[T], b: &[T]) -> Vec<T> {
     out
 }
 
-fn apply_sorted<T: Ord + Clone>(base: &[T], announce: &[T], withdraw: &[T]) -> Vec<T> {
-    union_sorted(&minus_sorted(base, withdraw), announce)
+/// The sorted `base` without `withdraw` and with `announce`, all three
+/// sorted, in one pass: the items of `base` are moved, the announcements
+/// cloned. An announced item already in `base` is there once after, even
+/// if it was also withdrawn; withdrawals of items not in `base` are
+/// ignored.
+fn apply_sorted<T: Ord + Clone>(base: Vec<T>, announce: &[T], withdraw: &[T]) -> Vec<T> {
+    let mut out = Vec::with_capacity(base.len() + announce.len());
+    let (mut a, mut w) = (announce.iter().peekable(), withdraw.iter().peekable());
+    for x in base {
+        while let Some(y) = a.next_if(|y| **y < x) {
+            out.push(y.clone());
+        }
+        while w.next_if(|y| **y < x).is_some() {}
+        if a.next_if(|y| **y == x).is_some() || w.next_if(|y| **y == x).is_none() {
+            out.push(x);
+        }
+    }
+    out.extend(a.cloned());
+    out
 }
 
 #[cfg(test)]
@@ -873,7 +893,76 @@ mod tests {
             }
             let last = snaps.last().unwrap();
             assert_eq!(acc, Delta::between(&snaps[start], last));
-            assert_eq!(snaps[start].apply(&acc), *last);
+            assert_eq!(snaps[start].clone().apply_owned(&acc), *last);
+        }
+    }
+
+    #[test]
+    #[allow(clippy::cast_possible_truncation)] // low bits of a random word
+    fn applying_in_one_pass_equals_withdrawing_then_uniting() {
+        let mut seed = 0x2545_f491_4f6c_dd1d_u64;
+        let mut rnd = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        // Sorted, from 0..range; `unique` or with repeats.
+        let mut sorted = |n: u64, range: u64, unique: bool| {
+            let mut v: Vec<u64> = (0..rnd() % n).map(|_| rnd() % range).collect();
+            v.sort_unstable();
+            if unique {
+                v.dedup();
+            }
+            v
+        };
+        for round in 0..2000 {
+            let range = 1 + round % 60;
+            let base = sorted(40, range, true);
+            // Announcements held and not, withdrawals held and not, the
+            // same item in both, even repeats: the old way's answer.
+            let announce = sorted(20, range, round % 3 != 0);
+            let withdraw = sorted(20, range, round % 5 != 0);
+            let two_pass = union_sorted(&minus_sorted(&base, &withdraw), &announce);
+            let one_pass = apply_sorted(base.clone(), &announce, &withdraw);
+            assert_eq!(one_pass, two_pass, "{base:?} + {announce:?} - {withdraw:?}");
+        }
+        // And on snapshots of every type.
+        let mut snap = |vrps: u64, aspas: u64| {
+            let vrps = (0..vrps)
+                .map(|_| {
+                    let r = rnd();
+                    v4(
+                        &format!("10.{}.0.0", r % 30),
+                        16,
+                        16 + (r >> 8) as u8 % 3,
+                        1,
+                    )
+                })
+                .collect();
+            let aspas = (0..aspas)
+                .map(|_| Aspa {
+                    customer: (rnd() % 12) as u32,
+                    providers: vec![(rnd() % 3) as u32 + 1],
+                })
+                .collect();
+            Snapshot::build(vrps, vec![], aspas).0
+        };
+        for _ in 0..50 {
+            let (base, announce, withdraw) = (snap(60, 8), snap(20, 4), snap(20, 4));
+            let delta = Delta { announce, withdraw };
+            let two_pass = Snapshot {
+                vrps: union_sorted(
+                    &minus_sorted(&base.vrps, &delta.withdraw.vrps),
+                    &delta.announce.vrps,
+                ),
+                router_keys: Vec::new(),
+                aspas: union_sorted(
+                    &minus_sorted(&base.aspas, &delta.withdraw.aspas),
+                    &delta.announce.aspas,
+                ),
+            };
+            assert_eq!(base.apply_owned(&delta), two_pass);
         }
     }
 

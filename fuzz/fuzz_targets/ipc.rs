@@ -7,7 +7,7 @@
 use libfuzzer_sys::fuzz_target;
 use privsep::frame::{Header, HEADER_LEN};
 use privsep::Frame;
-use rovd::msg::{self, Fetched, Handover, ToFetcher, ToRtr, ToValidator};
+use rovd::msg::{self, Fetched, FromValidator, Handover, ToFetcher, ToRtr, ToValidator};
 use rovd::stream;
 
 fuzz_target!(|data: &[u8]| {
@@ -30,6 +30,7 @@ fuzz_target!(|data: &[u8]| {
         let _ = frame.decode::<ToRtr>(msg::MAX_BODY);
         let _ = frame.decode::<ToValidator>(msg::MAX_BODY);
         let _ = frame.decode::<ToFetcher>(msg::MAX_BODY);
+        let _ = frame.decode::<FromValidator>(msg::MAX_BODY);
         let _ = frame.decode::<Fetched>(msg::MAX_BODY);
         if reader.take(&frame).is_err() {
             return;

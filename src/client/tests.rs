@@ -102,6 +102,39 @@ fn a_reset_then_deltas_from_rovd_s_own_cache_give_its_tables() {
     }
 }
 
+#[test]
+fn a_reset_answer_replaces_the_table_with_no_changes_and_the_table_can_be_taken() {
+    for version in Version::ALL {
+        let mut cache = Cache::new(0x1234, TIMERS, 5);
+        let first = snapshot(300, 3);
+        cache.update(first.clone()).unwrap();
+        let mut client = Client::new(version);
+        let query = client.take_output();
+        let events = feed(&mut client, &answer(&cache, version, &query), 64);
+        let [Event::Synced {
+            full: true,
+            changes,
+            ..
+        }] = &events[..]
+        else {
+            panic!("{events:?}")
+        };
+        assert!(changes.is_empty(), "{changes:?}");
+        let want = cache_view(&first, version);
+        assert_eq!(client.table(), &want);
+        // Taken out, the table leaves the client empty, and a refresh asks
+        // for the whole table again.
+        assert_eq!(client.take_table(), want);
+        assert!(client.table().is_empty());
+        assert_eq!(client.position(), None);
+        client.refresh();
+        let query = client.take_output();
+        let events = feed(&mut client, &answer(&cache, version, &query), 64);
+        assert!(matches!(&events[..], [Event::Synced { full: true, .. }]));
+        assert_eq!(client.table(), &want);
+    }
+}
+
 /// What a cache serves of `s` at `version`.
 fn cache_view(s: &Snapshot, version: Version) -> Snapshot {
     Snapshot {

@@ -896,6 +896,15 @@ impl Config {
         self.sources.iter().flat_map(|s| &s.url)
     }
 
+    /// The ports of the upstreams, sorted, each once: the only ones the
+    /// fetcher may connect to.
+    pub fn upstream_ports(&self) -> Vec<u16> {
+        let mut ports: Vec<u16> = self.upstreams().map(|u| u.port).collect();
+        ports.sort_unstable();
+        ports.dedup();
+        ports
+    }
+
     /// The files a TLS upstream needs besides the system's store, each
     /// once: CA files, client certificates and keys.
     pub fn upstream_tls_files(&self) -> Vec<PathBuf> {

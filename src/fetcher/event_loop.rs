@@ -6,7 +6,6 @@
 //! mio. A reload replaces the links whose upstream or settings changed and
 //! keeps the others, connections and tables included.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -17,7 +16,7 @@ use rustls::ClientConfig;
 
 use crate::config::{Config, LandlockPolicy, Source, Upstream};
 use crate::failed::{Failed, OrFail};
-use crate::msg::{self, Reach, ToFetcher};
+use crate::msg::{self, FromValidator, Reach, ToFetcher};
 use crate::privileges::{self, Role};
 
 use super::rtr::RtrLink;
@@ -138,9 +137,7 @@ impl Fetcher {
                 Interest::READABLE,
             )?;
         }
-        let mut ports: Vec<u16> = config.upstreams().map(|u| u.port).collect();
-        ports.sort_unstable();
-        ports.dedup();
+        let ports = config.upstream_ports();
         let mut f = Fetcher {
             config: config.clone(),
             reach: Reach::default(),
@@ -238,20 +235,26 @@ impl Fetcher {
         link.act(&mut ctx).or_fail("validator channel")
     }
 
-    /// Take what the parent sent; false once it has closed the channel.
+    /// Take what the parent sent: a configuration, or the order to fetch
+    /// now. False once it has closed the channel; anything else is a
+    /// breach of the protocol, and fatal.
     fn handle_parent(&mut self) -> Result<bool, Failed> {
         let open = self.parent.fill().or_fail("parent channel")?;
         while let Some(frame) = self.parent.next_frame().or_fail("parent channel")? {
             match frame
                 .decode::<ToFetcher>(msg::MAX_BODY)
-                .or_fail("parent channel")?
+                .or_fail("parent channel: not a configuration or an order to fetch")?
             {
                 ToFetcher::Config(config, reach) => self.configure(*config, *reach),
-                ToFetcher::Refetch(_) => {
+                ToFetcher::Refetch(None) => {
                     info!("fetching every upstream now");
                     for link in self.links.iter_mut().flatten() {
                         link.refetch();
                     }
+                }
+                ToFetcher::Refetch(Some(url)) => {
+                    error!("parent channel: an order to fetch {url} alone, which it never gives");
+                    return Err(Failed);
                 }
             }
         }
@@ -259,18 +262,17 @@ impl Fetcher {
     }
 
     /// Take what the validator asks: an upstream's data again. False once
-    /// it has closed the channel.
+    /// it has closed the channel; anything else is a breach of the
+    /// protocol, and fatal.
     fn handle_validator(&mut self) -> Result<bool, Failed> {
         let channel = self.sink.channel();
         let open = channel.fill().or_fail("validator channel")?;
         let mut asked = Vec::new();
         while let Some(frame) = channel.next_frame().or_fail("validator channel")? {
-            if let ToFetcher::Refetch(Some(url)) = frame
-                .decode::<ToFetcher>(msg::MAX_BODY)
-                .or_fail("validator channel")?
-            {
-                asked.push(url);
-            }
+            let FromValidator::Resend(url) = frame
+                .decode::<FromValidator>(msg::MAX_BODY)
+                .or_fail("validator channel: not a request to send an upstream's data again")?;
+            asked.push(url);
         }
         for url in asked {
             if let Some(link) = self.links.iter_mut().flatten().find(|l| *l.url() == url) {
@@ -353,7 +355,7 @@ fn link(
         (true, None) => return None,
         (false, _) => None,
     };
-    let addrs = addresses(url, reach);
+    let addrs = reach.socket_addrs(url);
     Some(Link::Rtr(Box::new(RtrLink::new(
         url.clone(),
         source.clone(),
@@ -362,16 +364,62 @@ fn link(
     ))))
 }
 
-/// The addresses of an RTR upstream's host.
-fn addresses(url: &Upstream, reach: &Reach) -> Vec<SocketAddr> {
-    let ips: Vec<IpAddr> = match url.host.parse::<IpAddr>() {
-        Ok(ip) => vec![ip],
-        Err(_) => reach
-            .addrs(&url.host)
-            .map(<[IpAddr]>::to_vec)
-            .unwrap_or_default(),
-    };
-    ips.into_iter()
-        .map(|ip| SocketAddr::new(ip, url.port))
-        .collect()
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fetcher with no upstreams, and the parent's and the validator's
+    /// ends of its channels.
+    fn fetcher() -> (Fetcher, privsep::Channel, privsep::Channel) {
+        let config = Config::parse(std::path::Path::new("/etc/rovd.conf"), "").unwrap();
+        let (parent, ours_p) = privsep::Channel::pair(msg::MAX_BODY).unwrap();
+        let (validator, ours_v) = privsep::Channel::pair(msg::MAX_BODY).unwrap();
+        let f = Fetcher::new(config, Reach::default(), ours_p, ours_v).unwrap();
+        (f, parent, validator)
+    }
+
+    fn url() -> Upstream {
+        Upstream::parse("rtr://cache.example.net").unwrap()
+    }
+
+    #[test]
+    fn the_parent_configures_and_orders_fetches_and_nothing_else() {
+        let (mut f, mut parent, _validator) = fetcher();
+        let config = Config::parse(std::path::Path::new("/etc/rovd.conf"), "").unwrap();
+        parent
+            .send(&ToFetcher::Config(Box::new(config), Box::default()))
+            .unwrap();
+        parent.send(&ToFetcher::Refetch(None)).unwrap();
+        assert_eq!(f.handle_parent(), Ok(true));
+        // What only the validator asks, from the parent.
+        parent.send(&ToFetcher::Refetch(Some(url()))).unwrap();
+        assert_eq!(f.handle_parent(), Err(Failed));
+        let (mut f, mut parent, _validator) = fetcher();
+        parent.send(&FromValidator::Resend(url())).unwrap();
+        assert_eq!(f.handle_parent(), Err(Failed));
+        // The parent gone: the fetcher's end.
+        let (mut f, parent, _validator) = fetcher();
+        drop(parent);
+        assert_eq!(f.handle_parent(), Ok(false));
+    }
+
+    #[test]
+    fn the_validator_asks_for_data_again_and_nothing_else() {
+        let (mut f, _parent, mut validator) = fetcher();
+        // An upstream the fetcher has no link for: nothing to send.
+        validator.send(&FromValidator::Resend(url())).unwrap();
+        assert_eq!(f.handle_validator(), Ok(true));
+        // The parent's orders, from the validator.
+        validator.send(&ToFetcher::Refetch(None)).unwrap();
+        assert_eq!(f.handle_validator(), Err(Failed));
+        let (mut f, _parent, mut validator) = fetcher();
+        let config = Config::parse(std::path::Path::new("/etc/rovd.conf"), "").unwrap();
+        validator
+            .send(&ToFetcher::Config(Box::new(config), Box::default()))
+            .unwrap();
+        assert_eq!(f.handle_validator(), Err(Failed));
+        let (mut f, _parent, validator) = fetcher();
+        drop(validator);
+        assert_eq!(f.handle_validator(), Ok(false));
+    }
 }

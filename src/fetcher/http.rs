@@ -238,10 +238,14 @@ impl std::error::Error for HttpError {
 /// the server to close). Only the body of a 200 is read, and only whole.
 pub fn get<S: Read + Write>(stream: &mut S, req: &Request<'_>) -> Result<Response, HttpError> {
     let request = encode(req)?;
-    let limits = req.limits;
-    let mut conn = Conn::new(stream, limits.deadline);
+    let mut conn = Conn::new(stream, req.limits.deadline);
     conn.send(&request)?;
-    let head = read_head(&mut conn, limits.max_head)?;
+    read_response(&mut conn, req.limits)
+}
+
+/// Reads the answer to the request sent on `conn`, within `limits`.
+fn read_response<S: Read>(conn: &mut Conn<'_, S>, limits: Limits) -> Result<Response, HttpError> {
+    let head = read_head(conn, limits.max_head)?;
     match head.status {
         200 => {}
         304 => return Ok(Response::NotModified),
@@ -273,7 +277,7 @@ pub fn get<S: Read + Write>(stream: &mut S, req: &Request<'_>) -> Result<Respons
             });
         }
     }
-    let mut body = Body::new(&mut conn, framing, limits);
+    let mut body = Body::new(conn, framing, limits);
     let body = if gzip {
         gunzip(&mut body)?
     } else {
@@ -294,52 +298,107 @@ pub fn request(req: &Request<'_>) -> Result<Vec<u8>, HttpError> {
     encode(req)
 }
 
-/// Whether `raw`, the start of a response, is already complete: its head
-/// has arrived, and it has no body (304, 204, 1xx) or a Content-Length
-/// that has arrived too. Otherwise (chunked, close-delimited, incomplete)
-/// the caller waits for the server to close, as the request asks it to.
-/// Cheap: only the head is looked at.
+/// Whether `raw`, the start of a response, is already complete, as
+/// [`response`] would read it: its final head has arrived, after any
+/// interim (1xx) ones, and it has no body (204, 304), or its body has
+/// arrived by its framing: as many octets as its Content-Length, or up to
+/// the last chunk and the trailer section's end. A body delimited by the
+/// close never is; the caller waits for the server to close, as the
+/// request asks it to. A response already known to be malformed is
+/// complete: no more octets can mend it. Cheap: chunk data is skipped,
+/// not read.
 pub fn is_complete(raw: &[u8]) -> bool {
-    let Some(end) = raw.windows(4).position(|w| w == b"\r\n\r\n") else {
-        return false;
+    let mut at = 0;
+    let head = loop {
+        match parse_head(&raw[at..]) {
+            Ok(Some((n, head))) => {
+                at += n;
+                if !is_interim(head.status) {
+                    break head;
+                }
+            }
+            Ok(None) => return false,
+            Err(_) => return true,
+        }
     };
-    let mut fields = [httparse::EMPTY_HEADER; MAX_FIELDS];
-    let mut resp = httparse::Response::new(&mut fields);
-    let Ok(httparse::Status::Complete(len)) = resp.parse(&raw[..end + 4]) else {
-        return false;
-    };
-    let status = resp.code.unwrap_or(0);
-    if status < 200 {
-        // An interim response: the final one follows.
-        return false;
-    }
-    if status == 204 || status == 304 {
+    if matches!(head.status, 204 | 304) {
         return true;
     }
-    let field = |name: &str| {
-        resp.headers
-            .iter()
-            .find(|h| h.name.eq_ignore_ascii_case(name))
-            .map(|h| h.value)
-    };
-    if field("transfer-encoding").is_some() {
-        return false;
+    let body = &raw[at..];
+    match head.framing() {
+        Ok(Framing::Length(length)) => body.len() as u64 >= length,
+        Ok(Framing::Chunked) => !matches!(chunked_end(body), Ok(None)),
+        Ok(Framing::Close) => false,
+        Err(_) => true,
     }
-    field("content-length")
-        .and_then(|v| std::str::from_utf8(v).ok()?.trim().parse::<u64>().ok())
-        .is_some_and(|n| (raw.len() - len) as u64 >= n)
 }
 
-/// The answer in `raw`: everything the server sent for `req` before it
-/// closed the connection (`clean`: properly; a TLS connection closed
-/// without `close_notify` is not), checked as [`get`] checks a stream.
-pub fn response(raw: &[u8], clean: bool, req: &Request<'_>) -> Result<Response, HttpError> {
+/// Where the chunked body at the start of `body` ends, after its last
+/// chunk and trailer section (§7.1); `None` if it has not yet.
+fn chunked_end(body: &[u8]) -> Result<Option<usize>, HttpError> {
+    // The next line of the body from `at`, LF included, as `Conn::line`
+    // takes it.
+    let line = |at: usize| -> Result<Option<&[u8]>, HttpError> {
+        let rest = body.get(at..).unwrap_or_default();
+        let window = &rest[..rest.len().min(MAX_LINE)];
+        match window.iter().position(|&b| b == b'\n') {
+            Some(i) => Ok(Some(&rest[..=i])),
+            None if rest.len() >= MAX_LINE => Err(HttpError::BadChunk(
+                "a chunk-size or trailer line over 4096 octets",
+            )),
+            None => Ok(None),
+        }
+    };
+    let mut at = 0;
+    loop {
+        let Some(size_line) = line(at)? else {
+            return Ok(None);
+        };
+        let size = chunk_size(size_line)?;
+        at += size_line.len();
+        if size == 0 {
+            break;
+        }
+        let Some(end) = usize::try_from(size).ok().and_then(|n| at.checked_add(n)) else {
+            return Ok(None);
+        };
+        let Some(crlf) = body.get(end..end.saturating_add(2)) else {
+            return Ok(None);
+        };
+        if crlf != b"\r\n" {
+            return Err(HttpError::BadChunk("chunk data not followed by CRLF"));
+        }
+        at = end + 2;
+    }
+    // The trailer section, to its empty line.
+    loop {
+        let Some(trailer) = line(at)? else {
+            return Ok(None);
+        };
+        at += trailer.len();
+        let Some(trailer) = trailer.strip_suffix(b"\r\n") else {
+            return Err(HttpError::BadChunk("a trailer line not ended by CRLF"));
+        };
+        if trailer.iter().any(|&b| is_control(b)) {
+            return Err(HttpError::BadChunk("a control character in a trailer line"));
+        }
+        if trailer.is_empty() {
+            return Ok(Some(at));
+        }
+    }
+}
+
+/// The answer in `raw`: everything the server sent before it closed the
+/// connection (`clean`: properly; a TLS connection closed without
+/// `close_notify` is not), checked within `limits` as [`get`] checks a
+/// stream.
+pub fn response(raw: &[u8], clean: bool, limits: Limits) -> Result<Response, HttpError> {
     let mut replay = Replay { raw, clean };
-    get(&mut replay, req)
+    read_response(&mut Conn::new(&mut replay, limits.deadline), limits)
 }
 
-/// A stream that has already been read: writes go nowhere, reads give
-/// the octets and then the end the connection had.
+/// A stream that has already been read: reads give the octets and then
+/// the end the connection had.
 struct Replay<'a> {
     raw: &'a [u8],
     clean: bool,
@@ -354,16 +413,6 @@ impl Read for Replay<'_> {
         buf[..n].copy_from_slice(&self.raw[..n]);
         self.raw = &self.raw[n..];
         Ok(n)
-    }
-}
-
-impl Write for Replay<'_> {
-    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
-        Ok(buf.len())
-    }
-
-    fn flush(&mut self) -> io::Result<()> {
-        Ok(())
     }
 }
 
@@ -427,7 +476,26 @@ struct Conn<'s, S> {
     unclean: bool,
 }
 
-impl<'s, S: Read + Write> Conn<'s, S> {
+impl<S> Conn<'_, S> {
+    fn check_deadline(&self) -> Result<(), HttpError> {
+        if Instant::now() >= self.deadline {
+            return Err(HttpError::TimedOut);
+        }
+        Ok(())
+    }
+}
+
+impl<S: Write> Conn<'_, S> {
+    fn send(&mut self, octets: &[u8]) -> Result<(), HttpError> {
+        self.check_deadline()?;
+        self.stream
+            .write_all(octets)
+            .and_then(|()| self.stream.flush())
+            .map_err(stream_error)
+    }
+}
+
+impl<'s, S: Read> Conn<'s, S> {
     fn new(stream: &'s mut S, deadline: Instant) -> Self {
         Conn {
             stream,
@@ -436,21 +504,6 @@ impl<'s, S: Read + Write> Conn<'s, S> {
             at: 0,
             unclean: false,
         }
-    }
-
-    fn send(&mut self, octets: &[u8]) -> Result<(), HttpError> {
-        self.check_deadline()?;
-        self.stream
-            .write_all(octets)
-            .and_then(|()| self.stream.flush())
-            .map_err(stream_error)
-    }
-
-    fn check_deadline(&self) -> Result<(), HttpError> {
-        if Instant::now() >= self.deadline {
-            return Err(HttpError::TimedOut);
-        }
-        Ok(())
     }
 
     /// The octets received and not yet taken.
@@ -559,7 +612,7 @@ struct Head {
 
 /// Reads up to the end of the final response's head, skipping interim
 /// responses (RFC 9110 §15.2), never more than `max_head` octets in all.
-fn read_head<S: Read + Write>(conn: &mut Conn<'_, S>, max_head: usize) -> Result<Head, HttpError> {
+fn read_head<S: Read>(conn: &mut Conn<'_, S>, max_head: usize) -> Result<Head, HttpError> {
     let mut left = max_head;
     // Where a new end of the head may be: parsing again only after an
     // empty line arrived keeps a head sent an octet at a time linear.
@@ -571,7 +624,7 @@ fn read_head<S: Read + Write>(conn: &mut Conn<'_, S>, max_head: usize) -> Result
                 conn.consume(n);
                 left -= n;
                 scanned = 0;
-                if (100..200).contains(&head.status) && head.status != 101 {
+                if is_interim(head.status) {
                     continue;
                 }
                 return Ok(head);
@@ -591,6 +644,13 @@ fn read_head<S: Read + Write>(conn: &mut Conn<'_, S>, max_head: usize) -> Result
             ));
         }
     }
+}
+
+/// Whether a head of `status` is an interim response (RFC 9110 §15.2),
+/// which a final one follows; 101 (Switching Protocols) is not asked for
+/// and so is taken as final.
+fn is_interim(status: u16) -> bool {
+    (100..200).contains(&status) && status != 101
 }
 
 /// Whether `octets` hold an empty line's end, as a head ends with one.
@@ -792,7 +852,7 @@ struct Body<'c, 's, S> {
     error: Option<HttpError>,
 }
 
-impl<'c, 's, S: Read + Write> Body<'c, 's, S> {
+impl<'c, 's, S: Read> Body<'c, 's, S> {
     fn new(conn: &'c mut Conn<'s, S>, framing: Framing, limits: Limits) -> Self {
         let (part, left) = match framing {
             Framing::Length(0) => (Part::Done, 0),
@@ -923,7 +983,7 @@ impl<'c, 's, S: Read + Write> Body<'c, 's, S> {
     }
 }
 
-impl<S: Read + Write> BufRead for Body<'_, '_, S> {
+impl<S: Read> BufRead for Body<'_, '_, S> {
     fn fill_buf(&mut self) -> io::Result<&[u8]> {
         match self.ready() {
             Ok(n) => Ok(&self.conn.buffered()[..n]),
@@ -939,7 +999,7 @@ impl<S: Read + Write> BufRead for Body<'_, '_, S> {
     }
 }
 
-impl<S: Read + Write> Read for Body<'_, '_, S> {
+impl<S: Read> Read for Body<'_, '_, S> {
     fn read(&mut self, out: &mut [u8]) -> io::Result<usize> {
         let n = {
             let octets = self.fill_buf()?;
@@ -995,7 +1055,7 @@ fn clamp(n: u64) -> usize {
 //------------ Content -------------------------------------------------------
 
 /// The body as it came.
-fn copy<S: Read + Write>(body: &mut Body<'_, '_, S>) -> Result<Vec<u8>, HttpError> {
+fn copy<S: Read>(body: &mut Body<'_, '_, S>) -> Result<Vec<u8>, HttpError> {
     let mut out = Bounded::new(body.limit);
     loop {
         let n = body.ready()?;
@@ -1009,7 +1069,7 @@ fn copy<S: Read + Write>(body: &mut Body<'_, '_, S>) -> Result<Vec<u8>, HttpErro
 
 /// The body decompressed, every gzip member of it (RFC 1952 §2.2), held
 /// to the limit as it is inflated.
-fn gunzip<S: Read + Write>(body: &mut Body<'_, '_, S>) -> Result<Vec<u8>, HttpError> {
+fn gunzip<S: Read>(body: &mut Body<'_, '_, S>) -> Result<Vec<u8>, HttpError> {
     let mut out = Bounded::new(body.limit);
     let mut piece = vec![0; CHUNK];
     let mut decoder = MultiGzDecoder::new(&mut *body);

@@ -32,7 +32,7 @@ use crate::pdu::{Timers, Version};
 
 use super::conn::Conn;
 use super::event_loop::Ctx;
-use super::sink::Sink;
+use super::sink::{Reported, Sink};
 
 /// Where the link is.
 enum State {
@@ -64,7 +64,7 @@ pub(super) struct RtrLink {
     /// When to act next: connect, give up connecting, refresh.
     next: Instant,
     /// The failure last reported to the validator, not to repeat it.
-    reported: Option<String>,
+    reported: Reported,
     /// What the session said in the last round, to act on.
     events: Vec<Event>,
 }
@@ -85,7 +85,7 @@ impl RtrLink {
             client: Client::new(Version::MAX),
             state: State::Waiting,
             next: Instant::now(),
-            reported: None,
+            reported: Reported::default(),
             events: Vec::new(),
         }
     }
@@ -250,12 +250,12 @@ impl RtrLink {
         }
         let retry = self.timers().retry;
         self.next = Instant::now() + Duration::from_secs(retry.into());
-        if self.reported.as_deref() == Some(why.as_str()) {
-            debug!("{}: {why}; trying again in {retry} s", self.url);
-        } else {
+        if self.reported.report(ctx.sink, &self.url, &why)? {
             info!("{}: {why}; trying again in {retry} s", self.url);
+        } else {
+            debug!("{}: {why}; trying again in {retry} s", self.url);
         }
-        self.report(why, ctx)
+        Ok(())
     }
 
     /// The session: write, read, act on what came and on the timers.
@@ -371,7 +371,7 @@ impl RtrLink {
                 if let State::Up { synced, .. } = &mut self.state {
                     *synced = true;
                 }
-                self.reported = None;
+                self.reported.clear();
                 self.next = now + Duration::from_secs(t.refresh.into());
             }
             Event::Notified(serial) => {
@@ -385,20 +385,11 @@ impl RtrLink {
             Event::NoData => {
                 let retry = self.timers().retry;
                 self.next = now + Duration::from_secs(retry.into());
-                self.report("the cache has no data yet".into(), ctx)?;
+                self.reported
+                    .report(ctx.sink, &self.url, "the cache has no data yet")?;
             }
             Event::Failed(f) => return Ok(Some(f.to_string())),
         }
         Ok(None)
-    }
-
-    /// Tell the validator of a failure, unless it was the last word.
-    fn report(&mut self, why: String, ctx: &mut Ctx<'_>) -> Result<(), privsep::FrameError> {
-        if self.reported.as_deref() == Some(why.as_str()) {
-            return Ok(());
-        }
-        ctx.sink.failed(&self.url, why.clone())?;
-        self.reported = Some(why);
-        Ok(())
     }
 }

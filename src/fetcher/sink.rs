@@ -155,6 +155,38 @@ impl Sink {
     }
 }
 
+//------------ Reported ------------------------------------------------------
+
+/// The failure last reported to the validator for one upstream: a link
+/// that fails the same way on every retry reports it once, and again only
+/// when the reason changes or after a success.
+#[derive(Debug, Default)]
+pub(super) struct Reported(Option<String>);
+
+impl Reported {
+    /// Report that `url` failed for `why`, unless that was the last
+    /// report: whether it was sent.
+    pub(super) fn report(
+        &mut self,
+        sink: &mut Sink,
+        url: &Upstream,
+        why: &str,
+    ) -> Result<bool, FrameError> {
+        if self.0.as_deref() == Some(why) {
+            return Ok(false);
+        }
+        sink.failed(url, why.to_string())?;
+        self.0 = Some(why.to_string());
+        Ok(true)
+    }
+
+    /// The upstream succeeded: its next failure is reported, whatever it
+    /// is.
+    pub(super) fn clear(&mut self) {
+        self.0 = None;
+    }
+}
+
 /// Every item of `s`, VRPs first.
 fn all(s: &Snapshot) -> impl Iterator<Item = Payload> + '_ {
     s.vrps
@@ -163,4 +195,44 @@ fn all(s: &Snapshot) -> impl Iterator<Item = Payload> + '_ {
         .map(Payload::Vrp)
         .chain(s.router_keys.iter().cloned().map(Payload::RouterKey))
         .chain(s.aspas.iter().cloned().map(Payload::Aspa))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_is_reported_once_until_it_changes_or_the_upstream_succeeds() {
+        let (ours, mut theirs) = privsep::Channel::pair(msg::MAX_BODY).unwrap();
+        let mut sink = Sink::new(ours);
+        let url = Upstream::parse("https://cache.example.net/rpki.json").unwrap();
+        let mut reported = Reported::default();
+        let mut report =
+            |reported: &mut Reported, why: &str| reported.report(&mut sink, &url, why).unwrap();
+        assert!(report(&mut reported, "connection refused"));
+        assert!(!report(&mut reported, "connection refused"));
+        assert!(report(&mut reported, "server answered 500"));
+        assert!(!report(&mut reported, "server answered 500"));
+        reported.clear();
+        assert!(report(&mut reported, "server answered 500"));
+        drop(sink);
+        let mut sent = Vec::new();
+        while let Some(frame) = theirs.recv().unwrap() {
+            match frame.decode::<Fetched>(msg::MAX_BODY).unwrap() {
+                Fetched::Failed { url: u, reason } => {
+                    assert_eq!(u, url);
+                    sent.push(reason);
+                }
+                other => panic!("{other:?}"),
+            }
+        }
+        assert_eq!(
+            sent,
+            [
+                "connection refused",
+                "server answered 500",
+                "server answered 500"
+            ]
+        );
+    }
 }

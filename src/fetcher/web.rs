@@ -15,7 +15,7 @@
 //! from `https` to `http`. After a failure the next try comes after
 //! [`RETRY`] or the poll interval, whichever is shorter.
 
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant, UNIX_EPOCH};
 
@@ -29,6 +29,7 @@ use crate::msg::Reach;
 use super::conn::Conn;
 use super::event_loop::Ctx;
 use super::http::{self, Limits, Request, Response};
+use super::sink::Reported;
 use super::tls::server_name;
 
 /// Redirects followed in one fetch, at most.
@@ -76,7 +77,8 @@ pub(super) struct HttpLink {
     last_modified: Option<String>,
     state: State,
     next: Instant,
-    reported: Option<String>,
+    /// The failure last reported to the validator, not to repeat it.
+    reported: Reported,
 }
 
 impl HttpLink {
@@ -90,7 +92,7 @@ impl HttpLink {
             last_modified: None,
             state: State::Waiting,
             next: Instant::now(),
-            reported: None,
+            reported: Reported::default(),
         }
     }
 
@@ -149,8 +151,10 @@ impl HttpLink {
         ctx: &mut Ctx<'_>,
     ) -> Result<(), String> {
         self.close(ctx.registry);
-        let addrs = addresses(&target, ctx.reach)
-            .ok_or_else(|| format!("{}: no address known for it", target.host))?;
+        let addrs = ctx.reach.socket_addrs(&target);
+        let Some(&first) = addrs.first() else {
+            return Err(format!("{}: no address known for it", target.host));
+        };
         let req = Request {
             host: &target.authority(),
             path: &target.path,
@@ -159,7 +163,7 @@ impl HttpLink {
             limits: Limits::new(self.source.max_size, deadline),
         };
         let request = http::request(&req).map_err(|e| e.to_string())?;
-        let conn = self.open(&target, addrs[0], ctx)?;
+        let conn = self.open(&target, first, ctx)?;
         let connect_by = Instant::now() + Duration::from_secs(self.source.connect_timeout.into());
         self.state = State::Fetching(Box::new(Fetch {
             target,
@@ -298,15 +302,8 @@ impl HttpLink {
             return Ok(());
         };
         let _ = ctx.registry.deregister(f.conn.source());
-        let host = f.target.authority();
-        let req = Request {
-            host: &host,
-            path: &f.target.path,
-            etag: None,
-            last_modified: None,
-            limits: Limits::new(self.source.max_size, f.deadline),
-        };
-        match http::response(&f.raw, f.clean, &req) {
+        let limits = Limits::new(self.source.max_size, f.deadline);
+        match http::response(&f.raw, f.clean, limits) {
             Ok(Response::NotModified) => {
                 debug!("{}: not modified", self.url);
                 self.succeeded();
@@ -344,7 +341,7 @@ impl HttpLink {
     }
 
     fn succeeded(&mut self) {
-        self.reported = None;
+        self.reported.clear();
         self.next = Instant::now() + Duration::from_secs(self.source.poll_interval.into());
     }
 
@@ -353,26 +350,13 @@ impl HttpLink {
         self.close(ctx.registry);
         let wait = RETRY.min(Duration::from_secs(self.source.poll_interval.into()));
         self.next = Instant::now() + wait;
-        if self.reported.as_deref() != Some(why.as_str()) {
+        if self.reported.report(ctx.sink, &self.url, &why)? {
             info!("{}: {why}; trying again in {} s", self.url, wait.as_secs());
-            self.reported = Some(why.clone());
+        } else {
+            debug!("{}: {why}; trying again in {} s", self.url, wait.as_secs());
         }
-        ctx.sink.failed(&self.url, why)
+        Ok(())
     }
-}
-
-/// The addresses of `url`'s host: an address itself, or what the parent
-/// resolved.
-fn addresses(url: &Upstream, reach: &Reach) -> Option<Vec<SocketAddr>> {
-    let ips: Vec<IpAddr> = match url.host.parse::<IpAddr>() {
-        Ok(ip) => vec![ip],
-        Err(_) => reach.addrs(&url.host)?.to_vec(),
-    };
-    (!ips.is_empty()).then(|| {
-        ips.into_iter()
-            .map(|ip| SocketAddr::new(ip, url.port))
-            .collect()
-    })
 }
 
 /// Where a redirect from `from` to `location` leads, if it may be
@@ -406,7 +390,7 @@ fn redirect(
     if from.scheme == Scheme::Https && target.scheme == Scheme::Http {
         return Err(format!("{target}: from https to http is not followed"));
     }
-    if addresses(&target, reach).is_none() {
+    if reach.socket_addrs(&target).is_empty() {
         return Err(format!(
             "{target}: a host rovd has no addresses for (configure that URL instead)"
         ));

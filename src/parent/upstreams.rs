@@ -29,7 +29,7 @@ pub const SYSTEM_ROOTS: [&str; 3] = [
 pub fn gather(config: &Config) -> Result<Reach, String> {
     let mut reach = Reach::default();
     for u in config.upstreams() {
-        if u.host.parse::<IpAddr>().is_ok() || reach.addrs(&u.host).is_some() {
+        if !reach.socket_addrs(u).is_empty() {
             continue;
         }
         let addrs = resolve(&u.host, u.port)?;
@@ -52,7 +52,7 @@ pub fn again(config: &Config, running: &Reach) -> Result<Reach, String> {
         ..Reach::default()
     };
     for u in config.upstreams() {
-        if u.host.parse::<IpAddr>().is_err() && reach.addrs(&u.host).is_none() {
+        if reach.socket_addrs(u).is_empty() {
             return Err(format!(
                 "url {u}: host {} was not resolved at start-up: restart required",
                 u.host
@@ -80,13 +80,8 @@ fn refresh(config: &Config, reach: &mut Reach) -> Result<(), String> {
     }
     let addrs: Vec<IpAddr> = config
         .upstreams()
-        .flat_map(|u| match u.host.parse::<IpAddr>() {
-            Ok(ip) => vec![ip],
-            Err(_) => reach
-                .addrs(&u.host)
-                .map(<[IpAddr]>::to_vec)
-                .unwrap_or_default(),
-        })
+        .flat_map(|u| reach.socket_addrs(u))
+        .map(|a| a.ip())
         .collect();
     let ours = |peer: &crate::config::Peer| addrs.iter().any(|&a| peer.contains(a));
     reach.tcp_md5 = config
@@ -146,10 +141,7 @@ fn resolve(host: &str, port: u16) -> Result<Vec<IpAddr>, String> {
 }
 
 /// The ports of `config`'s upstreams, sorted, each once: what Landlock
-/// lets the fetcher connect to.
+/// lets the fetcher connect to ([`Config::upstream_ports`]).
 pub fn ports(config: &Config) -> Vec<u16> {
-    let mut p: Vec<u16> = config.upstreams().map(|u| u.port).collect();
-    p.sort_unstable();
-    p.dedup();
-    p
+    config.upstream_ports()
 }

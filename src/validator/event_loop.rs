@@ -18,7 +18,7 @@ use privsep::sandbox::Policy;
 
 use crate::config::{Config, LandlockPolicy};
 use crate::failed::{Failed, OrFail};
-use crate::msg::{self, Fetched, ToFetcher, ToValidator};
+use crate::msg::{self, Fetched, FromValidator, ToValidator};
 use crate::privileges::{self, Role};
 
 use super::build::{self, Build};
@@ -379,7 +379,7 @@ impl Validator {
         }
         for url in resend {
             fetcher
-                .send(&ToFetcher::Refetch(Some(url)))
+                .send(&FromValidator::Resend(url))
                 .or_fail("fetcher channel")?;
         }
         Ok(())

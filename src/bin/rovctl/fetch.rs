@@ -196,7 +196,7 @@ fn fetch_at(
             // before it gives up) goes out first.
             let _ = stream.write_all(&client.take_output());
             for event in events.drain(..) {
-                if let Some(outcome) = outcome(&client, event) {
+                if let Some(outcome) = outcome(&mut client, event) {
                     return outcome;
                 }
             }
@@ -229,7 +229,7 @@ fn fetch_at(
 
 /// What an event of the client means for one Reset Query: its table,
 /// why there is none, or nothing yet.
-fn outcome(client: &Client, event: Event) -> Option<Result<Table, Fetch>> {
+fn outcome(client: &mut Client, event: Event) -> Option<Result<Table, Fetch>> {
     let refused = |version, code: ErrorCode| Fetch::Refused {
         version,
         code: code.value(),
@@ -245,7 +245,7 @@ fn outcome(client: &Client, event: Event) -> Option<Result<Table, Fetch>> {
             version: client.version(),
             session,
             serial,
-            snapshot: client.table().clone(),
+            snapshot: client.take_table(),
         }),
         // §7: in v0 and v1 the error ends the session; a new connection
         // asks again (see `fetch`).

@@ -993,31 +993,86 @@ fn a_response_read_whole_is_judged_as_a_stream_is() {
     assert!(is_complete(&whole));
     assert!(!is_complete(&whole[..whole.len() - 1]));
     assert!(!is_complete(&whole[..20]));
-    assert_eq!(body(response(&whole, true, &req)), JSON);
+    assert_eq!(body(response(&whole, true, req.limits)), JSON);
     // Without a body, complete at the end of the head.
     assert!(is_complete(&head("304 Not Modified", &[])));
-    // Chunked and close-delimited ones end when the server closes.
+    // A chunked one is complete at its last chunk and the trailer
+    // section's end, not before; a close-delimited one only ends when
+    // the server closes.
     let ch = with_body(
         head("200 OK", &["Transfer-Encoding: chunked"]),
         &chunked(JSON, 10),
     );
-    assert!(!is_complete(&ch));
-    assert_eq!(body(response(&ch, true, &req)), JSON);
+    assert!(is_complete(&ch));
+    let body_at = head("200 OK", &["Transfer-Encoding: chunked"]).len();
+    for cut in body_at..ch.len() {
+        assert!(!is_complete(&ch[..cut]), "{cut} of {}", ch.len());
+    }
+    assert_eq!(body(response(&ch, true, req.limits)), JSON);
     let close = with_body(head("200 OK", &[]), JSON);
     assert!(!is_complete(&close));
-    assert_eq!(body(response(&close, true, &req)), JSON);
+    assert_eq!(body(response(&close, true, req.limits)), JSON);
     // Closed uncleanly (TLS without close_notify): a close-delimited body
     // is not taken; one cut short by its length is not either.
     assert!(matches!(
-        response(&close, false, &req),
+        response(&close, false, req.limits),
         Err(HttpError::Truncated { .. })
     ));
     assert!(matches!(
-        response(&whole[..whole.len() - 5], true, &req),
+        response(&whole[..whole.len() - 5], true, req.limits),
         Err(HttpError::Truncated { .. })
     ));
     // The request is the one `get` sends.
     let octets = super::request(&req).unwrap();
     assert!(octets.starts_with(b"GET /"));
     assert!(octets.ends_with(b"Connection: close\r\n\r\n"));
+}
+
+#[test]
+fn completeness_follows_the_head_and_framing_a_response_is_read_by() {
+    let req = request(limits());
+    // Every prefix of `whole` is incomplete, and `whole` is complete and
+    // read as `want`.
+    let ends_at = |whole: &[u8], want: &[u8]| {
+        assert!(is_complete(whole), "{}", String::from_utf8_lossy(whole));
+        for cut in 0..whole.len() {
+            assert!(!is_complete(&whole[..cut]), "{cut} of {}", whole.len());
+        }
+        assert_eq!(body(response(whole, true, req.limits)), want);
+    };
+    let length = format!("Content-Length: {}", JSON.len());
+    // After an interim response.
+    let mut interim = head("100 Continue", &[]);
+    interim.extend(with_body(head("200 OK", &[&length]), JSON));
+    ends_at(&interim, JSON);
+    // A list of equal lengths is one length.
+    let list = format!("Content-Length: {0}, {0}", JSON.len());
+    ends_at(&with_body(head("200 OK", &[&list]), JSON), JSON);
+    // Transfer-Encoding overrides Content-Length; extensions and
+    // trailers are taken as `get` takes them.
+    let ch = with_body(
+        head(
+            "200 OK",
+            &["Transfer-Encoding: chunked", "Content-Length: 3"],
+        ),
+        b"4;ext=1\r\n[{}]\r\n0\r\nX-Trailer: yes\r\n\r\n",
+    );
+    ends_at(&ch, b"[{}]");
+    // A 204 has no body.
+    assert!(is_complete(&head("204 No Content", &[])));
+    // Answers known to be malformed need no more octets: `response` says
+    // what is wrong with them as they are.
+    for bad in [
+        with_body(head("200 OK", &["Content-Length: 3, 4"]), b"abc"),
+        with_body(head("200 OK", &["Transfer-Encoding: gzip"]), b"abc"),
+        with_body(head("200 OK", &["Transfer-Encoding: chunked"]), b"zz\r\n"),
+        with_body(
+            head("200 OK", &["Transfer-Encoding: chunked"]),
+            b"3\r\nabcXY",
+        ),
+        b"HTTP/1.1 2x0 OK\r\n\r\n".to_vec(),
+    ] {
+        assert!(is_complete(&bad), "{}", String::from_utf8_lossy(&bad));
+        assert!(response(&bad, true, req.limits).is_err());
+    }
 }
