@@ -327,17 +327,16 @@ pub enum ToFetcher {
     /// upstreams it names.
     Config(Box<Config>, Box<Reach>),
     /// Fetch every upstream now (SIGHUP): a Serial Query to each RTR
-    /// upstream, a request to each HTTP one. Always `None`: the fetcher
-    /// refuses anything else; what the validator asks for one upstream is
-    /// [`FromValidator::Resend`].
-    Refetch(Option<Upstream>),
+    /// upstream, a request to each HTTP one. What the validator asks for
+    /// one upstream is [`FromValidator::Resend`].
+    Refetch,
 }
 
 impl privsep::Message for ToFetcher {
     fn kind(&self) -> u16 {
         match self {
             ToFetcher::Config(..) => 40,
-            ToFetcher::Refetch(_) => 41,
+            ToFetcher::Refetch => 41,
         }
     }
 }

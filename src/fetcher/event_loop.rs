@@ -246,15 +246,11 @@ impl Fetcher {
                 .or_fail("parent channel: not a configuration or an order to fetch")?
             {
                 ToFetcher::Config(config, reach) => self.configure(*config, *reach),
-                ToFetcher::Refetch(None) => {
+                ToFetcher::Refetch => {
                     info!("fetching every upstream now");
                     for link in self.links.iter_mut().flatten() {
                         link.refetch();
                     }
-                }
-                ToFetcher::Refetch(Some(url)) => {
-                    error!("parent channel: an order to fetch {url} alone, which it never gives");
-                    return Err(Failed);
                 }
             }
         }
@@ -389,12 +385,9 @@ mod tests {
         parent
             .send(&ToFetcher::Config(Box::new(config), Box::default()))
             .unwrap();
-        parent.send(&ToFetcher::Refetch(None)).unwrap();
+        parent.send(&ToFetcher::Refetch).unwrap();
         assert_eq!(f.handle_parent(), Ok(true));
         // What only the validator asks, from the parent.
-        parent.send(&ToFetcher::Refetch(Some(url()))).unwrap();
-        assert_eq!(f.handle_parent(), Err(Failed));
-        let (mut f, mut parent, _validator) = fetcher();
         parent.send(&FromValidator::Resend(url())).unwrap();
         assert_eq!(f.handle_parent(), Err(Failed));
         // The parent gone: the fetcher's end.
@@ -410,7 +403,7 @@ mod tests {
         validator.send(&FromValidator::Resend(url())).unwrap();
         assert_eq!(f.handle_validator(), Ok(true));
         // The parent's orders, from the validator.
-        validator.send(&ToFetcher::Refetch(None)).unwrap();
+        validator.send(&ToFetcher::Refetch).unwrap();
         assert_eq!(f.handle_validator(), Err(Failed));
         let (mut f, _parent, mut validator) = fetcher();
         let config = Config::parse(std::path::Path::new("/etc/rovd.conf"), "").unwrap();

@@ -287,7 +287,7 @@ impl Children {
         if self.fetcher.is_some() {
             let reach = Box::new(reach.unwrap_or_default());
             self.for_fetcher.put(ToFetcher::Config(config(), reach));
-            self.for_fetcher.put(ToFetcher::Refetch(None));
+            self.for_fetcher.put(ToFetcher::Refetch);
         }
         self.post()
     }

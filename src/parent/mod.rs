@@ -243,7 +243,7 @@ impl Parent {
                 .register(&mut mio::unix::SourceFd(&fd), CHILDREN, Interest::WRITABLE)
                 .or_fail("event loop")?;
         }
-        let ports = upstreams::ports(&config);
+        let ports = config.upstream_ports();
         let upstream_files = config.upstream_tls_files();
         Ok(Parent {
             config_path,

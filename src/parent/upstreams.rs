@@ -139,9 +139,3 @@ fn resolve(host: &str, port: u16) -> Result<Vec<IpAddr>, String> {
     }
     Ok(addrs)
 }
-
-/// The ports of `config`'s upstreams, sorted, each once: what Landlock
-/// lets the fetcher connect to ([`Config::upstream_ports`]).
-pub fn ports(config: &Config) -> Vec<u16> {
-    config.upstream_ports()
-}
