@@ -141,6 +141,15 @@ impl Config {
                 "max-drop must be 0 to 100",
             )?;
             source.check(doc, i)?;
+            let upstreams = self.sources[..=i]
+                .iter()
+                .map(|s| s.url.len())
+                .sum::<usize>();
+            rule(
+                upstreams <= super::MAX_UPSTREAMS,
+                KeyPath::Nth("source", i, "url"),
+                &format!("at most {} upstream urls", super::MAX_UPSTREAMS),
+            )?;
             for u in &source.url {
                 let before = self.sources[..i].iter().flat_map(|s| &s.url);
                 if before.clone().any(|b| b == u) {

@@ -15,6 +15,11 @@ mod load;
 /// The default configuration file.
 pub const DEFAULT_PATH: &str = "/etc/rovd.conf";
 
+/// The most upstream urls a configuration may name, counting every url of
+/// a failover group: the fetcher's open-file limit is set for them at
+/// start-up, so that a reload adding upstreams stays within it.
+pub const MAX_UPSTREAMS: usize = 256;
+
 /// The whole configuration.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "kebab-case")]

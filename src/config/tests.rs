@@ -658,4 +658,19 @@ fn url_errors_name_their_line() {
         4,
         "in two sources",
     );
+    // Two sources of 128 upstreams each are the most; one more is refused
+    // at the source that goes beyond.
+    let group = |from: usize| {
+        let urls: Vec<String> = (from..from + 128)
+            .map(|n| format!("\"rtr://a{n}\""))
+            .collect();
+        format!("[[source]]\nurl = [{}]\n", urls.join(", "))
+    };
+    let most = format!("{}{}", group(0), group(128));
+    assert!(Config::parse(Path::new("rovd.conf"), &most).is_ok());
+    bad(
+        &format!("{most}[[source]]\nurl = \"rtr://b\"\n"),
+        6,
+        "at most 256 upstream urls",
+    );
 }

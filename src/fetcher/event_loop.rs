@@ -157,9 +157,9 @@ impl Fetcher {
             role: Role::Fetcher,
             read_beneath: Vec::new(),
             unveil: Vec::new(),
-            // Channels, the log relay, one connection per upstream, slack
-            // for the ones closing.
-            max_files: 32 + 2 * self.links.len() as u64,
+            // Channels, the log relay, and for every upstream a reload may
+            // configure one connection and one closing.
+            max_files: 32 + 2 * crate::config::MAX_UPSTREAMS as u64,
             seccomp: privileges::seccomp_mode(self.config.seccomp),
             signals: Vec::new(),
             require_landlock: self.config.landlock == LandlockPolicy::Required,
