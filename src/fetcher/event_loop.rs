@@ -11,13 +11,11 @@ use std::time::{Duration, Instant};
 
 use log::{error, info};
 use mio::{Events, Interest, Poll, Registry, Token};
-use privsep::sandbox::Policy;
 use rustls::ClientConfig;
 
-use crate::config::{Config, LandlockPolicy, Source, Upstream};
+use crate::config::{Config, Source, Upstream};
 use crate::failed::{Failed, OrFail};
 use crate::msg::{self, FromValidator, Reach, ToFetcher};
-use crate::privileges::{self, Role};
 
 use super::rtr::RtrLink;
 use super::sink::Sink;
@@ -151,20 +149,9 @@ impl Fetcher {
         Ok(f)
     }
 
-    /// The sandbox: no files at all; TCP connect to the upstreams' ports.
-    pub(super) fn policy(&self) -> Policy<'_> {
-        Policy {
-            role: Role::Fetcher,
-            read_beneath: Vec::new(),
-            unveil: Vec::new(),
-            // Channels, the log relay, and for every upstream a reload may
-            // configure one connection and one closing.
-            max_files: 32 + 2 * crate::config::MAX_UPSTREAMS as u64,
-            seccomp: privileges::seccomp_mode(self.config.seccomp),
-            signals: Vec::new(),
-            require_landlock: self.config.landlock == LandlockPolicy::Required,
-            connect_ports: self.ports.clone(),
-        }
+    /// The ports it may connect to: those of the upstreams at start-up.
+    pub(super) fn ports(&self) -> &[u16] {
+        &self.ports
     }
 
     /// Fetch until the parent closes its channel.

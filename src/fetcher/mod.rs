@@ -33,9 +33,12 @@ mod web;
 use std::path::Path;
 use std::process::ExitCode;
 
+use privsep::sandbox::Policy;
+
+use crate::config::{LandlockPolicy, MAX_UPSTREAMS};
 use crate::failed::{exit_code, Failed, OrFail};
 use crate::msg::{self, Handed, Taker};
-use crate::privileges;
+use crate::privileges::{self, Role};
 
 use self::event_loop::Fetcher;
 
@@ -62,11 +65,25 @@ fn run(user: &str, chroot: &Path) -> Result<(), Failed> {
         }
     }
     let reach = reach.unwrap_or_default();
+    let (seccomp, landlock) = (start.config.seccomp, start.config.landlock);
     let mut fetcher =
         Fetcher::new(*start.config, reach, parent, validator).or_fail("event loop")?;
 
-    // 3. Lock down: no files, TCP connect to the upstreams' ports.
-    privileges::lock_down(&fetcher.policy())?;
+    // 3. Lock down: no files at all, TCP connect to the upstreams' ports
+    //    only. The event loop was built first: seccomp has no
+    //    epoll_create1.
+    privileges::lock_down(&Policy {
+        role: Role::Fetcher,
+        read_beneath: Vec::new(),
+        unveil: Vec::new(),
+        // Channels, the log relay, and for every upstream a reload may
+        // configure one connection and one closing.
+        max_files: 32 + 2 * MAX_UPSTREAMS as u64,
+        seccomp: privileges::seccomp_mode(seccomp),
+        signals: Vec::new(),
+        require_landlock: landlock == LandlockPolicy::Required,
+        connect_ports: fetcher.ports().to_vec(),
+    })?;
 
     // 4. Fetch, and hand over what came.
     fetcher.run()

@@ -9,17 +9,15 @@
 //! source turns stale; it is sent only if it differs from what rtr has.
 
 use std::fs::File;
-use std::os::fd::{AsFd, AsRawFd};
+use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use log::{error, info, warn};
 use mio::{Events, Interest, Poll, Token};
-use privsep::sandbox::Policy;
 
-use crate::config::{Config, LandlockPolicy};
+use crate::config::Config;
 use crate::failed::{Failed, OrFail};
 use crate::msg::{self, Fetched, FromValidator, ToValidator};
-use crate::privileges::{self, Role};
 
 use super::build::{self, Build};
 use super::slurm::Slurm;
@@ -142,24 +140,9 @@ impl Validator {
         Ok(v)
     }
 
-    /// The sandbox: read files beneath the source directories, nothing
-    /// else.
-    pub(super) fn policy(&self) -> Policy<'_> {
-        Policy {
-            role: Role::Validator,
-            read_beneath: self.dirs.0.iter().map(|(_, fd)| fd.as_fd()).collect(),
-            unveil: self
-                .dirs
-                .0
-                .iter()
-                .map(|(p, _)| (p.as_path(), "r"))
-                .collect(),
-            max_files: 64,
-            seccomp: privileges::seccomp_mode(self.config.seccomp),
-            signals: Vec::new(),
-            require_landlock: self.config.landlock == LandlockPolicy::Required,
-            connect_ports: Vec::new(),
-        }
+    /// The source directories it reads beneath.
+    pub(super) fn dirs(&self) -> &Dirs {
+        &self.dirs
     }
 
     /// Look, build, send, sleep; until the parent closes its channel.

@@ -33,12 +33,16 @@ pub mod sources;
 pub mod upstream;
 
 use std::fs::File;
+use std::os::fd::AsFd;
 use std::path::Path;
 use std::process::ExitCode;
 
+use privsep::sandbox::Policy;
+
+use crate::config::LandlockPolicy;
 use crate::failed::{exit_code, Failed, OrFail};
 use crate::msg::{self, Handed, Taker};
-use crate::privileges;
+use crate::privileges::{self, Role};
 
 use self::event_loop::Validator;
 use self::sources::Dirs;
@@ -76,12 +80,24 @@ fn run(user: &str, chroot: &Path) -> Result<(), Failed> {
             | Handed::HttpListener { .. } => {}
         }
     }
+    let (seccomp, landlock) = (start.config.seccomp, start.config.landlock);
     let mut validator =
         Validator::new(*start.config, dirs, watch, parent, rtr, fetcher).or_fail("event loop")?;
 
     // 3. Lock down: read files beneath the source directories, nothing
-    //    else.
-    privileges::lock_down(&validator.policy())?;
+    //    else. The event loop was built first: seccomp has no
+    //    epoll_create1.
+    let dirs = &validator.dirs().0;
+    privileges::lock_down(&Policy {
+        role: Role::Validator,
+        read_beneath: dirs.iter().map(|(_, fd)| fd.as_fd()).collect(),
+        unveil: dirs.iter().map(|(p, _)| (p.as_path(), "r")).collect(),
+        max_files: 64,
+        seccomp: privileges::seccomp_mode(seccomp),
+        signals: Vec::new(),
+        require_landlock: landlock == LandlockPolicy::Required,
+        connect_ports: Vec::new(),
+    })?;
 
     // 4. Read, build, stream; again whenever something changes.
     validator.run()
