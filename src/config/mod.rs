@@ -665,6 +665,35 @@ pub enum AoAlgorithm {
     HmacSha256,
 }
 
+impl TcpMd5 {
+    /// The key as the kernel takes it: for the configured prefix (a
+    /// listener), or for one `host` of it (a connection out).
+    pub fn kernel_key(&self, host: Option<IpAddr>) -> privsep::tcpsig::Md5Key<'_> {
+        let (peer, prefix_len) = self.peer.or_host(host);
+        privsep::tcpsig::Md5Key {
+            peer,
+            prefix_len,
+            key: self.key.octets(),
+        }
+    }
+}
+
+impl TcpAo {
+    /// The key as the kernel takes it: for the configured prefix (a
+    /// listener), or for one `host` of it (a connection out).
+    pub fn kernel_key(&self, host: Option<IpAddr>) -> privsep::tcpsig::AoKey<'_> {
+        let (peer, prefix_len) = self.peer.or_host(host);
+        privsep::tcpsig::AoKey {
+            peer,
+            prefix_len,
+            key: self.key.octets(),
+            send_id: self.send_id,
+            recv_id: self.recv_id,
+            algorithm: self.algorithm.into(),
+        }
+    }
+}
+
 impl From<AoAlgorithm> for privsep::tcpsig::AoAlgorithm {
     fn from(a: AoAlgorithm) -> Self {
         match a {
@@ -687,6 +716,14 @@ pub struct Peer {
 }
 
 impl Peer {
+    /// The prefix, or `host` alone.
+    fn or_host(self, host: Option<IpAddr>) -> (IpAddr, u8) {
+        match host {
+            Some(h) => (h, Peer::max_len(h)),
+            None => (self.addr, self.len),
+        }
+    }
+
     fn max_len(addr: IpAddr) -> u8 {
         if addr.is_ipv4() {
             32

@@ -252,26 +252,13 @@ impl Conn {
 /// Set the key file's key for `peer`, if it has one: TCP-AO before
 /// TCP-MD5 (the key file lets no prefix have both).
 fn set_keys(fd: &OwnedFd, peer: SocketAddr, reach: &Reach) -> io::Result<()> {
-    use privsep::tcpsig::{self, AoKey, Md5Key};
+    use privsep::tcpsig;
     let ip = peer.ip();
     if let Some(k) = reach.tcp_ao.iter().find(|k| k.peer.contains(ip)) {
-        let key = AoKey {
-            peer: ip,
-            prefix_len: if ip.is_ipv4() { 32 } else { 128 },
-            key: k.key.octets(),
-            send_id: k.send_id,
-            recv_id: k.recv_id,
-            algorithm: k.algorithm.into(),
-        };
-        return tcpsig::add_ao_key(fd.as_fd(), &key);
+        return tcpsig::add_ao_key(fd.as_fd(), &k.kernel_key(Some(ip)));
     }
     if let Some(k) = reach.tcp_md5.iter().find(|k| k.peer.contains(ip)) {
-        let key = Md5Key {
-            peer: ip,
-            prefix_len: if ip.is_ipv4() { 32 } else { 128 },
-            key: k.key.octets(),
-        };
-        return tcpsig::add_md5_key(fd.as_fd(), &key);
+        return tcpsig::add_md5_key(fd.as_fd(), &k.kernel_key(Some(ip)));
     }
     Ok(())
 }

@@ -164,28 +164,16 @@ pub fn check_tcp_auth(config: &Config) -> Result<(), String> {
 /// (on OpenBSD, where the socket option is only on or off, every peer of
 /// the socket needs a `tcpmd5` security association).
 fn apply_tcp_auth(fd: BorrowedFd, family: AddressFamily, config: &Config) -> Result<usize, String> {
-    use privsep::tcpsig::{self, AoKey, Md5Key};
+    use privsep::tcpsig;
     let ours = |a: std::net::IpAddr| (family == AddressFamily::Inet6) == a.is_ipv6();
     let mut n = 0;
     for k in config.tcp_md5.iter().filter(|k| ours(k.peer.addr)) {
-        let key = Md5Key {
-            peer: k.peer.addr,
-            prefix_len: k.peer.len,
-            key: k.key.octets(),
-        };
-        tcpsig::add_md5_key(fd, &key).map_err(|e| format!("tcp-md5 key for {}: {e}", k.peer))?;
+        tcpsig::add_md5_key(fd, &k.kernel_key(None))
+            .map_err(|e| format!("tcp-md5 key for {}: {e}", k.peer))?;
         n += 1;
     }
     for k in config.tcp_ao.iter().filter(|k| ours(k.peer.addr)) {
-        let key = AoKey {
-            peer: k.peer.addr,
-            prefix_len: k.peer.len,
-            key: k.key.octets(),
-            send_id: k.send_id,
-            recv_id: k.recv_id,
-            algorithm: k.algorithm.into(),
-        };
-        tcpsig::add_ao_key(fd, &key).map_err(|e| {
+        tcpsig::add_ao_key(fd, &k.kernel_key(None)).map_err(|e| {
             format!(
                 "tcp-ao key for {} (send-id {}, recv-id {}): {e}",
                 k.peer, k.send_id, k.recv_id
