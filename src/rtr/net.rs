@@ -38,11 +38,6 @@ use super::tls::{self, TlsConn};
 use super::views::status::{self as view, unix_now, SerialRecord, SessionStatus, Stats, Status};
 use super::views::{self, Request, Response, Step, Views};
 
-const PARENT: Token = Token(0);
-const VALIDATOR: Token = Token(1);
-const LISTENER_BASE: usize = 16;
-const CONN_BASE: usize = 1 << 16;
-
 /// How long the loop sleeps at most: the granularity of deferred Serial
 /// Notifies, stall checks and accept back-off.
 const TICK: Duration = Duration::from_millis(250);
@@ -63,7 +58,10 @@ const STREAM_OCTETS: usize = 2 << 20;
 
 /// Connections accepted per listener per wake-up: a flood of connects
 /// waits its turn behind the sessions already open.
-const ACCEPT_BATCH: usize = 64;
+pub const ACCEPT_BATCH: usize = 64;
+
+/// How long accepting stops after a failure such as EMFILE.
+const ACCEPT_PAUSE: Duration = Duration::from_secs(1);
 
 /// The minimum progress of a router that has an answer pending: in every
 /// window of this length during which output waits all along, it must take
@@ -77,6 +75,153 @@ const MIN_PROGRESS: u64 = 16 * 1024;
 /// Reports, queries before data): the first few, then a note that the
 /// rest are not logged.
 const ROUTER_LINES: u32 = 5;
+
+//------------ Tokens --------------------------------------------------------
+
+/// What an event's token stands for. Every token the loop registers is
+/// made by [`Target::token`] and read back by [`Target::of`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The parent's channel.
+    Parent,
+    /// The validator's snapshot stream.
+    Validator,
+    /// The control socket.
+    Control,
+    /// An RTR listener, by index.
+    Listener(usize),
+    /// An HTTP listener, by index.
+    Http(usize),
+    /// A view connection, by slot.
+    View(usize),
+    /// A router session, by slot.
+    Conn(usize),
+}
+
+/// Where each range of tokens starts; a range ends where the next starts.
+const CONTROL_TOKEN: usize = 2;
+const LISTENER_BASE: usize = 16;
+const HTTP_BASE: usize = 1024;
+const VIEW_BASE: usize = 1 << 15;
+const CONN_BASE: usize = 1 << 16;
+
+impl Target {
+    /// The token to register it with.
+    pub fn token(self) -> Token {
+        Token(match self {
+            Target::Parent => 0,
+            Target::Validator => 1,
+            Target::Control => CONTROL_TOKEN,
+            Target::Listener(i) => LISTENER_BASE + i,
+            Target::Http(i) => HTTP_BASE + i,
+            Target::View(slot) => VIEW_BASE + slot,
+            Target::Conn(slot) => CONN_BASE + slot,
+        })
+    }
+
+    /// What `token` stands for; `None` for one no target makes.
+    pub fn of(token: Token) -> Option<Target> {
+        Some(match token.0 {
+            0 => Target::Parent,
+            1 => Target::Validator,
+            CONTROL_TOKEN => Target::Control,
+            t if t >= CONN_BASE => Target::Conn(t - CONN_BASE),
+            t if t >= VIEW_BASE => Target::View(t - VIEW_BASE),
+            t if t >= HTTP_BASE => Target::Http(t - HTTP_BASE),
+            t if t >= LISTENER_BASE => Target::Listener(t - LISTENER_BASE),
+            _ => return None,
+        })
+    }
+}
+
+//------------ Accepts -------------------------------------------------------
+
+/// How the listeners, RTR and views alike, are accepted on: at most
+/// [`ACCEPT_BATCH`] connections per listener per turn of the loop (a
+/// listener whose batch was full is come back to on the next turn), and
+/// after a failure such as EMFILE none at all for a moment, after which
+/// every listener is tried again. Events are edge-triggered: a client
+/// left in a queue would otherwise wait until another one connects.
+#[derive(Debug, Default)]
+pub struct Accepts {
+    paused_until: Option<Instant>,
+    more: Vec<Target>,
+}
+
+/// What one `accept` came to.
+#[derive(Debug)]
+pub enum Accepted<T> {
+    /// A connection.
+    Take(T),
+    /// Interrupted: try again.
+    Again,
+    /// Nothing more on this listener for now.
+    Stop,
+}
+
+impl<T> Accepted<T> {
+    /// The connection made into something else.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Accepted<U> {
+        match self {
+            Accepted::Take(x) => Accepted::Take(f(x)),
+            Accepted::Again => Accepted::Again,
+            Accepted::Stop => Accepted::Stop,
+        }
+    }
+}
+
+impl Accepts {
+    /// Whether accepting is paused.
+    pub fn paused(&self) -> bool {
+        self.paused_until.is_some()
+    }
+
+    /// What the result of one `accept` on `what` means; a failure other
+    /// than an empty queue pauses accepting.
+    pub fn check<T>(
+        &mut self,
+        result: io::Result<T>,
+        what: impl fmt::Display,
+        now: Instant,
+    ) -> Accepted<T> {
+        match result {
+            Ok(x) => Accepted::Take(x),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Accepted::Stop,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Accepted::Again,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning or
+                // dying; the tick retries.
+                warn!("{what}: accept: {e}; pausing new connections for a moment");
+                self.paused_until = Some(now + ACCEPT_PAUSE);
+                Accepted::Stop
+            }
+        }
+    }
+
+    /// `target` used up its batch: more may wait.
+    pub fn full(&mut self, target: Target) {
+        self.more.push(target);
+    }
+
+    /// Whether a listener is to be come back to without waiting.
+    pub fn waiting(&self) -> bool {
+        !self.more.is_empty()
+    }
+
+    /// The listeners whose batch was full, to accept on again now.
+    pub fn take_more(&mut self) -> Vec<Target> {
+        std::mem::take(&mut self.more)
+    }
+
+    /// Whether a pause ends at `now`: every listener is to be tried.
+    pub fn resume(&mut self, now: Instant) -> bool {
+        if self.paused_until.is_some_and(|t| now >= t) {
+            self.paused_until = None;
+            return true;
+        }
+        false
+    }
+}
 
 //------------ Settings ------------------------------------------------------
 
@@ -498,9 +643,8 @@ pub struct Server {
     stream: stream::Reader,
     /// The validator's channel may hold more than one wake-up took.
     stream_more: bool,
-    accept_paused_until: Option<Instant>,
-    /// Listeners whose last accept batch was full: more may wait.
-    accept_more: Vec<usize>,
+    /// Accept batches and pauses, for every listener.
+    accepts: Accepts,
     /// Sessions per router address.
     per_address: HashMap<IpAddr, usize>,
     /// Connections turned away since start-up.
@@ -533,8 +677,7 @@ impl Server {
             validator: None,
             stream: stream::Reader::new(),
             stream_more: false,
-            accept_paused_until: None,
-            accept_more: Vec::new(),
+            accepts: Accepts::default(),
             per_address: HashMap::new(),
             refused: 0,
             views: Views::default(),
@@ -551,7 +694,7 @@ impl Server {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let mut l = TcpListener::from_std(listener);
-        let token = Token(LISTENER_BASE + self.listeners.len());
+        let token = Target::Listener(self.listeners.len()).token();
         self.poll
             .registry()
             .register(&mut l, token, Interest::READABLE)?;
@@ -589,12 +732,12 @@ impl Server {
         let reg = self.poll.registry();
         reg.register(
             &mut mio::unix::SourceFd(&parent.as_raw_fd()),
-            PARENT,
+            Target::Parent.token(),
             Interest::READABLE,
         )?;
         reg.register(
             &mut mio::unix::SourceFd(&validator.as_raw_fd()),
-            VALIDATOR,
+            Target::Validator.token(),
             Interest::READABLE,
         )?;
         self.parent = Some(parent);
@@ -657,14 +800,12 @@ impl Server {
         loop {
             // More of the snapshot stream, of a listener's queue or of an
             // export waits: come straight back.
-            let timeout = if self.stream_more
-                || !self.accept_more.is_empty()
-                || !self.views.more.is_empty()
-            {
-                Duration::ZERO
-            } else {
-                TICK
-            };
+            let timeout =
+                if self.stream_more || self.accepts.waiting() || !self.views.more.is_empty() {
+                    Duration::ZERO
+                } else {
+                    TICK
+                };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
@@ -674,17 +815,19 @@ impl Server {
             }
             let mut validator = self.stream_more;
             for event in &events {
-                match event.token() {
-                    PARENT => {
+                match Target::of(event.token()) {
+                    Some(Target::Parent) => {
                         if let Some(exit) = self.handle_parent() {
                             return exit;
                         }
                     }
-                    VALIDATOR => validator = true,
-                    Token(t) if t >= CONN_BASE => self.drive(t - CONN_BASE),
-                    Token(t) if t >= views::VIEW_BASE => self.drive_view(t - views::VIEW_BASE),
-                    t if t == views::CONTROL || t.0 >= views::HTTP_BASE => self.accept_view(t),
-                    Token(t) => self.accept(t - LISTENER_BASE),
+                    Some(Target::Validator) => validator = true,
+                    Some(Target::Conn(slot)) => self.drive(slot),
+                    Some(Target::View(slot)) => self.drive_view(slot),
+                    Some(t @ (Target::Listener(_) | Target::Control | Target::Http(_))) => {
+                        self.accept_on(t);
+                    }
+                    None => {}
                 }
             }
             for slot in std::mem::take(&mut self.views.more) {
@@ -696,8 +839,8 @@ impl Server {
             if validator && !self.handle_validator() {
                 return Exit::Failed;
             }
-            for index in std::mem::take(&mut self.accept_more) {
-                self.accept(index);
+            for target in self.accepts.take_more() {
+                self.accept_on(target);
             }
             self.tick();
         }
@@ -821,29 +964,32 @@ impl Server {
 
     //--- Connections
 
-    /// Accept what listener `index` has, at most [`ACCEPT_BATCH`] at once
-    /// (more waits for the next turn of the loop). A connection beyond
-    /// the limits gets an Error Report and is closed.
+    /// Accept on the listener `target` stands for.
+    fn accept_on(&mut self, target: Target) {
+        match target {
+            Target::Listener(index) => self.accept(index),
+            Target::Control | Target::Http(_) => self.accept_view(target),
+            _ => {}
+        }
+    }
+
+    /// Accept what listener `index` has, a batch at a time (see
+    /// [`Accepts`]). A connection beyond the limits gets an Error Report
+    /// and is closed.
     fn accept(&mut self, index: usize) {
-        if self.accept_paused_until.is_some() {
+        if self.accepts.paused() {
             return;
         }
         for _ in 0..ACCEPT_BATCH {
-            let Some((listener, _, is_tls)) = self.listeners.get(index) else {
+            let Some((listener, addr, is_tls)) = self.listeners.get(index) else {
                 return;
             };
             let is_tls = *is_tls;
-            let (stream, peer) = match listener.accept() {
-                Ok(x) => x,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning or
-                    // dying; the tick retries.
-                    warn!("accept: {e}; pausing new sessions for a moment");
-                    self.accept_paused_until = Some(Instant::now() + Duration::from_secs(1));
-                    return;
-                }
+            let result = listener.accept();
+            let (stream, peer) = match self.accepts.check(result, addr, Instant::now()) {
+                Accepted::Take(x) => x,
+                Accepted::Again => continue,
+                Accepted::Stop => return,
             };
             let refusal = self.refusal(peer);
             if let Some((cause, why)) = refusal {
@@ -898,7 +1044,7 @@ impl Server {
             };
             if let Err(e) = self.poll.registry().register(
                 &mut conn.stream,
-                Token(CONN_BASE + slot),
+                Target::Conn(slot).token(),
                 Interest::READABLE | Interest::WRITABLE,
             ) {
                 warn!("session {peer} refused: {e}");
@@ -914,7 +1060,7 @@ impl Server {
         }
         // The batch is used up and more may wait: come back without
         // waiting for a new event.
-        self.accept_more.push(index);
+        self.accepts.full(Target::Listener(index));
     }
 
     /// Why a connection from `peer` is turned away, if it is: a limit
@@ -1086,10 +1232,10 @@ impl Server {
         for slot in self.views.overdue(now, self.poll.registry()) {
             self.drive_view(slot);
         }
-        if self.accept_paused_until.is_some_and(|t| now >= t) {
-            self.accept_paused_until = None;
-            for i in 0..self.listeners.len() {
-                self.accept(i);
+        if self.accepts.resume(now) {
+            let views = self.views.listeners();
+            for target in (0..self.listeners.len()).map(Target::Listener).chain(views) {
+                self.accept_on(target);
             }
         }
         let (first, idle) = (self.settings.query_timeout, self.settings.idle_limit());
@@ -1112,8 +1258,9 @@ impl Server {
 
 impl Server {
     /// Accept on the control socket or an HTTP listener.
-    fn accept_view(&mut self, token: Token) {
-        for slot in self.views.accept(token, self.poll.registry()) {
+    fn accept_view(&mut self, target: Target) {
+        let registry = self.poll.registry();
+        for slot in self.views.accept(target, &mut self.accepts, registry) {
             self.drive_view(slot);
         }
     }
@@ -1365,6 +1512,53 @@ mod tests {
         assert_eq!(idle_close.unwrap().to_string(), "idle: no PDU for 14400 s");
         let c = crate::config::Config::parse(std::path::Path::new("x"), "").unwrap();
         assert_eq!(Settings::from_config(&c).idle_limit(), idle);
+    }
+
+    #[test]
+    fn every_target_reads_back_from_its_token() {
+        for t in [
+            Target::Parent,
+            Target::Validator,
+            Target::Control,
+            Target::Listener(0),
+            Target::Listener(7),
+            Target::Http(0),
+            Target::Http(3),
+            Target::View(0),
+            Target::View(views::MAX_CONNS),
+            Target::Conn(0),
+            Target::Conn(100_000),
+        ] {
+            assert_eq!(Target::of(t.token()), Some(t), "{t:?}");
+        }
+        assert_eq!(Target::of(Token(3)), None);
+    }
+
+    #[test]
+    fn a_failed_accept_pauses_every_listener_until_the_tick_resumes() {
+        let t0 = Instant::now();
+        let mut a = Accepts::default();
+        let empty: io::Result<()> = Err(io::ErrorKind::WouldBlock.into());
+        assert!(matches!(a.check(empty, "l", t0), Accepted::Stop));
+        assert!(!a.paused());
+        let again: io::Result<()> = Err(io::ErrorKind::Interrupted.into());
+        assert!(matches!(a.check(again, "l", t0), Accepted::Again));
+        let emfile: io::Result<()> = Err(io::Error::from_raw_os_error(nix::libc::EMFILE));
+        assert!(matches!(a.check(emfile, "l", t0), Accepted::Stop));
+        assert!(a.paused());
+        assert!(!a.resume(t0 + ACCEPT_PAUSE / 2));
+        assert!(a.paused());
+        assert!(a.resume(t0 + ACCEPT_PAUSE));
+        assert!(!a.paused());
+        assert!(!a.resume(t0 + ACCEPT_PAUSE));
+        assert!(matches!(
+            a.check(Ok(5), "l", t0).map(|n| n + 1),
+            Accepted::Take(6)
+        ));
+        a.full(Target::Http(1));
+        assert!(a.waiting());
+        assert_eq!(a.take_more(), [Target::Http(1)]);
+        assert!(!a.waiting());
     }
 
     #[test]

@@ -35,12 +35,13 @@ use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
-use log::{debug, info, warn};
+use log::{debug, info};
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
-use mio::{Interest, Registry, Token};
+use mio::{Interest, Registry};
 
 use self::export::Export;
 use self::status::{SerialRecord, Stats};
+use super::net::{Accepted, Accepts, Target, ACCEPT_BATCH};
 use crate::msg::SourceState;
 
 /// View connections at once.
@@ -60,13 +61,6 @@ const SERIALS: usize = 20;
 
 /// Octets an export renders per connection per turn of the loop.
 const EXPORT_TURN: usize = 256 * 1024;
-
-/// Tokens: the control socket, the HTTP listeners, the view connections.
-pub const CONTROL: Token = Token(2);
-/// See [`CONTROL`].
-pub const HTTP_BASE: usize = 1024;
-/// See [`CONTROL`].
-pub const VIEW_BASE: usize = 1 << 15;
 
 //------------ Requests and responses -----------------------------------------
 
@@ -230,7 +224,7 @@ impl Views {
         let std = std::os::unix::net::UnixListener::from(fd);
         std.set_nonblocking(true)?;
         let mut l = UnixListener::from_std(std);
-        registry.register(&mut l, CONTROL, Interest::READABLE)?;
+        registry.register(&mut l, Target::Control.token(), Interest::READABLE)?;
         info!("control socket ready");
         self.control = Some(l);
         Ok(())
@@ -243,7 +237,7 @@ impl Views {
         let mut l = TcpListener::from_std(std);
         registry.register(
             &mut l,
-            Token(HTTP_BASE + self.http.len()),
+            Target::Http(self.http.len()).token(),
             Interest::READABLE,
         )?;
         info!("HTTP on {addr}");
@@ -257,32 +251,55 @@ impl Views {
         self.serials.truncate(SERIALS);
     }
 
-    /// Accept on the listener of `token`; the slots of connections that
-    /// have something to do now.
-    pub fn accept(&mut self, token: Token, registry: &Registry) -> Vec<usize> {
+    /// The listeners: the control socket, the HTTP listeners.
+    pub fn listeners(&self) -> Vec<Target> {
+        let control = self.control.as_ref().map(|_| Target::Control);
+        control
+            .into_iter()
+            .chain((0..self.http.len()).map(Target::Http))
+            .collect()
+    }
+
+    /// Accept on the listener `target`, a batch at a time (see
+    /// [`Accepts`]); the slots of connections that have something to do
+    /// now.
+    pub fn accept(
+        &mut self,
+        target: Target,
+        accepts: &mut Accepts,
+        registry: &Registry,
+    ) -> Vec<usize> {
         let mut ready = Vec::new();
-        loop {
-            let accepted = if token == CONTROL {
-                let Some(l) = self.control.as_ref() else {
-                    break;
-                };
-                l.accept()
-                    .map(|(s, _)| (Stream::Unix(s), "control".to_string(), false))
-            } else {
-                let Some((l, _)) = self.http.get(token.0 - HTTP_BASE) else {
-                    break;
-                };
-                l.accept()
-                    .map(|(s, peer)| (Stream::Tcp(s), peer.to_string(), true))
+        if accepts.paused() {
+            return ready;
+        }
+        for _ in 0..ACCEPT_BATCH {
+            let now = Instant::now();
+            let accepted = match target {
+                Target::Control => {
+                    let Some(l) = self.control.as_ref() else {
+                        return ready;
+                    };
+                    let result = l.accept();
+                    accepts
+                        .check(result, "control socket", now)
+                        .map(|(s, _)| (Stream::Unix(s), "control".to_string(), false))
+                }
+                Target::Http(index) => {
+                    let Some((l, addr)) = self.http.get(index) else {
+                        return ready;
+                    };
+                    let result = l.accept();
+                    accepts
+                        .check(result, format_args!("HTTP {addr}"), now)
+                        .map(|(s, peer)| (Stream::Tcp(s), peer.to_string(), true))
+                }
+                _ => return ready,
             };
             let (mut stream, peer, http) = match accepted {
-                Ok(x) => x,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    warn!("view accept: {e}");
-                    break;
-                }
+                Accepted::Take(x) => x,
+                Accepted::Again => continue,
+                Accepted::Stop => return ready,
             };
             if self.conns.iter().flatten().count() >= MAX_CONNS {
                 if http {
@@ -302,7 +319,7 @@ impl Views {
                 http,
                 peer,
                 input: Vec::new(),
-                deadline: Instant::now() + REQUEST_TIME,
+                deadline: now + REQUEST_TIME,
                 phase: Phase::Reading,
                 out: Vec::new(),
                 sent: 0,
@@ -312,7 +329,7 @@ impl Views {
             if registry
                 .register(
                     conn.stream.source(),
-                    Token(VIEW_BASE + slot),
+                    Target::View(slot).token(),
                     Interest::READABLE | Interest::WRITABLE,
                 )
                 .is_err()
@@ -323,6 +340,8 @@ impl Views {
             self.conns[slot] = Some(conn);
             ready.push(slot);
         }
+        // The batch is used up and more may wait.
+        accepts.full(target);
         ready
     }
 
