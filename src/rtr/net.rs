@@ -35,8 +35,11 @@ use crate::stream::{self, Word};
 use super::cache::{Cache, Update};
 use super::session::{Note, Output, Reason, SerialAnswer, Session};
 use super::tls::{self, TlsConn};
-use super::views::status::{self as view, unix_now, SerialRecord, SessionStatus, Stats, Status};
-use super::views::{self, Request, Response, Step, Views};
+use super::views::export::{Export, Format};
+use super::views::status::{
+    self as view, unix_now, Readiness, SerialRecord, SessionStatus, Stats, Status,
+};
+use super::views::{self, Action, Step, Views};
 
 /// How long the loop sleeps at most: the granularity of deferred Serial
 /// Notifies, stall checks and accept back-off.
@@ -833,9 +836,6 @@ impl Server {
             for slot in std::mem::take(&mut self.views.more) {
                 self.drive_view(slot);
             }
-            if std::mem::take(&mut self.views.reload) {
-                self.ask_reload();
-            }
             if validator && !self.handle_validator() {
                 return Exit::Failed;
             }
@@ -1086,10 +1086,9 @@ impl Server {
         }
     }
 
-    /// Turn a connection away: an Error Report (Internal Error, at the
-    /// highest version offered: no router is made to step down by it)
-    /// if it fits the socket at once, then close. A TLS connection is
-    /// only closed: it has no channel for a report before its handshake.
+    /// Turn a connection away: the session's refusal, if it fits the
+    /// socket at once, then close. A TLS connection is only closed: it has
+    /// no channel for a report before its handshake.
     fn refuse(&mut self, mut stream: TcpStream, peer: SocketAddr, tls: bool, why: &str) {
         self.refused += 1;
         if self.refused <= ROUTER_LINES.into() || self.refused.is_power_of_two() {
@@ -1099,16 +1098,7 @@ impl Server {
             );
         }
         if !tls {
-            let mut report = Vec::with_capacity(64 + why.len());
-            let text = format!("{why}; try again later");
-            pdu::error_report(
-                &mut report,
-                self.settings.max_version,
-                ErrorCode::InternalError,
-                &[],
-                &text,
-            );
-            let _ = stream.write(&report);
+            let _ = stream.write(&Session::refusal(self.settings.max_version, why));
         }
     }
 
@@ -1270,78 +1260,18 @@ impl Server {
         loop {
             match self.views.step(slot, self.poll.registry()) {
                 Step::Request(req) => {
-                    let response = self.answer(&req);
+                    let (response, action) = views::route(&req, &*self);
+                    match action {
+                        Action::None => {}
+                        Action::Reload => {
+                            info!("reload asked on the control socket");
+                            self.ask_reload();
+                        }
+                    }
                     self.views.respond(slot, response, self.poll.registry());
                 }
                 Step::Wait | Step::Closed => return,
             }
-        }
-    }
-
-    /// What a view request gets.
-    fn answer(&mut self, req: &Request) -> Response {
-        match req {
-            Request::Control(cmd) => match cmd.as_str() {
-                "status" => {
-                    let mut json = serde_json::to_vec(&self.status()).unwrap_or_default();
-                    json.push(b'\n');
-                    Response::Raw(json)
-                }
-                "reload" => {
-                    info!("reload asked on the control socket");
-                    self.views.reload = true;
-                    Response::Raw(b"reload requested\n".to_vec())
-                }
-                other => Response::Raw(
-                    format!("error: unknown command {other:?}; status or reload\n").into_bytes(),
-                ),
-            },
-            Request::Get { path, .. } => match path.as_str() {
-                "/healthz" => views::text(200, "ok\n"),
-                "/readyz" => {
-                    let ready = self.status().ready;
-                    if ready.ready {
-                        views::text(200, "ready\n")
-                    } else {
-                        views::text(503, &format!("not ready: {}\n", ready.reasons.join("; ")))
-                    }
-                }
-                "/status" => Response::Http {
-                    status: 200,
-                    content_type: "application/json",
-                    body: serde_json::to_vec_pretty(&self.status()).unwrap_or_default(),
-                },
-                "/metrics" => Response::Http {
-                    status: 200,
-                    content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                    body: views::metrics::render(&self.status()).into_bytes(),
-                },
-                "/" => Response::Http {
-                    status: 200,
-                    content_type: "text/html; charset=utf-8",
-                    body: views::page::render(&self.status()).into_bytes(),
-                },
-                "/json" | "/csv" => {
-                    let format = if path == "/json" {
-                        views::export::Format::Json
-                    } else {
-                        views::export::Format::Csv
-                    };
-                    match self.cache.export() {
-                        Some(parts) => {
-                            let made = self.data_made();
-                            Response::Export(Box::new(views::export::Export::new(
-                                format, parts, made,
-                            )))
-                        }
-                        None => views::text(503, "no data to serve\n"),
-                    }
-                }
-                _ => views::text(
-                    404,
-                    "not found; try /, /status, /metrics, /healthz, /readyz, /json or /csv\n",
-                ),
-            },
         }
     }
 
@@ -1420,8 +1350,28 @@ impl Server {
             sessions,
             ready: view::Readiness::default(),
         };
-        status.ready = status.readiness(self.listeners.len());
+        status.ready = views::State::readiness(self);
         status
+    }
+}
+
+impl views::State for Server {
+    fn status(&self) -> Status {
+        Server::status(self)
+    }
+
+    fn readiness(&self) -> Readiness {
+        view::readiness(
+            self.views.no_data.as_deref(),
+            self.cache.serial().map(|s| s.0),
+            &self.views.sources,
+            self.listeners.len(),
+        )
+    }
+
+    fn export(&self, format: Format) -> Option<Export> {
+        let parts = self.cache.export()?;
+        Some(Export::new(format, parts, self.data_made()))
     }
 }
 
@@ -1512,6 +1462,16 @@ mod tests {
         assert_eq!(idle_close.unwrap().to_string(), "idle: no PDU for 14400 s");
         let c = crate::config::Config::parse(std::path::Path::new("x"), "").unwrap();
         assert_eq!(Settings::from_config(&c).idle_limit(), idle);
+    }
+
+    #[test]
+    fn a_refusal_is_an_internal_error_at_the_highest_version_offered() {
+        let report = Session::refusal(Version::V1, "limit of 2 sessions reached");
+        assert_eq!(report[0], Version::V1.number());
+        let e = pdu::ErrorReport::parse(&report).expect("an Error Report");
+        assert_eq!(e.code, ErrorCode::InternalError.value());
+        assert_eq!(e.text, "limit of 2 sessions reached; try again later");
+        assert!(e.pdu.is_empty());
     }
 
     #[test]

@@ -39,8 +39,8 @@ use log::{debug, info};
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
 use mio::{Interest, Registry};
 
-use self::export::Export;
-use self::status::{SerialRecord, Stats};
+use self::export::{Export, Format};
+use self::status::{Readiness, SerialRecord, Stats, Status};
 use super::net::{Accepted, Accepts, Target, ACCEPT_BATCH};
 use crate::msg::SourceState;
 
@@ -212,8 +212,6 @@ pub struct Views {
     pub sources: Vec<SourceState>,
     /// Why nothing is served, while nothing is.
     pub no_data: Option<String>,
-    /// `rovctl reload` asked for a reload; the loop tells the parent.
-    pub reload: bool,
     /// Connections to come back to without waiting for an event.
     pub more: Vec<usize>,
 }
@@ -509,6 +507,97 @@ pub fn parse_request(input: &[u8], http: bool, eof: bool) -> Result<Option<Reque
     }
 }
 
+/// What the loop does beyond answering a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing.
+    None,
+    /// Ask the parent to reload, as SIGHUP does.
+    Reload,
+}
+
+/// What the views show, asked for as a request needs it: a health check
+/// costs no status document.
+pub trait State {
+    /// The whole status document, now.
+    fn status(&self) -> Status;
+    /// Whether rovd is ready, and why not.
+    fn readiness(&self) -> Readiness;
+    /// An export of the data served, if any is.
+    fn export(&self, format: Format) -> Option<Export>;
+}
+
+/// The answer to a request, and what else the loop must do.
+pub fn route(req: &Request, state: &impl State) -> (Response, Action) {
+    let path = match req {
+        Request::Control(cmd) => return control(cmd, state),
+        Request::Get { path, .. } => path.as_str(),
+    };
+    let response = match path {
+        "/healthz" => text(200, "ok\n"),
+        "/readyz" => {
+            let ready = state.readiness();
+            if ready.ready {
+                text(200, "ready\n")
+            } else {
+                text(503, &format!("not ready: {}\n", ready.reasons.join("; ")))
+            }
+        }
+        "/status" => Response::Http {
+            status: 200,
+            content_type: "application/json",
+            body: serde_json::to_vec_pretty(&state.status()).unwrap_or_default(),
+        },
+        "/metrics" => Response::Http {
+            status: 200,
+            content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            body: metrics::render(&state.status()).into_bytes(),
+        },
+        "/" => Response::Http {
+            status: 200,
+            content_type: "text/html; charset=utf-8",
+            body: page::render(&state.status()).into_bytes(),
+        },
+        "/json" | "/csv" => {
+            let format = if path == "/json" {
+                Format::Json
+            } else {
+                Format::Csv
+            };
+            match state.export(format) {
+                Some(export) => Response::Export(Box::new(export)),
+                None => text(503, "no data to serve\n"),
+            }
+        }
+        _ => text(
+            404,
+            "not found; try /, /status, /metrics, /healthz, /readyz, /json or /csv\n",
+        ),
+    };
+    (response, Action::None)
+}
+
+/// The answer to a control command.
+fn control(cmd: &str, state: &impl State) -> (Response, Action) {
+    match cmd {
+        "status" => {
+            let mut json = serde_json::to_vec(&state.status()).unwrap_or_default();
+            json.push(b'\n');
+            (Response::Raw(json), Action::None)
+        }
+        "reload" => (
+            Response::Raw(b"reload requested\n".to_vec()),
+            Action::Reload,
+        ),
+        other => (
+            Response::Raw(
+                format!("error: unknown command {other:?}; status or reload\n").into_bytes(),
+            ),
+            Action::None,
+        ),
+    }
+}
+
 /// An HTTP request head, once complete.
 fn parse_http(input: &[u8], limit: usize) -> Result<Option<Request>, Response> {
     let mut fields = [httparse::EMPTY_HEADER; 32];
@@ -637,6 +726,81 @@ mod tests {
         }
         many.extend_from_slice(b"\r\n");
         assert_eq!(status(parse_request(&many, true, false)), 431);
+    }
+
+    /// A state with no data and one reason not to be ready, which counts
+    /// the status documents it builds.
+    #[derive(Default)]
+    struct Fake {
+        built: std::cell::Cell<u32>,
+    }
+
+    impl State for Fake {
+        fn status(&self) -> Status {
+            self.built.set(self.built.get() + 1);
+            Status::default()
+        }
+
+        fn readiness(&self) -> Readiness {
+            Readiness {
+                ready: false,
+                reasons: vec!["no data loaded yet".into()],
+            }
+        }
+
+        fn export(&self, _: Format) -> Option<Export> {
+            None
+        }
+    }
+
+    fn get(path: &str) -> Request {
+        Request::Get {
+            path: path.into(),
+            head: false,
+        }
+    }
+
+    /// The status and body of an HTTP answer.
+    fn http(answer: (Response, Action)) -> (u16, String) {
+        assert_eq!(answer.1, Action::None);
+        match answer.0 {
+            Response::Http { status, body, .. } => {
+                (status, String::from_utf8(body).expect("UTF-8"))
+            }
+            _ => panic!("not an HTTP answer"),
+        }
+    }
+
+    #[test]
+    fn requests_are_routed_and_health_checks_build_no_status() {
+        let state = Fake::default();
+        assert_eq!(http(route(&get("/healthz"), &state)), (200, "ok\n".into()));
+        assert_eq!(
+            http(route(&get("/readyz"), &state)),
+            (503, "not ready: no data loaded yet\n".into())
+        );
+        assert_eq!(state.built.get(), 0);
+        assert_eq!(http(route(&get("/json"), &state)).0, 503);
+        assert_eq!(http(route(&get("/csv"), &state)).0, 503);
+        assert_eq!(http(route(&get("/nothing"), &state)).0, 404);
+        for path in ["/status", "/metrics", "/"] {
+            assert_eq!(http(route(&get(path), &state)).0, 200, "{path}");
+        }
+        assert_eq!(state.built.get(), 3);
+    }
+
+    #[test]
+    fn reload_on_the_control_socket_is_an_action() {
+        let state = Fake::default();
+        let (response, action) = route(&Request::Control("reload".into()), &state);
+        assert_eq!(action, Action::Reload);
+        assert!(matches!(response, Response::Raw(r) if r == b"reload requested\n"));
+        let (response, action) = route(&Request::Control("status".into()), &state);
+        assert_eq!(action, Action::None);
+        assert!(matches!(response, Response::Raw(r) if r.ends_with(b"}\n")));
+        let (response, action) = route(&Request::Control("stop".into()), &state);
+        assert_eq!(action, Action::None);
+        assert!(matches!(response, Response::Raw(r) if r.starts_with(b"error: unknown command")));
     }
 
     #[test]

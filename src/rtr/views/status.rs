@@ -241,34 +241,39 @@ pub struct Readiness {
     pub reasons: Vec<String>,
 }
 
-impl Status {
-    /// Whether rovd is ready, and why not: no data yet or none served, a
-    /// stale source, a source whose every payload has expired, no RTR
-    /// listener.
-    pub fn readiness(&self, listeners: usize) -> Readiness {
-        let mut reasons = Vec::new();
-        if let Some(why) = &self.no_data {
-            reasons.push(format!("serving no data: {why}"));
-        } else if self.serial.is_none() {
-            reasons.push("no data loaded yet".into());
+/// Whether rovd is ready, and why not: no data yet (`serial`) or none
+/// served (`no_data`), a stale source, a source whose every payload has
+/// expired, no RTR listener.
+pub fn readiness(
+    no_data: Option<&str>,
+    serial: Option<u32>,
+    sources: &[SourceState],
+    listeners: usize,
+) -> Readiness {
+    let mut reasons = Vec::new();
+    if let Some(why) = no_data {
+        reasons.push(format!("serving no data: {why}"));
+    } else if serial.is_none() {
+        reasons.push("no data loaded yet".into());
+    }
+    for s in sources {
+        if s.stale {
+            reasons.push(format!("{} is stale (policy {})", s.name, s.policy));
         }
-        for s in &self.sources {
-            if s.stale {
-                reasons.push(format!("{} is stale (policy {})", s.name, s.policy));
-            }
-            if s.all_expired {
-                reasons.push(format!("{}: every payload has expired", s.name));
-            }
-        }
-        if listeners == 0 {
-            reasons.push("no RTR listener".into());
-        }
-        Readiness {
-            ready: reasons.is_empty(),
-            reasons,
+        if s.all_expired {
+            reasons.push(format!("{}: every payload has expired", s.name));
         }
     }
+    if listeners == 0 {
+        reasons.push("no RTR listener".into());
+    }
+    Readiness {
+        ready: reasons.is_empty(),
+        reasons,
+    }
+}
 
+impl Status {
     /// The age of a source's data now, seconds.
     pub fn age(&self, s: &SourceState) -> Option<u64> {
         s.made.map(|m| self.now.saturating_sub(m))
