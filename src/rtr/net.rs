@@ -1268,7 +1268,7 @@ impl Server {
                             self.ask_reload();
                         }
                     }
-                    self.views.respond(slot, response, self.poll.registry());
+                    self.views.respond(slot, response, req.head_only());
                 }
                 Step::Wait | Step::Closed => return,
             }

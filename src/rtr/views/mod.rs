@@ -78,6 +78,13 @@ pub enum Request {
     },
 }
 
+impl Request {
+    /// Whether only the head of the answer is asked for (HEAD).
+    pub fn head_only(&self) -> bool {
+        matches!(self, Request::Get { head: true, .. })
+    }
+}
+
 /// What to send back.
 pub enum Response {
     /// Octets as they are (control socket).
@@ -181,8 +188,6 @@ struct Conn {
     out: Vec<u8>,
     sent: usize,
     export: Option<Box<Export>>,
-    /// HEAD: no body after the head.
-    head_only: bool,
 }
 
 /// What one look at a connection came to.
@@ -301,8 +306,7 @@ impl Views {
             };
             if self.conns.iter().flatten().count() >= MAX_CONNS {
                 if http {
-                    let busy = head(503, "text/plain", Some(5), "");
-                    let _ = stream.write(&[busy, b"busy\n".to_vec()].concat());
+                    let _ = stream.write(&encode(&text(503, "busy\n"), false));
                 }
                 Stats::count(&mut self.stats.refused, "views-busy");
                 debug!("{peer}: view refused, {MAX_CONNS} connections open");
@@ -322,7 +326,6 @@ impl Views {
                 out: Vec::new(),
                 sent: 0,
                 export: None,
-                head_only: false,
             };
             if registry
                 .register(
@@ -356,7 +359,7 @@ impl Views {
                 }
                 Ok(None) => Step::Wait,
                 Err(answer) => {
-                    self.respond(slot, answer, registry);
+                    self.respond(slot, answer, false);
                     self.step(slot, registry)
                 }
             },
@@ -383,39 +386,26 @@ impl Views {
         }
     }
 
-    /// Send `response` on connection `slot`, then close it.
-    pub fn respond(&mut self, slot: usize, response: Response, _registry: &Registry) {
+    /// Send `response` on connection `slot` (`head_only`: the head of
+    /// an HTTP response, for HEAD), then close it.
+    pub fn respond(&mut self, slot: usize, response: Response, head_only: bool) {
         let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
             return;
         };
         conn.phase = Phase::Writing;
         conn.sent = 0;
-        conn.out = match response {
-            Response::Raw(bytes) => bytes,
-            Response::Http {
-                status,
-                content_type,
-                body,
-            } => {
-                let extra = if status == 405 {
-                    "Allow: GET, HEAD\r\n"
-                } else {
-                    ""
-                };
-                let mut out = head(status, content_type, Some(body.len()), extra);
-                if !conn.head_only {
-                    out.extend_from_slice(&body);
+        match response {
+            // Octets as they are: no copy.
+            Response::Raw(bytes) => conn.out = bytes,
+            response => {
+                conn.out = encode(&response, head_only);
+                if let Response::Export(export) = response {
+                    if !head_only {
+                        conn.export = Some(export);
+                    }
                 }
-                out
             }
-            Response::Export(export) => {
-                let out = head(200, export.content_type(), None, "");
-                if !conn.head_only {
-                    conn.export = Some(export);
-                }
-                out
-            }
-        };
+        }
     }
 
     /// Close connection `slot`.
@@ -441,7 +431,7 @@ impl Views {
         let mut again = Vec::new();
         for (slot, http) in late {
             if http {
-                self.respond(slot, text(408, "request not complete in time\n"), registry);
+                self.respond(slot, text(408, "request not complete in time\n"), false);
                 again.push(slot);
             } else {
                 self.close(slot, registry);
@@ -474,11 +464,7 @@ fn read_request(conn: &mut Conn) -> Result<Option<Request>, Response> {
             Err(_) => return Err(Response::Raw(Vec::new())),
         }
     }
-    let parsed = parse_request(&conn.input, conn.http, eof);
-    if let Ok(Some(Request::Get { head, .. })) = &parsed {
-        conn.head_only = *head;
-    }
-    parsed
+    parse_request(&conn.input, conn.http, eof)
 }
 
 /// What the octets a client sent so far ask for: `Ok(None)` while the
@@ -626,6 +612,32 @@ fn parse_http(input: &[u8], limit: usize) -> Result<Option<Request>, Response> {
         path,
         head: method == "HEAD",
     }))
+}
+
+/// The octets of `response`: control socket octets as they are, an HTTP
+/// response with its head (and, unless `head_only`, its body; an export's
+/// body follows as it is rendered). A 405 names the methods allowed.
+pub fn encode(response: &Response, head_only: bool) -> Vec<u8> {
+    match response {
+        Response::Raw(bytes) => bytes.clone(),
+        Response::Http {
+            status,
+            content_type,
+            body,
+        } => {
+            let extra = if *status == 405 {
+                "Allow: GET, HEAD\r\n"
+            } else {
+                ""
+            };
+            let mut out = head(*status, content_type, Some(body.len()), extra);
+            if !head_only {
+                out.extend_from_slice(body);
+            }
+            out
+        }
+        Response::Export(export) => head(200, export.content_type(), None, ""),
+    }
 }
 
 /// Write what waits, rendering more of an export as the socket takes it;
@@ -801,6 +813,34 @@ mod tests {
         let (response, action) = route(&Request::Control("stop".into()), &state);
         assert_eq!(action, Action::None);
         assert!(matches!(response, Response::Raw(r) if r.starts_with(b"error: unknown command")));
+    }
+
+    #[test]
+    fn responses_are_encoded_with_their_head() {
+        let ok = text(200, "ok\n");
+        let full = String::from_utf8(encode(&ok, false)).unwrap();
+        assert_eq!(
+            full,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n\
+             Cache-Control: no-store\r\nConnection: close\r\nContent-Length: 3\r\n\r\nok\n"
+        );
+        // HEAD: the same head, its length included, and no body.
+        let head = String::from_utf8(encode(&ok, true)).unwrap();
+        assert_eq!(head, full.strip_suffix("ok\n").unwrap());
+        let busy = String::from_utf8(encode(&text(503, "busy\n"), false)).unwrap();
+        assert!(busy.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
+        assert!(busy.ends_with("Content-Length: 5\r\n\r\nbusy\n"));
+        assert!(!busy.contains("Allow:"));
+        let not_allowed = String::from_utf8(encode(&text(405, "x\n"), false)).unwrap();
+        assert!(not_allowed.contains("\r\nAllow: GET, HEAD\r\n"));
+        assert_eq!(encode(&Response::Raw(b"raw\n".to_vec()), true), b"raw\n");
+        assert!(Request::Get {
+            path: "/".into(),
+            head: true
+        }
+        .head_only());
+        assert!(!get("/").head_only());
+        assert!(!Request::Control("status".into()).head_only());
     }
 
     #[test]
