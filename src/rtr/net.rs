@@ -431,7 +431,7 @@ impl Conn {
         SessionStatus {
             peer: self.peer.to_string(),
             transport: if self.tls.is_some() { "tls" } else { "tcp" }.into(),
-            tls: self.tls.as_ref().and_then(|t| t.details()),
+            tls: self.tls.as_ref().and_then(|t| t.details().cloned()),
             version: self.session.version().map(Version::number),
             connected: self.connected,
             last_query: self.last_query.map(|(t, _)| t),
