@@ -24,6 +24,7 @@
 //!   (`page`)
 
 pub mod export;
+pub mod items;
 pub mod metrics;
 pub mod page;
 pub mod status;
