@@ -27,6 +27,7 @@ use mio::{Events, Interest, Poll, Token};
 use nix::sys::socket::{setsockopt, sockopt};
 
 use crate::config::{Config, TlsFiles};
+use crate::failed::{Failed, OrFail};
 use crate::msg;
 use crate::payload::Snapshot;
 use crate::pdu::{self, ErrorCode, Timers, Version, MAX_LEN};
@@ -618,7 +619,8 @@ impl Conn {
     }
 }
 
-/// Why the loop ended.
+/// Why the loop ended: [`Server::run`]'s outcome as the worker's `main`
+/// takes it.
 pub enum Exit {
     /// The parent closed its channel: orderly shutdown.
     Shutdown,
@@ -799,6 +801,15 @@ impl Server {
 
     /// Run until the parent closes its channel (never, without one).
     pub fn run(&mut self) -> Exit {
+        match self.serve() {
+            Ok(()) => Exit::Shutdown,
+            Err(Failed) => Exit::Failed,
+        }
+    }
+
+    /// Serve until the parent closes its channel: `Ok` then, [`Failed`]
+    /// after a failure that has been logged.
+    fn serve(&mut self) -> Result<(), Failed> {
         let mut events = Events::with_capacity(1024);
         loop {
             // More of the snapshot stream, of a listener's queue or of an
@@ -813,15 +824,15 @@ impl Server {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
-                error!("poll: {e}");
-                return Exit::Failed;
+                return Err(e).or_fail("poll");
             }
             let mut validator = self.stream_more;
             for event in &events {
                 match Target::of(event.token()) {
                     Some(Target::Parent) => {
-                        if let Some(exit) = self.handle_parent() {
-                            return exit;
+                        let open = self.handle_parent()?;
+                        if !open {
+                            return Ok(());
                         }
                     }
                     Some(Target::Validator) => validator = true,
@@ -836,8 +847,8 @@ impl Server {
             for slot in std::mem::take(&mut self.views.more) {
                 self.drive_view(slot);
             }
-            if validator && !self.handle_validator() {
-                return Exit::Failed;
+            if validator {
+                self.handle_validator()?;
             }
             for target in self.accepts.take_more() {
                 self.accept_on(target);
@@ -866,32 +877,21 @@ impl Server {
 
     //--- IPC
 
-    fn handle_parent(&mut self) -> Option<Exit> {
-        let parent = self.parent.as_mut()?;
-        let open = match parent.fill() {
-            Ok(open) => open,
-            Err(e) => {
-                error!("parent channel: {e}");
-                return Some(Exit::Failed);
-            }
+    /// Take what the parent sent; false once it has closed its channel.
+    fn handle_parent(&mut self) -> Result<bool, Failed> {
+        let Some(parent) = self.parent.as_mut() else {
+            return Ok(true);
         };
+        let open = parent.fill().or_fail("parent channel")?;
         let mut configs = Vec::new();
         let mut tls_files = Vec::new();
-        loop {
-            match parent.next_frame() {
-                Ok(Some(frame)) => match frame.decode::<msg::ToRtr>(msg::MAX_BODY) {
-                    Ok(msg::ToRtr::Config(config)) => configs.push(config),
-                    Ok(msg::ToRtr::Tls(files)) => tls_files.push(files),
-                    Err(e) => {
-                        error!("parent channel: {e}");
-                        return Some(Exit::Failed);
-                    }
-                },
-                Ok(None) => break,
-                Err(e) => {
-                    error!("parent channel: {e}");
-                    return Some(Exit::Failed);
-                }
+        while let Some(frame) = parent.next_frame().or_fail("parent channel")? {
+            match frame
+                .decode::<msg::ToRtr>(msg::MAX_BODY)
+                .or_fail("parent channel")?
+            {
+                msg::ToRtr::Config(config) => configs.push(config),
+                msg::ToRtr::Tls(files) => tls_files.push(files),
             }
         }
         for config in configs {
@@ -903,11 +903,7 @@ impl Server {
                 Err(e) => error!("TLS {e}; keeping the current TLS certificate"),
             }
         }
-        if open {
-            None
-        } else {
-            Some(Exit::Shutdown)
-        }
+        Ok(open)
     }
 
     fn reconfigure(&mut self, config: &Config) {
@@ -917,29 +913,19 @@ impl Server {
         info!("configuration reloaded");
     }
 
-    /// Take a bounded share of the snapshot stream; false if it is broken
-    /// or gone (fatal).
-    fn handle_validator(&mut self) -> bool {
+    /// Take a bounded share of the snapshot stream; [`Failed`] if it is
+    /// broken or gone.
+    fn handle_validator(&mut self) -> Result<(), Failed> {
         let Some(validator) = self.validator.as_mut() else {
-            return true;
+            return Ok(());
         };
-        let more = match validator.fill_some(STREAM_OCTETS) {
-            Ok(more) => more,
-            Err(e) => {
-                error!("validator channel: {e}");
-                return false;
-            }
-        };
-        let (word, frames_left) = match self
+        let more = validator
+            .fill_some(STREAM_OCTETS)
+            .or_fail("validator channel")?;
+        let (word, frames_left) = self
             .stream
             .take_some(STREAM_FRAMES, || validator.next_frame())
-        {
-            Ok(taken) => taken,
-            Err(e) => {
-                error!("validator channel: {e}");
-                return false;
-            }
-        };
+            .or_fail("validator channel")?;
         let closed = validator.is_closed();
         self.stream_more = more || frames_left;
         if let Some(states) = self.stream.take_sources() {
@@ -948,18 +934,15 @@ impl Server {
         match word {
             Some(Word::NoData(reason)) => self.withdraw(&reason),
             Some(Word::Snapshot(snapshot)) => {
-                if let Err(e) = self.install(snapshot) {
-                    error!("{e}");
-                    return false;
-                }
+                self.install(snapshot).or_fail("snapshot")?;
             }
             None => {}
         }
         if closed && !self.stream_more {
             error!("validator channel closed");
-            return false;
+            return Err(Failed);
         }
-        true
+        Ok(())
     }
 
     //--- Connections
