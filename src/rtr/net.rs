@@ -138,6 +138,104 @@ impl Target {
     }
 }
 
+//------------ Slots ---------------------------------------------------------
+
+/// Connections by slot, a slot being what their token carries: a slot
+/// freed is taken again before the table grows, so that tokens stay
+/// within their range and the table as long as the most connections
+/// ever open at once.
+pub struct Slots<T> {
+    items: Vec<Option<T>>,
+    free: Vec<usize>,
+    live: usize,
+}
+
+impl<T> Default for Slots<T> {
+    fn default() -> Self {
+        Slots {
+            items: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+        }
+    }
+}
+
+impl<T> Slots<T> {
+    /// The slot the next [`Slots::insert`] takes: the one to register a
+    /// connection's token with before it is inserted.
+    pub fn next_slot(&self) -> usize {
+        self.free.last().copied().unwrap_or(self.items.len())
+    }
+
+    /// Put `item` in the slot [`Slots::next_slot`] named; that slot.
+    pub fn insert(&mut self, item: T) -> usize {
+        self.live += 1;
+        if let Some(slot) = self.free.pop() {
+            self.items[slot] = Some(item);
+            slot
+        } else {
+            self.items.push(Some(item));
+            self.items.len() - 1
+        }
+    }
+
+    /// The item in `slot`, if one is.
+    pub fn get(&self, slot: usize) -> Option<&T> {
+        self.items.get(slot).and_then(Option::as_ref)
+    }
+
+    /// See [`Slots::get`].
+    pub fn get_mut(&mut self, slot: usize) -> Option<&mut T> {
+        self.items.get_mut(slot).and_then(Option::as_mut)
+    }
+
+    /// Take the item out of `slot`, which is free then.
+    pub fn remove(&mut self, slot: usize) -> Option<T> {
+        let item = self.items.get_mut(slot).and_then(Option::take)?;
+        self.free.push(slot);
+        self.live -= 1;
+        Some(item)
+    }
+
+    /// How many items there are.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Every slot that may hold an item, to go through by slot.
+    pub fn slots(&self) -> std::ops::Range<usize> {
+        0..self.items.len()
+    }
+
+    /// Every item.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.items.iter().flatten()
+    }
+
+    /// Every item with its slot.
+    pub fn entries(&self) -> impl Iterator<Item = (usize, &T)> {
+        self.items
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, item)| Some((slot, item.as_ref()?)))
+    }
+
+    /// Every item.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.items.iter_mut().flatten()
+    }
+
+    /// Drop every item.
+    pub fn clear(&mut self) {
+        *self = Slots::default();
+    }
+}
+
 //------------ Accepts -------------------------------------------------------
 
 /// How the listeners, RTR and views alike, are accepted on: at most
@@ -638,9 +736,7 @@ pub struct Server {
     listeners: Vec<(TcpListener, SocketAddr, bool)>,
     /// What new TLS connections use; replaced on reload.
     tls: Option<tls::Server>,
-    conns: Vec<Option<Conn>>,
-    free: Vec<usize>,
-    live: usize,
+    conns: Slots<Conn>,
     cache: Cache,
     parent: Option<privsep::Channel>,
     validator: Option<privsep::Channel>,
@@ -674,9 +770,7 @@ impl Server {
             settings,
             listeners: Vec::new(),
             tls: None,
-            conns: Vec::new(),
-            free: Vec::new(),
-            live: 0,
+            conns: Slots::default(),
             cache,
             parent: None,
             validator: None,
@@ -777,8 +871,8 @@ impl Server {
             update.withdrawn
         );
         let now = Instant::now();
-        for slot in 0..self.conns.len() {
-            if let Some(conn) = self.conns[slot].as_mut() {
+        for slot in self.conns.slots() {
+            if let Some(conn) = self.conns.get_mut(slot) {
                 conn.session.new_serial();
                 self.notify(slot, now);
             }
@@ -792,8 +886,8 @@ impl Server {
         self.cache.clear();
         self.views.no_data = Some(reason.to_string());
         warn!("no data to serve ({reason}): closing all sessions");
-        for slot in 0..self.conns.len() {
-            if self.conns[slot].is_some() {
+        for slot in self.conns.slots() {
+            if self.conns.get(slot).is_some() {
                 self.close(slot, Close::NoData);
             }
         }
@@ -860,15 +954,13 @@ impl Server {
     /// Tell v2 sessions the cache is restarting (§8.5), give the words a
     /// moment to leave, and close everything.
     pub fn shut_down(&mut self) {
-        for slot in &mut self.conns {
-            if let Some(conn) = slot.as_mut() {
-                if let Some(out) = conn.session.restart() {
-                    conn.push(out);
-                    let _ = conn.write();
-                }
+        for conn in self.conns.iter_mut() {
+            if let Some(out) = conn.session.restart() {
+                conn.push(out);
+                let _ = conn.write();
             }
         }
-        let n = self.conns.iter().flatten().count();
+        let n = self.conns.len();
         if n > 0 {
             info!("closing {n} sessions");
         }
@@ -999,10 +1091,6 @@ impl Server {
             };
             let _ = stream.set_nodelay(true);
             let _ = setsockopt(&stream, sockopt::KeepAlive, &true);
-            let slot = self.free.pop().unwrap_or_else(|| {
-                self.conns.push(None);
-                self.conns.len() - 1
-            });
             let now = Instant::now();
             let mut conn = Conn {
                 stream,
@@ -1027,17 +1115,15 @@ impl Server {
             };
             if let Err(e) = self.poll.registry().register(
                 &mut conn.stream,
-                Target::Conn(slot).token(),
+                Target::Conn(self.conns.next_slot()).token(),
                 Interest::READABLE | Interest::WRITABLE,
             ) {
                 warn!("session {peer} refused: {e}");
-                self.free.push(slot);
                 continue;
             }
             info!("session {peer} opened");
             self.views.stats.opened += 1;
-            self.conns[slot] = Some(conn);
-            self.live += 1;
+            let slot = self.conns.insert(conn);
             *self.per_address.entry(peer.ip()).or_default() += 1;
             self.drive(slot);
         }
@@ -1050,7 +1136,7 @@ impl Server {
     /// reached, named by its key.
     fn refusal(&self, peer: SocketAddr) -> Option<(&'static str, String)> {
         let from_peer = self.per_address.get(&peer.ip()).copied().unwrap_or(0);
-        if self.live >= self.settings.max_sessions {
+        if self.conns.len() >= self.settings.max_sessions {
             Some((
                 "max-sessions",
                 format!("limit of {} sessions reached", self.settings.max_sessions),
@@ -1088,7 +1174,7 @@ impl Server {
     /// Move everything that can move on one connection: answer queries
     /// while nothing is queued, write, read; until no progress is made.
     fn drive(&mut self, slot: usize) {
-        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+        let Some(conn) = self.conns.get_mut(slot) else {
             return;
         };
         let mut outs = Vec::new();
@@ -1138,7 +1224,7 @@ impl Server {
     }
 
     fn close(&mut self, slot: usize, reason: Close) {
-        let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) else {
+        let Some(mut conn) = self.conns.remove(slot) else {
             return;
         };
         if let Some(tls) = conn.tls.as_mut() {
@@ -1147,8 +1233,6 @@ impl Server {
             let _ = tls.flush(&mut conn.stream);
         }
         let _ = self.poll.registry().deregister(&mut conn.stream);
-        self.free.push(slot);
-        self.live -= 1;
         if let Some(n) = self.per_address.get_mut(&conn.peer.ip()) {
             *n -= 1;
             if *n == 0 {
@@ -1186,7 +1270,7 @@ impl Server {
 
     /// Queue the session's Serial Notify if it is due now, and write it.
     fn notify(&mut self, slot: usize, now: Instant) {
-        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+        let Some(conn) = self.conns.get_mut(slot) else {
             return;
         };
         if conn.closing.is_some() {
@@ -1212,8 +1296,8 @@ impl Server {
             }
         }
         let (first, idle) = (self.settings.query_timeout, self.settings.idle_limit());
-        for slot in 0..self.conns.len() {
-            let Some(conn) = self.conns[slot].as_mut() else {
+        for slot in self.conns.slots() {
+            let Some(conn) = self.conns.get_mut(slot) else {
                 continue;
             };
             let close = overdue(conn.opened, conn.last_pdu, now, first, idle)
@@ -1281,7 +1365,7 @@ impl Server {
 
     /// The status document, now.
     fn status(&self) -> Status {
-        let sessions: Vec<SessionStatus> = self.conns.iter().flatten().map(Conn::status).collect();
+        let sessions: Vec<SessionStatus> = self.conns.iter().map(Conn::status).collect();
         let stats = &self.views.stats;
         let live_pdus: u64 = sessions.iter().map(|s| s.pdus_sent).sum();
         let live_octets: u64 = sessions.iter().map(|s| s.octets_sent).sum();
@@ -1455,6 +1539,30 @@ mod tests {
         assert_eq!(e.code, ErrorCode::InternalError.value());
         assert_eq!(e.text, "limit of 2 sessions reached; try again later");
         assert!(e.pdu.is_empty());
+    }
+
+    #[test]
+    fn a_freed_slot_is_taken_before_the_table_grows() {
+        let mut slots = Slots::default();
+        assert_eq!(slots.next_slot(), 0);
+        assert_eq!(slots.insert('a'), 0);
+        assert_eq!(slots.next_slot(), 1);
+        assert_eq!(slots.insert('b'), 1);
+        assert_eq!(slots.insert('c'), 2);
+        assert_eq!(slots.remove(1), Some('b'));
+        assert_eq!(slots.remove(1), None);
+        assert_eq!((slots.len(), slots.get(1)), (2, None));
+        assert_eq!(slots.next_slot(), 1);
+        assert_eq!(slots.insert('d'), 1);
+        assert_eq!(slots.slots(), 0..3);
+        *slots.get_mut(2).unwrap() = 'e';
+        assert_eq!(slots.iter().collect::<String>(), "ade");
+        assert_eq!(slots.remove(0), Some('a'));
+        let entries: Vec<(usize, char)> = slots.entries().map(|(i, c)| (i, *c)).collect();
+        assert_eq!(entries, [(1, 'd'), (2, 'e')]);
+        slots.clear();
+        assert!(slots.is_empty());
+        assert_eq!(slots.next_slot(), 0);
     }
 
     #[test]

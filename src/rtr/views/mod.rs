@@ -42,7 +42,7 @@ use mio::{Interest, Registry};
 
 use self::export::{Export, Format};
 use self::status::{Readiness, SerialRecord, Stats, Status};
-use super::net::{Accepted, Accepts, Target, ACCEPT_BATCH};
+use super::net::{Accepted, Accepts, Slots, Target, ACCEPT_BATCH};
 use crate::msg::SourceState;
 
 /// View connections at once.
@@ -208,8 +208,7 @@ pub enum Step {
 pub struct Views {
     control: Option<UnixListener>,
     http: Vec<(TcpListener, SocketAddr)>,
-    conns: Vec<Option<Conn>>,
-    free: Vec<usize>,
+    conns: Slots<Conn>,
     /// Counters kept as things happen.
     pub stats: Stats,
     /// The latest serials, newest first.
@@ -305,7 +304,7 @@ impl Views {
                 Accepted::Again => continue,
                 Accepted::Stop => return ready,
             };
-            if self.conns.iter().flatten().count() >= MAX_CONNS {
+            if self.conns.len() >= MAX_CONNS {
                 if http {
                     let _ = stream.write(&encode(&text(503, "busy\n"), false));
                 }
@@ -313,10 +312,6 @@ impl Views {
                 debug!("{peer}: view refused, {MAX_CONNS} connections open");
                 continue;
             }
-            let slot = self.free.pop().unwrap_or_else(|| {
-                self.conns.push(None);
-                self.conns.len() - 1
-            });
             let mut conn = Conn {
                 stream,
                 http,
@@ -331,16 +326,14 @@ impl Views {
             if registry
                 .register(
                     conn.stream.source(),
-                    Target::View(slot).token(),
+                    Target::View(self.conns.next_slot()).token(),
                     Interest::READABLE | Interest::WRITABLE,
                 )
                 .is_err()
             {
-                self.free.push(slot);
                 continue;
             }
-            self.conns[slot] = Some(conn);
-            ready.push(slot);
+            ready.push(self.conns.insert(conn));
         }
         // The batch is used up and more may wait.
         accepts.full(target);
@@ -349,7 +342,7 @@ impl Views {
 
     /// Read, write, and say what the connection needs.
     pub fn step(&mut self, slot: usize, registry: &Registry) -> Step {
-        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+        let Some(conn) = self.conns.get_mut(slot) else {
             return Step::Closed;
         };
         match conn.phase {
@@ -390,7 +383,7 @@ impl Views {
     /// Send `response` on connection `slot` (`head_only`: the head of
     /// an HTTP response, for HEAD), then close it.
     pub fn respond(&mut self, slot: usize, response: Response, head_only: bool) {
-        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+        let Some(conn) = self.conns.get_mut(slot) else {
             return;
         };
         conn.phase = Phase::Writing;
@@ -411,9 +404,8 @@ impl Views {
 
     /// Close connection `slot`.
     pub fn close(&mut self, slot: usize, registry: &Registry) {
-        if let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) {
+        if let Some(mut conn) = self.conns.remove(slot) {
             let _ = registry.deregister(conn.stream.source());
-            self.free.push(slot);
         }
     }
 
@@ -422,12 +414,9 @@ impl Views {
     pub fn overdue(&mut self, now: Instant, registry: &Registry) -> Vec<usize> {
         let late: Vec<(usize, bool)> = self
             .conns
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| {
-                let c = c.as_ref()?;
-                (c.phase == Phase::Reading && now >= c.deadline).then_some((i, c.http))
-            })
+            .entries()
+            .filter(|(_, c)| c.phase == Phase::Reading && now >= c.deadline)
+            .map(|(slot, c)| (slot, c.http))
             .collect();
         let mut again = Vec::new();
         for (slot, http) in late {
