@@ -10,13 +10,13 @@
 
 use std::sync::Arc;
 
-use rustls::crypto::ring as provider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::{ClientConfig, RootCertStore};
 
 use crate::config::{Source, Upstream};
 use crate::msg::Reach;
+use crate::rtr::tls::{pem_certificates, provider, VERSIONS};
 
 /// The TLS client configuration for the TLS upstreams of `source`; `None`
 /// if it has none. An error names the file at fault.
@@ -47,8 +47,8 @@ pub fn client_config(source: &Source, reach: &Reach) -> Result<Option<Arc<Client
     if roots.is_empty() {
         return Err(format!("{roots_name}: no usable CA certificate (of {bad})"));
     }
-    let builder = ClientConfig::builder_with_provider(Arc::new(provider::default_provider()))
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_protocol_versions(VERSIONS)
         .map_err(|e| e.to_string())?
         .with_root_certificates(roots);
     let config = match (&source.client_certificate, &source.client_key) {
@@ -58,12 +58,7 @@ pub fn client_config(source: &Source, reach: &Reach) -> Result<Option<Arc<Client
             let pem = reach
                 .file(cert_path)
                 .ok_or_else(|| format!("{cert_name}: not read"))?;
-            let chain = CertificateDer::pem_slice_iter(pem)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(|e| format!("{cert_name}: not PEM certificates: {e}"))?;
-            if chain.is_empty() {
-                return Err(format!("{cert_name}: no CERTIFICATE in the file"));
-            }
+            let chain = pem_certificates(pem).map_err(|e| format!("{cert_name}: {e}"))?;
             let pem = reach
                 .file(key_path)
                 .ok_or_else(|| format!("{key_name}: not read"))?;

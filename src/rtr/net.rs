@@ -27,6 +27,7 @@ use mio::{Events, Interest, Poll, Token};
 use nix::sys::socket::{setsockopt, sockopt};
 
 use crate::config::{Config, TlsFiles};
+use crate::failed::{Failed, OrFail};
 use crate::msg;
 use crate::payload::Snapshot;
 use crate::pdu::{self, ErrorCode, Timers, Version, MAX_LEN};
@@ -35,13 +36,11 @@ use crate::stream::{self, Word};
 use super::cache::{Cache, Update};
 use super::session::{Note, Output, Reason, SerialAnswer, Session};
 use super::tls::{self, TlsConn};
-use super::views::status::{self as view, unix_now, SerialRecord, SessionStatus, Stats, Status};
-use super::views::{self, Request, Response, Step, Views};
-
-const PARENT: Token = Token(0);
-const VALIDATOR: Token = Token(1);
-const LISTENER_BASE: usize = 16;
-const CONN_BASE: usize = 1 << 16;
+use super::views::export::{Export, Format};
+use super::views::status::{
+    self as view, unix_now, Readiness, SerialRecord, SessionStatus, Stats, Status,
+};
+use super::views::{self, Action, Step, Views};
 
 /// How long the loop sleeps at most: the granularity of deferred Serial
 /// Notifies, stall checks and accept back-off.
@@ -63,7 +62,10 @@ const STREAM_OCTETS: usize = 2 << 20;
 
 /// Connections accepted per listener per wake-up: a flood of connects
 /// waits its turn behind the sessions already open.
-const ACCEPT_BATCH: usize = 64;
+pub const ACCEPT_BATCH: usize = 64;
+
+/// How long accepting stops after a failure such as EMFILE.
+const ACCEPT_PAUSE: Duration = Duration::from_secs(1);
 
 /// The minimum progress of a router that has an answer pending: in every
 /// window of this length during which output waits all along, it must take
@@ -77,6 +79,251 @@ const MIN_PROGRESS: u64 = 16 * 1024;
 /// Reports, queries before data): the first few, then a note that the
 /// rest are not logged.
 const ROUTER_LINES: u32 = 5;
+
+//------------ Tokens --------------------------------------------------------
+
+/// What an event's token stands for. Every token the loop registers is
+/// made by [`Target::token`] and read back by [`Target::of`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Target {
+    /// The parent's channel.
+    Parent,
+    /// The validator's snapshot stream.
+    Validator,
+    /// The control socket.
+    Control,
+    /// An RTR listener, by index.
+    Listener(usize),
+    /// An HTTP listener, by index.
+    Http(usize),
+    /// A view connection, by slot.
+    View(usize),
+    /// A router session, by slot.
+    Conn(usize),
+}
+
+/// Where each range of tokens starts; a range ends where the next starts.
+const CONTROL_TOKEN: usize = 2;
+const LISTENER_BASE: usize = 16;
+const HTTP_BASE: usize = 1024;
+const VIEW_BASE: usize = 1 << 15;
+const CONN_BASE: usize = 1 << 16;
+
+impl Target {
+    /// The token to register it with.
+    pub fn token(self) -> Token {
+        Token(match self {
+            Target::Parent => 0,
+            Target::Validator => 1,
+            Target::Control => CONTROL_TOKEN,
+            Target::Listener(i) => LISTENER_BASE + i,
+            Target::Http(i) => HTTP_BASE + i,
+            Target::View(slot) => VIEW_BASE + slot,
+            Target::Conn(slot) => CONN_BASE + slot,
+        })
+    }
+
+    /// What `token` stands for; `None` for one no target makes.
+    pub fn of(token: Token) -> Option<Target> {
+        Some(match token.0 {
+            0 => Target::Parent,
+            1 => Target::Validator,
+            CONTROL_TOKEN => Target::Control,
+            t if t >= CONN_BASE => Target::Conn(t - CONN_BASE),
+            t if t >= VIEW_BASE => Target::View(t - VIEW_BASE),
+            t if t >= HTTP_BASE => Target::Http(t - HTTP_BASE),
+            t if t >= LISTENER_BASE => Target::Listener(t - LISTENER_BASE),
+            _ => return None,
+        })
+    }
+}
+
+//------------ Slots ---------------------------------------------------------
+
+/// Connections by slot, a slot being what their token carries: a slot
+/// freed is taken again before the table grows, so that tokens stay
+/// within their range and the table as long as the most connections
+/// ever open at once.
+pub struct Slots<T> {
+    items: Vec<Option<T>>,
+    free: Vec<usize>,
+    live: usize,
+}
+
+impl<T> Default for Slots<T> {
+    fn default() -> Self {
+        Slots {
+            items: Vec::new(),
+            free: Vec::new(),
+            live: 0,
+        }
+    }
+}
+
+impl<T> Slots<T> {
+    /// The slot the next [`Slots::insert`] takes: the one to register a
+    /// connection's token with before it is inserted.
+    pub fn next_slot(&self) -> usize {
+        self.free.last().copied().unwrap_or(self.items.len())
+    }
+
+    /// Put `item` in the slot [`Slots::next_slot`] named; that slot.
+    pub fn insert(&mut self, item: T) -> usize {
+        self.live += 1;
+        if let Some(slot) = self.free.pop() {
+            self.items[slot] = Some(item);
+            slot
+        } else {
+            self.items.push(Some(item));
+            self.items.len() - 1
+        }
+    }
+
+    /// The item in `slot`, if one is.
+    pub fn get(&self, slot: usize) -> Option<&T> {
+        self.items.get(slot).and_then(Option::as_ref)
+    }
+
+    /// See [`Slots::get`].
+    pub fn get_mut(&mut self, slot: usize) -> Option<&mut T> {
+        self.items.get_mut(slot).and_then(Option::as_mut)
+    }
+
+    /// Take the item out of `slot`, which is free then.
+    pub fn remove(&mut self, slot: usize) -> Option<T> {
+        let item = self.items.get_mut(slot).and_then(Option::take)?;
+        self.free.push(slot);
+        self.live -= 1;
+        Some(item)
+    }
+
+    /// How many items there are.
+    pub fn len(&self) -> usize {
+        self.live
+    }
+
+    /// Whether there is none.
+    pub fn is_empty(&self) -> bool {
+        self.live == 0
+    }
+
+    /// Every slot that may hold an item, to go through by slot.
+    pub fn slots(&self) -> std::ops::Range<usize> {
+        0..self.items.len()
+    }
+
+    /// Every item.
+    pub fn iter(&self) -> impl Iterator<Item = &T> {
+        self.items.iter().flatten()
+    }
+
+    /// Every item with its slot.
+    pub fn entries(&self) -> impl Iterator<Item = (usize, &T)> {
+        self.items
+            .iter()
+            .enumerate()
+            .filter_map(|(slot, item)| Some((slot, item.as_ref()?)))
+    }
+
+    /// Every item.
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut T> {
+        self.items.iter_mut().flatten()
+    }
+
+    /// Drop every item.
+    pub fn clear(&mut self) {
+        *self = Slots::default();
+    }
+}
+
+//------------ Accepts -------------------------------------------------------
+
+/// How the listeners, RTR and views alike, are accepted on: at most
+/// [`ACCEPT_BATCH`] connections per listener per turn of the loop (a
+/// listener whose batch was full is come back to on the next turn), and
+/// after a failure such as EMFILE none at all for a moment, after which
+/// every listener is tried again. Events are edge-triggered: a client
+/// left in a queue would otherwise wait until another one connects.
+#[derive(Debug, Default)]
+pub struct Accepts {
+    paused_until: Option<Instant>,
+    more: Vec<Target>,
+}
+
+/// What one `accept` came to.
+#[derive(Debug)]
+pub enum Accepted<T> {
+    /// A connection.
+    Take(T),
+    /// Interrupted: try again.
+    Again,
+    /// Nothing more on this listener for now.
+    Stop,
+}
+
+impl<T> Accepted<T> {
+    /// The connection made into something else.
+    pub fn map<U>(self, f: impl FnOnce(T) -> U) -> Accepted<U> {
+        match self {
+            Accepted::Take(x) => Accepted::Take(f(x)),
+            Accepted::Again => Accepted::Again,
+            Accepted::Stop => Accepted::Stop,
+        }
+    }
+}
+
+impl Accepts {
+    /// Whether accepting is paused.
+    pub fn paused(&self) -> bool {
+        self.paused_until.is_some()
+    }
+
+    /// What the result of one `accept` on `what` means; a failure other
+    /// than an empty queue pauses accepting.
+    pub fn check<T>(
+        &mut self,
+        result: io::Result<T>,
+        what: impl fmt::Display,
+        now: Instant,
+    ) -> Accepted<T> {
+        match result {
+            Ok(x) => Accepted::Take(x),
+            Err(e) if e.kind() == io::ErrorKind::WouldBlock => Accepted::Stop,
+            Err(e) if e.kind() == io::ErrorKind::Interrupted => Accepted::Again,
+            Err(e) => {
+                // EMFILE and friends: back off instead of spinning or
+                // dying; the tick retries.
+                warn!("{what}: accept: {e}; pausing new connections for a moment");
+                self.paused_until = Some(now + ACCEPT_PAUSE);
+                Accepted::Stop
+            }
+        }
+    }
+
+    /// `target` used up its batch: more may wait.
+    pub fn full(&mut self, target: Target) {
+        self.more.push(target);
+    }
+
+    /// Whether a listener is to be come back to without waiting.
+    pub fn waiting(&self) -> bool {
+        !self.more.is_empty()
+    }
+
+    /// The listeners whose batch was full, to accept on again now.
+    pub fn take_more(&mut self) -> Vec<Target> {
+        std::mem::take(&mut self.more)
+    }
+
+    /// Whether a pause ends at `now`: every listener is to be tried.
+    pub fn resume(&mut self, now: Instant) -> bool {
+        if self.paused_until.is_some_and(|t| now >= t) {
+            self.paused_until = None;
+            return true;
+        }
+        false
+    }
+}
 
 //------------ Settings ------------------------------------------------------
 
@@ -283,7 +530,7 @@ impl Conn {
         SessionStatus {
             peer: self.peer.to_string(),
             transport: if self.tls.is_some() { "tls" } else { "tcp" }.into(),
-            tls: self.tls.as_ref().and_then(|t| t.details()),
+            tls: self.tls.as_ref().and_then(|t| t.details().cloned()),
             version: self.session.version().map(Version::number),
             connected: self.connected,
             last_query: self.last_query.map(|(t, _)| t),
@@ -470,7 +717,8 @@ impl Conn {
     }
 }
 
-/// Why the loop ended.
+/// Why the loop ended: [`Server::run`]'s outcome as the worker's `main`
+/// takes it.
 pub enum Exit {
     /// The parent closed its channel: orderly shutdown.
     Shutdown,
@@ -488,9 +736,7 @@ pub struct Server {
     listeners: Vec<(TcpListener, SocketAddr, bool)>,
     /// What new TLS connections use; replaced on reload.
     tls: Option<tls::Server>,
-    conns: Vec<Option<Conn>>,
-    free: Vec<usize>,
-    live: usize,
+    conns: Slots<Conn>,
     cache: Cache,
     parent: Option<privsep::Channel>,
     validator: Option<privsep::Channel>,
@@ -498,9 +744,8 @@ pub struct Server {
     stream: stream::Reader,
     /// The validator's channel may hold more than one wake-up took.
     stream_more: bool,
-    accept_paused_until: Option<Instant>,
-    /// Listeners whose last accept batch was full: more may wait.
-    accept_more: Vec<usize>,
+    /// Accept batches and pauses, for every listener.
+    accepts: Accepts,
     /// Sessions per router address.
     per_address: HashMap<IpAddr, usize>,
     /// Connections turned away since start-up.
@@ -525,16 +770,13 @@ impl Server {
             settings,
             listeners: Vec::new(),
             tls: None,
-            conns: Vec::new(),
-            free: Vec::new(),
-            live: 0,
+            conns: Slots::default(),
             cache,
             parent: None,
             validator: None,
             stream: stream::Reader::new(),
             stream_more: false,
-            accept_paused_until: None,
-            accept_more: Vec::new(),
+            accepts: Accepts::default(),
             per_address: HashMap::new(),
             refused: 0,
             views: Views::default(),
@@ -551,7 +793,7 @@ impl Server {
         listener.set_nonblocking(true)?;
         let addr = listener.local_addr()?;
         let mut l = TcpListener::from_std(listener);
-        let token = Token(LISTENER_BASE + self.listeners.len());
+        let token = Target::Listener(self.listeners.len()).token();
         self.poll
             .registry()
             .register(&mut l, token, Interest::READABLE)?;
@@ -589,12 +831,12 @@ impl Server {
         let reg = self.poll.registry();
         reg.register(
             &mut mio::unix::SourceFd(&parent.as_raw_fd()),
-            PARENT,
+            Target::Parent.token(),
             Interest::READABLE,
         )?;
         reg.register(
             &mut mio::unix::SourceFd(&validator.as_raw_fd()),
-            VALIDATOR,
+            Target::Validator.token(),
             Interest::READABLE,
         )?;
         self.parent = Some(parent);
@@ -629,8 +871,8 @@ impl Server {
             update.withdrawn
         );
         let now = Instant::now();
-        for slot in 0..self.conns.len() {
-            if let Some(conn) = self.conns[slot].as_mut() {
+        for slot in self.conns.slots() {
+            if let Some(conn) = self.conns.get_mut(slot) {
                 conn.session.new_serial();
                 self.notify(slot, now);
             }
@@ -644,8 +886,8 @@ impl Server {
         self.cache.clear();
         self.views.no_data = Some(reason.to_string());
         warn!("no data to serve ({reason}): closing all sessions");
-        for slot in 0..self.conns.len() {
-            if self.conns[slot].is_some() {
+        for slot in self.conns.slots() {
+            if self.conns.get(slot).is_some() {
                 self.close(slot, Close::NoData);
             }
         }
@@ -653,51 +895,57 @@ impl Server {
 
     /// Run until the parent closes its channel (never, without one).
     pub fn run(&mut self) -> Exit {
+        match self.serve() {
+            Ok(()) => Exit::Shutdown,
+            Err(Failed) => Exit::Failed,
+        }
+    }
+
+    /// Serve until the parent closes its channel: `Ok` then, [`Failed`]
+    /// after a failure that has been logged.
+    fn serve(&mut self) -> Result<(), Failed> {
         let mut events = Events::with_capacity(1024);
         loop {
             // More of the snapshot stream, of a listener's queue or of an
             // export waits: come straight back.
-            let timeout = if self.stream_more
-                || !self.accept_more.is_empty()
-                || !self.views.more.is_empty()
-            {
-                Duration::ZERO
-            } else {
-                TICK
-            };
+            let timeout =
+                if self.stream_more || self.accepts.waiting() || !self.views.more.is_empty() {
+                    Duration::ZERO
+                } else {
+                    TICK
+                };
             if let Err(e) = self.poll.poll(&mut events, Some(timeout)) {
                 if e.kind() == io::ErrorKind::Interrupted {
                     continue;
                 }
-                error!("poll: {e}");
-                return Exit::Failed;
+                return Err(e).or_fail("poll");
             }
             let mut validator = self.stream_more;
             for event in &events {
-                match event.token() {
-                    PARENT => {
-                        if let Some(exit) = self.handle_parent() {
-                            return exit;
+                match Target::of(event.token()) {
+                    Some(Target::Parent) => {
+                        let open = self.handle_parent()?;
+                        if !open {
+                            return Ok(());
                         }
                     }
-                    VALIDATOR => validator = true,
-                    Token(t) if t >= CONN_BASE => self.drive(t - CONN_BASE),
-                    Token(t) if t >= views::VIEW_BASE => self.drive_view(t - views::VIEW_BASE),
-                    t if t == views::CONTROL || t.0 >= views::HTTP_BASE => self.accept_view(t),
-                    Token(t) => self.accept(t - LISTENER_BASE),
+                    Some(Target::Validator) => validator = true,
+                    Some(Target::Conn(slot)) => self.drive(slot),
+                    Some(Target::View(slot)) => self.drive_view(slot),
+                    Some(t @ (Target::Listener(_) | Target::Control | Target::Http(_))) => {
+                        self.accept_on(t);
+                    }
+                    None => {}
                 }
             }
             for slot in std::mem::take(&mut self.views.more) {
                 self.drive_view(slot);
             }
-            if std::mem::take(&mut self.views.reload) {
-                self.ask_reload();
+            if validator {
+                self.handle_validator()?;
             }
-            if validator && !self.handle_validator() {
-                return Exit::Failed;
-            }
-            for index in std::mem::take(&mut self.accept_more) {
-                self.accept(index);
+            for target in self.accepts.take_more() {
+                self.accept_on(target);
             }
             self.tick();
         }
@@ -706,15 +954,13 @@ impl Server {
     /// Tell v2 sessions the cache is restarting (§8.5), give the words a
     /// moment to leave, and close everything.
     pub fn shut_down(&mut self) {
-        for slot in &mut self.conns {
-            if let Some(conn) = slot.as_mut() {
-                if let Some(out) = conn.session.restart() {
-                    conn.push(out);
-                    let _ = conn.write();
-                }
+        for conn in self.conns.iter_mut() {
+            if let Some(out) = conn.session.restart() {
+                conn.push(out);
+                let _ = conn.write();
             }
         }
-        let n = self.conns.iter().flatten().count();
+        let n = self.conns.len();
         if n > 0 {
             info!("closing {n} sessions");
         }
@@ -723,32 +969,21 @@ impl Server {
 
     //--- IPC
 
-    fn handle_parent(&mut self) -> Option<Exit> {
-        let parent = self.parent.as_mut()?;
-        let open = match parent.fill() {
-            Ok(open) => open,
-            Err(e) => {
-                error!("parent channel: {e}");
-                return Some(Exit::Failed);
-            }
+    /// Take what the parent sent; false once it has closed its channel.
+    fn handle_parent(&mut self) -> Result<bool, Failed> {
+        let Some(parent) = self.parent.as_mut() else {
+            return Ok(true);
         };
+        let open = parent.fill().or_fail("parent channel")?;
         let mut configs = Vec::new();
         let mut tls_files = Vec::new();
-        loop {
-            match parent.next_frame() {
-                Ok(Some(frame)) => match frame.decode::<msg::ToRtr>(msg::MAX_BODY) {
-                    Ok(msg::ToRtr::Config(config)) => configs.push(config),
-                    Ok(msg::ToRtr::Tls(files)) => tls_files.push(files),
-                    Err(e) => {
-                        error!("parent channel: {e}");
-                        return Some(Exit::Failed);
-                    }
-                },
-                Ok(None) => break,
-                Err(e) => {
-                    error!("parent channel: {e}");
-                    return Some(Exit::Failed);
-                }
+        while let Some(frame) = parent.next_frame().or_fail("parent channel")? {
+            match frame
+                .decode::<msg::ToRtr>(msg::MAX_BODY)
+                .or_fail("parent channel")?
+            {
+                msg::ToRtr::Config(config) => configs.push(config),
+                msg::ToRtr::Tls(files) => tls_files.push(files),
             }
         }
         for config in configs {
@@ -760,11 +995,7 @@ impl Server {
                 Err(e) => error!("TLS {e}; keeping the current TLS certificate"),
             }
         }
-        if open {
-            None
-        } else {
-            Some(Exit::Shutdown)
-        }
+        Ok(open)
     }
 
     fn reconfigure(&mut self, config: &Config) {
@@ -774,29 +1005,19 @@ impl Server {
         info!("configuration reloaded");
     }
 
-    /// Take a bounded share of the snapshot stream; false if it is broken
-    /// or gone (fatal).
-    fn handle_validator(&mut self) -> bool {
+    /// Take a bounded share of the snapshot stream; [`Failed`] if it is
+    /// broken or gone.
+    fn handle_validator(&mut self) -> Result<(), Failed> {
         let Some(validator) = self.validator.as_mut() else {
-            return true;
+            return Ok(());
         };
-        let more = match validator.fill_some(STREAM_OCTETS) {
-            Ok(more) => more,
-            Err(e) => {
-                error!("validator channel: {e}");
-                return false;
-            }
-        };
-        let (word, frames_left) = match self
+        let more = validator
+            .fill_some(STREAM_OCTETS)
+            .or_fail("validator channel")?;
+        let (word, frames_left) = self
             .stream
             .take_some(STREAM_FRAMES, || validator.next_frame())
-        {
-            Ok(taken) => taken,
-            Err(e) => {
-                error!("validator channel: {e}");
-                return false;
-            }
-        };
+            .or_fail("validator channel")?;
         let closed = validator.is_closed();
         self.stream_more = more || frames_left;
         if let Some(states) = self.stream.take_sources() {
@@ -805,45 +1026,45 @@ impl Server {
         match word {
             Some(Word::NoData(reason)) => self.withdraw(&reason),
             Some(Word::Snapshot(snapshot)) => {
-                if let Err(e) = self.install(snapshot) {
-                    error!("{e}");
-                    return false;
-                }
+                self.install(snapshot).or_fail("snapshot")?;
             }
             None => {}
         }
         if closed && !self.stream_more {
             error!("validator channel closed");
-            return false;
+            return Err(Failed);
         }
-        true
+        Ok(())
     }
 
     //--- Connections
 
-    /// Accept what listener `index` has, at most [`ACCEPT_BATCH`] at once
-    /// (more waits for the next turn of the loop). A connection beyond
-    /// the limits gets an Error Report and is closed.
+    /// Accept on the listener `target` stands for.
+    fn accept_on(&mut self, target: Target) {
+        match target {
+            Target::Listener(index) => self.accept(index),
+            Target::Control | Target::Http(_) => self.accept_view(target),
+            _ => {}
+        }
+    }
+
+    /// Accept what listener `index` has, a batch at a time (see
+    /// [`Accepts`]). A connection beyond the limits gets an Error Report
+    /// and is closed.
     fn accept(&mut self, index: usize) {
-        if self.accept_paused_until.is_some() {
+        if self.accepts.paused() {
             return;
         }
         for _ in 0..ACCEPT_BATCH {
-            let Some((listener, _, is_tls)) = self.listeners.get(index) else {
+            let Some((listener, addr, is_tls)) = self.listeners.get(index) else {
                 return;
             };
             let is_tls = *is_tls;
-            let (stream, peer) = match listener.accept() {
-                Ok(x) => x,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    // EMFILE and friends: back off instead of spinning or
-                    // dying; the tick retries.
-                    warn!("accept: {e}; pausing new sessions for a moment");
-                    self.accept_paused_until = Some(Instant::now() + Duration::from_secs(1));
-                    return;
-                }
+            let result = listener.accept();
+            let (stream, peer) = match self.accepts.check(result, addr, Instant::now()) {
+                Accepted::Take(x) => x,
+                Accepted::Again => continue,
+                Accepted::Stop => return,
             };
             let refusal = self.refusal(peer);
             if let Some((cause, why)) = refusal {
@@ -870,10 +1091,6 @@ impl Server {
             };
             let _ = stream.set_nodelay(true);
             let _ = setsockopt(&stream, sockopt::KeepAlive, &true);
-            let slot = self.free.pop().unwrap_or_else(|| {
-                self.conns.push(None);
-                self.conns.len() - 1
-            });
             let now = Instant::now();
             let mut conn = Conn {
                 stream,
@@ -898,30 +1115,28 @@ impl Server {
             };
             if let Err(e) = self.poll.registry().register(
                 &mut conn.stream,
-                Token(CONN_BASE + slot),
+                Target::Conn(self.conns.next_slot()).token(),
                 Interest::READABLE | Interest::WRITABLE,
             ) {
                 warn!("session {peer} refused: {e}");
-                self.free.push(slot);
                 continue;
             }
             info!("session {peer} opened");
             self.views.stats.opened += 1;
-            self.conns[slot] = Some(conn);
-            self.live += 1;
+            let slot = self.conns.insert(conn);
             *self.per_address.entry(peer.ip()).or_default() += 1;
             self.drive(slot);
         }
         // The batch is used up and more may wait: come back without
         // waiting for a new event.
-        self.accept_more.push(index);
+        self.accepts.full(Target::Listener(index));
     }
 
     /// Why a connection from `peer` is turned away, if it is: a limit
     /// reached, named by its key.
     fn refusal(&self, peer: SocketAddr) -> Option<(&'static str, String)> {
         let from_peer = self.per_address.get(&peer.ip()).copied().unwrap_or(0);
-        if self.live >= self.settings.max_sessions {
+        if self.conns.len() >= self.settings.max_sessions {
             Some((
                 "max-sessions",
                 format!("limit of {} sessions reached", self.settings.max_sessions),
@@ -940,10 +1155,9 @@ impl Server {
         }
     }
 
-    /// Turn a connection away: an Error Report (Internal Error, at the
-    /// highest version offered: no router is made to step down by it)
-    /// if it fits the socket at once, then close. A TLS connection is
-    /// only closed: it has no channel for a report before its handshake.
+    /// Turn a connection away: the session's refusal, if it fits the
+    /// socket at once, then close. A TLS connection is only closed: it has
+    /// no channel for a report before its handshake.
     fn refuse(&mut self, mut stream: TcpStream, peer: SocketAddr, tls: bool, why: &str) {
         self.refused += 1;
         if self.refused <= ROUTER_LINES.into() || self.refused.is_power_of_two() {
@@ -953,23 +1167,14 @@ impl Server {
             );
         }
         if !tls {
-            let mut report = Vec::with_capacity(64 + why.len());
-            let text = format!("{why}; try again later");
-            pdu::error_report(
-                &mut report,
-                self.settings.max_version,
-                ErrorCode::InternalError,
-                &[],
-                &text,
-            );
-            let _ = stream.write(&report);
+            let _ = stream.write(&Session::refusal(self.settings.max_version, why));
         }
     }
 
     /// Move everything that can move on one connection: answer queries
     /// while nothing is queued, write, read; until no progress is made.
     fn drive(&mut self, slot: usize) {
-        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+        let Some(conn) = self.conns.get_mut(slot) else {
             return;
         };
         let mut outs = Vec::new();
@@ -1019,7 +1224,7 @@ impl Server {
     }
 
     fn close(&mut self, slot: usize, reason: Close) {
-        let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) else {
+        let Some(mut conn) = self.conns.remove(slot) else {
             return;
         };
         if let Some(tls) = conn.tls.as_mut() {
@@ -1028,8 +1233,6 @@ impl Server {
             let _ = tls.flush(&mut conn.stream);
         }
         let _ = self.poll.registry().deregister(&mut conn.stream);
-        self.free.push(slot);
-        self.live -= 1;
         if let Some(n) = self.per_address.get_mut(&conn.peer.ip()) {
             *n -= 1;
             if *n == 0 {
@@ -1067,7 +1270,7 @@ impl Server {
 
     /// Queue the session's Serial Notify if it is due now, and write it.
     fn notify(&mut self, slot: usize, now: Instant) {
-        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+        let Some(conn) = self.conns.get_mut(slot) else {
             return;
         };
         if conn.closing.is_some() {
@@ -1086,15 +1289,15 @@ impl Server {
         for slot in self.views.overdue(now, self.poll.registry()) {
             self.drive_view(slot);
         }
-        if self.accept_paused_until.is_some_and(|t| now >= t) {
-            self.accept_paused_until = None;
-            for i in 0..self.listeners.len() {
-                self.accept(i);
+        if self.accepts.resume(now) {
+            let views = self.views.listeners();
+            for target in (0..self.listeners.len()).map(Target::Listener).chain(views) {
+                self.accept_on(target);
             }
         }
         let (first, idle) = (self.settings.query_timeout, self.settings.idle_limit());
-        for slot in 0..self.conns.len() {
-            let Some(conn) = self.conns[slot].as_mut() else {
+        for slot in self.conns.slots() {
+            let Some(conn) = self.conns.get_mut(slot) else {
                 continue;
             };
             let close = overdue(conn.opened, conn.last_pdu, now, first, idle)
@@ -1112,8 +1315,9 @@ impl Server {
 
 impl Server {
     /// Accept on the control socket or an HTTP listener.
-    fn accept_view(&mut self, token: Token) {
-        for slot in self.views.accept(token, self.poll.registry()) {
+    fn accept_view(&mut self, target: Target) {
+        let registry = self.poll.registry();
+        for slot in self.views.accept(target, &mut self.accepts, registry) {
             self.drive_view(slot);
         }
     }
@@ -1123,78 +1327,18 @@ impl Server {
         loop {
             match self.views.step(slot, self.poll.registry()) {
                 Step::Request(req) => {
-                    let response = self.answer(&req);
-                    self.views.respond(slot, response, self.poll.registry());
+                    let (response, action) = views::route(&req, &*self);
+                    match action {
+                        Action::None => {}
+                        Action::Reload => {
+                            info!("reload asked on the control socket");
+                            self.ask_reload();
+                        }
+                    }
+                    self.views.respond(slot, response, req.head_only());
                 }
                 Step::Wait | Step::Closed => return,
             }
-        }
-    }
-
-    /// What a view request gets.
-    fn answer(&mut self, req: &Request) -> Response {
-        match req {
-            Request::Control(cmd) => match cmd.as_str() {
-                "status" => {
-                    let mut json = serde_json::to_vec(&self.status()).unwrap_or_default();
-                    json.push(b'\n');
-                    Response::Raw(json)
-                }
-                "reload" => {
-                    info!("reload asked on the control socket");
-                    self.views.reload = true;
-                    Response::Raw(b"reload requested\n".to_vec())
-                }
-                other => Response::Raw(
-                    format!("error: unknown command {other:?}; status or reload\n").into_bytes(),
-                ),
-            },
-            Request::Get { path, .. } => match path.as_str() {
-                "/healthz" => views::text(200, "ok\n"),
-                "/readyz" => {
-                    let ready = self.status().ready;
-                    if ready.ready {
-                        views::text(200, "ready\n")
-                    } else {
-                        views::text(503, &format!("not ready: {}\n", ready.reasons.join("; ")))
-                    }
-                }
-                "/status" => Response::Http {
-                    status: 200,
-                    content_type: "application/json",
-                    body: serde_json::to_vec_pretty(&self.status()).unwrap_or_default(),
-                },
-                "/metrics" => Response::Http {
-                    status: 200,
-                    content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8",
-                    body: views::metrics::render(&self.status()).into_bytes(),
-                },
-                "/" => Response::Http {
-                    status: 200,
-                    content_type: "text/html; charset=utf-8",
-                    body: views::page::render(&self.status()).into_bytes(),
-                },
-                "/json" | "/csv" => {
-                    let format = if path == "/json" {
-                        views::export::Format::Json
-                    } else {
-                        views::export::Format::Csv
-                    };
-                    match self.cache.export() {
-                        Some(parts) => {
-                            let made = self.data_made();
-                            Response::Export(Box::new(views::export::Export::new(
-                                format, parts, made,
-                            )))
-                        }
-                        None => views::text(503, "no data to serve\n"),
-                    }
-                }
-                _ => views::text(
-                    404,
-                    "not found; try /, /status, /metrics, /healthz, /readyz, /json or /csv\n",
-                ),
-            },
         }
     }
 
@@ -1221,7 +1365,7 @@ impl Server {
 
     /// The status document, now.
     fn status(&self) -> Status {
-        let sessions: Vec<SessionStatus> = self.conns.iter().flatten().map(Conn::status).collect();
+        let sessions: Vec<SessionStatus> = self.conns.iter().map(Conn::status).collect();
         let stats = &self.views.stats;
         let live_pdus: u64 = sessions.iter().map(|s| s.pdus_sent).sum();
         let live_octets: u64 = sessions.iter().map(|s| s.octets_sent).sum();
@@ -1273,8 +1417,28 @@ impl Server {
             sessions,
             ready: view::Readiness::default(),
         };
-        status.ready = status.readiness(self.listeners.len());
+        status.ready = views::State::readiness(self);
         status
+    }
+}
+
+impl views::State for Server {
+    fn status(&self) -> Status {
+        Server::status(self)
+    }
+
+    fn readiness(&self) -> Readiness {
+        view::readiness(
+            self.views.no_data.as_deref(),
+            self.cache.serial().map(|s| s.0),
+            &self.views.sources,
+            self.listeners.len(),
+        )
+    }
+
+    fn export(&self, format: Format) -> Option<Export> {
+        let parts = self.cache.export()?;
+        Some(Export::new(format, parts, self.data_made()))
     }
 }
 
@@ -1365,6 +1529,87 @@ mod tests {
         assert_eq!(idle_close.unwrap().to_string(), "idle: no PDU for 14400 s");
         let c = crate::config::Config::parse(std::path::Path::new("x"), "").unwrap();
         assert_eq!(Settings::from_config(&c).idle_limit(), idle);
+    }
+
+    #[test]
+    fn a_refusal_is_an_internal_error_at_the_highest_version_offered() {
+        let report = Session::refusal(Version::V1, "limit of 2 sessions reached");
+        assert_eq!(report[0], Version::V1.number());
+        let e = pdu::ErrorReport::parse(&report).expect("an Error Report");
+        assert_eq!(e.code, ErrorCode::InternalError.value());
+        assert_eq!(e.text, "limit of 2 sessions reached; try again later");
+        assert!(e.pdu.is_empty());
+    }
+
+    #[test]
+    fn a_freed_slot_is_taken_before_the_table_grows() {
+        let mut slots = Slots::default();
+        assert_eq!(slots.next_slot(), 0);
+        assert_eq!(slots.insert('a'), 0);
+        assert_eq!(slots.next_slot(), 1);
+        assert_eq!(slots.insert('b'), 1);
+        assert_eq!(slots.insert('c'), 2);
+        assert_eq!(slots.remove(1), Some('b'));
+        assert_eq!(slots.remove(1), None);
+        assert_eq!((slots.len(), slots.get(1)), (2, None));
+        assert_eq!(slots.next_slot(), 1);
+        assert_eq!(slots.insert('d'), 1);
+        assert_eq!(slots.slots(), 0..3);
+        *slots.get_mut(2).unwrap() = 'e';
+        assert_eq!(slots.iter().collect::<String>(), "ade");
+        assert_eq!(slots.remove(0), Some('a'));
+        let entries: Vec<(usize, char)> = slots.entries().map(|(i, c)| (i, *c)).collect();
+        assert_eq!(entries, [(1, 'd'), (2, 'e')]);
+        slots.clear();
+        assert!(slots.is_empty());
+        assert_eq!(slots.next_slot(), 0);
+    }
+
+    #[test]
+    fn every_target_reads_back_from_its_token() {
+        for t in [
+            Target::Parent,
+            Target::Validator,
+            Target::Control,
+            Target::Listener(0),
+            Target::Listener(7),
+            Target::Http(0),
+            Target::Http(3),
+            Target::View(0),
+            Target::View(views::MAX_CONNS),
+            Target::Conn(0),
+            Target::Conn(100_000),
+        ] {
+            assert_eq!(Target::of(t.token()), Some(t), "{t:?}");
+        }
+        assert_eq!(Target::of(Token(3)), None);
+    }
+
+    #[test]
+    fn a_failed_accept_pauses_every_listener_until_the_tick_resumes() {
+        let t0 = Instant::now();
+        let mut a = Accepts::default();
+        let empty: io::Result<()> = Err(io::ErrorKind::WouldBlock.into());
+        assert!(matches!(a.check(empty, "l", t0), Accepted::Stop));
+        assert!(!a.paused());
+        let again: io::Result<()> = Err(io::ErrorKind::Interrupted.into());
+        assert!(matches!(a.check(again, "l", t0), Accepted::Again));
+        let emfile: io::Result<()> = Err(io::Error::from_raw_os_error(nix::libc::EMFILE));
+        assert!(matches!(a.check(emfile, "l", t0), Accepted::Stop));
+        assert!(a.paused());
+        assert!(!a.resume(t0 + ACCEPT_PAUSE / 2));
+        assert!(a.paused());
+        assert!(a.resume(t0 + ACCEPT_PAUSE));
+        assert!(!a.paused());
+        assert!(!a.resume(t0 + ACCEPT_PAUSE));
+        assert!(matches!(
+            a.check(Ok(5), "l", t0).map(|n| n + 1),
+            Accepted::Take(6)
+        ));
+        a.full(Target::Http(1));
+        assert!(a.waiting());
+        assert_eq!(a.take_more(), [Target::Http(1)]);
+        assert!(!a.waiting());
     }
 
     #[test]

@@ -316,6 +316,23 @@ impl Session {
         Some(Output::Pdus { bytes, pdus: 1 })
     }
 
+    /// The Error Report that turns a connection away before it has a
+    /// session (a limit reached: `why`): Internal Error at the highest
+    /// version offered, so that no router is made to step down by it,
+    /// asking it to try again later.
+    pub fn refusal(max_version: Version, why: &str) -> Vec<u8> {
+        let text = format!("{why}; try again later");
+        let mut report = Vec::with_capacity(32 + text.len());
+        pdu::error_report(
+            &mut report,
+            max_version,
+            ErrorCode::InternalError,
+            &[],
+            &text,
+        );
+        report
+    }
+
     //--- Queries
 
     fn negotiate(&mut self, version: Version, notes: &mut Vec<Note>) {

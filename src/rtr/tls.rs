@@ -7,7 +7,9 @@
 //! configuration once, only to check the files (`rovd -n`, start-up,
 //! reload; see `parent::tls`) before handing them over. rustls with the ring provider, TLS 1.2
 //! and 1.3; it needs no system call beyond what plain RTR uses, but
-//! `getrandom`.
+//! `getrandom`. The provider, the versions and the reading of PEM
+//! certificates are shared with the fetcher's client side
+//! (`fetcher::tls`).
 //!
 //! The session state machine does not know about TLS: plaintext goes in
 //! and out of [`TlsConn`] exactly as it would go to and from a socket. The
@@ -21,12 +23,13 @@ use std::io::{self, IoSlice, Read, Write};
 use std::net::IpAddr;
 use std::sync::Arc;
 
-use rustls::crypto::ring as provider;
+use rustls::crypto::CryptoProvider;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, ServerName};
 use rustls::server::WebPkiClientVerifier;
-use rustls::{RootCertStore, ServerConfig, ServerConnection};
+use rustls::{RootCertStore, ServerConfig, ServerConnection, SupportedProtocolVersion};
 
+use super::views::status::TlsStatus;
 use crate::config::TlsFiles;
 
 /// Ciphertext a connection buffers at most before it stops taking
@@ -73,15 +76,30 @@ fn bad(part: Part, reason: impl ToString) -> BadFile {
     }
 }
 
-/// The certificates of a PEM file, at least one.
-fn certificates(pem: &[u8], part: Part) -> Result<Vec<CertificateDer<'static>>, BadFile> {
+/// The TLS versions rovd speaks, to routers and to upstreams alike.
+pub(crate) static VERSIONS: &[&SupportedProtocolVersion] =
+    &[&rustls::version::TLS13, &rustls::version::TLS12];
+
+/// The crypto provider rovd's TLS uses, server and client: ring.
+pub(crate) fn provider() -> Arc<CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+/// The certificates of a PEM file, at least one; an error says what is
+/// wrong with the file.
+pub(crate) fn pem_certificates(pem: &[u8]) -> Result<Vec<CertificateDer<'static>>, String> {
     let certs = CertificateDer::pem_slice_iter(pem)
         .collect::<Result<Vec<_>, _>>()
-        .map_err(|e| bad(part, format!("not PEM certificates: {e}")))?;
+        .map_err(|e| format!("not PEM certificates: {e}"))?;
     if certs.is_empty() {
-        return Err(bad(part, "no CERTIFICATE in the file"));
+        return Err("no CERTIFICATE in the file".into());
     }
     Ok(certs)
+}
+
+/// [`pem_certificates`] of the `[tls]` file `part`.
+fn certificates(pem: &[u8], part: Part) -> Result<Vec<CertificateDer<'static>>, BadFile> {
+    pem_certificates(pem).map_err(|e| bad(part, e))
 }
 
 /// What new TLS connections are served with.
@@ -113,9 +131,9 @@ pub fn server_config(files: &TlsFiles) -> Result<Arc<ServerConfig>, BadFile> {
             format!("no PKCS#8, RSA or SEC1 private key in PEM: {e}"),
         )
     })?;
-    let provider = Arc::new(provider::default_provider());
+    let provider = provider();
     let builder = ServerConfig::builder_with_provider(provider.clone())
-        .with_protocol_versions(&[&rustls::version::TLS13, &rustls::version::TLS12])
+        .with_protocol_versions(VERSIONS)
         .map_err(|e| bad(Part::Certificate, e))?;
     let builder = match &files.client_ca {
         None => builder.with_no_client_auth(),
@@ -150,6 +168,8 @@ pub struct TlsConn {
     check_client_address: bool,
     /// Whether the end of the handshake has been reported.
     reported: bool,
+    /// What was agreed, once reported.
+    details: Option<TlsStatus>,
 }
 
 impl TlsConn {
@@ -162,6 +182,7 @@ impl TlsConn {
             peer,
             check_client_address: server.check_client_address,
             reported: false,
+            details: None,
         })
     }
 
@@ -244,46 +265,25 @@ impl TlsConn {
     }
 
     /// Once, when the handshake has just completed: what was agreed, and
-    /// the router's certificate as a SHA-256 fingerprint if it sent one.
-    /// An error if the certificate does not name the router's address
-    /// and it must (8210bis-27 §9.2: the cache checks the source address
-    /// against the certificate's iPAddress subjectAltNames).
+    /// the router's certificate as a SHA-256 fingerprint if it sent one,
+    /// as a log line; [`TlsConn::details`] keeps them from then on. An
+    /// error if the certificate does not name the router's address and it
+    /// must (8210bis-27 §9.2: the cache checks the source address against
+    /// the certificate's iPAddress subjectAltNames).
     pub fn established(&mut self) -> Result<Option<String>, String> {
         if self.reported || self.conn.is_handshaking() {
             return Ok(None);
         }
         self.reported = true;
-        if let Some(cert) = self.conn.peer_certificates().and_then(|c| c.first()) {
+        let cert = self.conn.peer_certificates().and_then(|c| c.first());
+        let client_certificate = cert.map(|c| fingerprint(c));
+        if let (Some(cert), Some(fp)) = (cert, &client_certificate) {
             if self.check_client_address {
-                names_address(cert, self.peer).map_err(|e| {
-                    format!(
-                        "client certificate SHA-256 {} refused: {e}",
-                        fingerprint(cert)
-                    )
-                })?;
+                names_address(cert, self.peer)
+                    .map_err(|e| format!("client certificate SHA-256 {fp} refused: {e}"))?;
             }
         }
-        let version = self
-            .conn
-            .protocol_version()
-            .map_or("?".into(), |v| format!("{v:?}"));
-        let suite = self
-            .conn
-            .negotiated_cipher_suite()
-            .map_or("?".into(), |s| format!("{:?}", s.suite()));
-        let client = match self.conn.peer_certificates().and_then(|c| c.first()) {
-            Some(cert) => format!("client certificate SHA-256 {}", fingerprint(cert)),
-            None => "no client certificate".into(),
-        };
-        Ok(Some(format!("tls {version} {suite}, {client}")))
-    }
-
-    /// What was agreed, once the handshake is done.
-    pub fn details(&self) -> Option<crate::rtr::views::status::TlsStatus> {
-        if self.conn.is_handshaking() {
-            return None;
-        }
-        Some(crate::rtr::views::status::TlsStatus {
+        let details = TlsStatus {
             protocol: self
                 .conn
                 .protocol_version()
@@ -292,12 +292,20 @@ impl TlsConn {
                 .conn
                 .negotiated_cipher_suite()
                 .map_or("?".into(), |s| format!("{:?}", s.suite())),
-            client_certificate: self
-                .conn
-                .peer_certificates()
-                .and_then(|c| c.first())
-                .map(|c| fingerprint(c)),
-        })
+            client_certificate,
+        };
+        let client = match &details.client_certificate {
+            Some(fp) => format!("client certificate SHA-256 {fp}"),
+            None => "no client certificate".into(),
+        };
+        let line = format!("tls {} {}, {client}", details.protocol, details.cipher);
+        self.details = Some(details);
+        Ok(Some(line))
+    }
+
+    /// What was agreed, once [`TlsConn::established`] has reported it.
+    pub fn details(&self) -> Option<&TlsStatus> {
+        self.details.as_ref()
     }
 
     /// Queue a `close_notify` alert (written by a last [`TlsConn::flush`]).
@@ -325,4 +333,28 @@ pub fn fingerprint(cert: &[u8]) -> String {
     let digest = ring::digest::digest(&ring::digest::SHA256, cert);
     let hex: Vec<String> = digest.as_ref().iter().map(|b| format!("{b:02X}")).collect();
     hex.join(":")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_pem_file_holds_at_least_one_certificate() {
+        let made = rcgen::generate_simple_self_signed(vec!["localhost".into()]).unwrap();
+        let pem = made.cert.pem();
+        let chain = pem_certificates(format!("{pem}{pem}").as_bytes()).unwrap();
+        assert_eq!(chain.len(), 2);
+        assert_eq!(chain[0].as_ref(), made.cert.der().as_ref());
+        assert_eq!(
+            pem_certificates(made.key_pair.serialize_pem().as_bytes()).unwrap_err(),
+            "no CERTIFICATE in the file"
+        );
+        let broken = pem.replace("MII", "!!!");
+        assert!(pem_certificates(broken.as_bytes())
+            .unwrap_err()
+            .starts_with("not PEM certificates: "));
+        let bad = certificates(b"", Part::ClientCa).unwrap_err();
+        assert_eq!(bad.to_string(), "client-ca: no CERTIFICATE in the file");
+    }
 }

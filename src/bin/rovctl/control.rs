@@ -92,12 +92,7 @@ pub(crate) fn render(s: &Status) -> String {
     if let Some(why) = &s.no_data {
         let _ = writeln!(o, "serving no data: {why}");
     }
-    let ids: Vec<String> = s
-        .session_ids
-        .iter()
-        .map(|v| format!("v{} {}", v.version, v.session_id))
-        .collect();
-    let _ = writeln!(o, "session IDs: {}", ids.join(", "));
+    let _ = writeln!(o, "session IDs: {}", s.session_ids_text());
     for p in &s.payloads {
         let _ = writeln!(
             o,
@@ -108,16 +103,7 @@ pub(crate) fn render(s: &Status) -> String {
 
     let _ = writeln!(o, "\nsources ({}):", s.sources.len());
     for src in &s.sources {
-        let state = if src.all_expired {
-            "every payload expired".to_string()
-        } else if src.stale {
-            format!("stale (policy {})", src.policy)
-        } else if src.last_success.is_none() {
-            "no data yet".to_string()
-        } else {
-            "ok".to_string()
-        };
-        let _ = writeln!(o, "  {} ({}): {state}", src.name, src.kind);
+        let _ = writeln!(o, "  {} ({}): {}", src.name, src.kind, src.condition());
         let age = s.age(src).map_or_else(|| "-".into(), duration_text);
         let _ = writeln!(
             o,
@@ -216,18 +202,7 @@ pub(crate) fn render(s: &Status) -> String {
     }
 
     let c = &s.counters;
-    let _ = writeln!(
-        o,
-        "\nsince start-up: {} sessions, {} reset and {} serial queries, {} Cache Resets, \
-         {} Serial Notifies, {} PDUs and {} octets sent",
-        c.sessions_opened,
-        c.reset_queries,
-        c.serial_queries,
-        c.cache_resets,
-        c.notifies,
-        c.pdus_sent,
-        c.octets_sent
-    );
+    let _ = writeln!(o, "\nsince start-up: {}", c.summary());
     let codes = |m: &std::collections::BTreeMap<u16, u64>| {
         m.iter()
             .map(|(code, n)| format!("{} x{n}", ErrorCode::describe(*code)))
@@ -251,4 +226,35 @@ pub(crate) fn render(s: &Status) -> String {
         }
     }
     o
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rovd::msg::SourceState;
+
+    #[test]
+    fn a_failing_source_that_still_has_data_is_shown_failing() {
+        let mut s = Status {
+            now: 1_700_000_100,
+            ..Status::default()
+        };
+        s.sources.push(SourceState {
+            name: "upstream".into(),
+            kind: "rtr".into(),
+            last_success: Some(1_700_000_000),
+            last_error: Some("connection refused".into()),
+            vrps: 10,
+            ..SourceState::default()
+        });
+        let text = render(&s);
+        assert!(
+            text.contains("  upstream (rtr): failing\n"),
+            "not failing in\n{text}"
+        );
+        assert!(
+            text.contains("    last error: connection refused"),
+            "{text}"
+        );
+    }
 }

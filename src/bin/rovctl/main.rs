@@ -51,6 +51,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use rovd::payload::{Delta, Snapshot};
 use rovd::pdu::Version;
+use rovd::rtr::views::items;
 use rovd::validator::input::{self, Format};
 
 use self::fetch::{fetch, Table};
@@ -257,12 +258,12 @@ fn dump(query: &Query, format: OutFormat, cache: &str) -> Result<(), Failed> {
         })
 }
 
-/// rpki-client JSON (`rpki-client -j`): one line per ROA and ASPA. Each
-/// VRP is one ROA entry with trust anchor `rtr` and no expiry, which the
-/// RTR answer does not carry; the metadata names the session and serial.
+/// rpki-client JSON (`rpki-client -j`): one line per ROA, key and ASPA.
+/// Each VRP is one ROA entry with trust anchor `rtr` and no expiry, which
+/// the RTR answer does not carry; the metadata names the session and
+/// serial.
 fn to_json(table: &Table) -> String {
     let s = &table.snapshot;
-    let b64 = &base64::engine::general_purpose::STANDARD;
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs());
@@ -287,36 +288,18 @@ fn to_json(table: &Table) -> String {
         s.aspas.len(),
     );
     for (i, v) in s.vrps.iter().enumerate() {
-        let _ = write!(
-            out,
-            "{}\n\t\t{{ \"asn\": {}, \"prefix\": \"{}\", \"maxLength\": {}, \"ta\": \"rtr\" }}",
-            if i == 0 { "" } else { "," },
-            v.asn,
-            v.prefix,
-            v.max_len
-        );
+        out.push_str(if i == 0 { "\n\t\t" } else { ",\n\t\t" });
+        items::json_vrp(&mut out, v, "rtr");
     }
     out.push_str("\n\t],\n\t\"bgpsec_keys\": [");
     for (i, k) in s.router_keys.iter().enumerate() {
-        let _ = write!(
-            out,
-            "{}\n\t\t{{ \"asn\": {}, \"ski\": \"{}\", \"pubkey\": \"{}\", \"ta\": \"rtr\" }}",
-            if i == 0 { "" } else { "," },
-            k.asn,
-            hex(&k.ski),
-            b64.encode(&k.spki)
-        );
+        out.push_str(if i == 0 { "\n\t\t" } else { ",\n\t\t" });
+        items::json_router_key(&mut out, k, "rtr");
     }
     out.push_str("\n\t],\n\t\"aspas\": [");
     for (i, a) in s.aspas.iter().enumerate() {
-        let providers: Vec<String> = a.providers.iter().map(u32::to_string).collect();
-        let _ = write!(
-            out,
-            "{}\n\t\t{{ \"customer_asid\": {}, \"providers\": [ {} ] }}",
-            if i == 0 { "" } else { "," },
-            a.customer,
-            providers.join(", ")
-        );
+        out.push_str(if i == 0 { "\n\t\t" } else { ",\n\t\t" });
+        items::json_aspa(&mut out, a);
     }
     out.push_str("\n\t]\n}\n");
     out
@@ -328,16 +311,10 @@ fn to_csv(s: &Snapshot) -> String {
     let mut out = String::with_capacity(40 * s.vrps.len() + 64);
     out.push_str("ASN,IP Prefix,Max Length,Trust Anchor,Expires\n");
     for v in &s.vrps {
-        let _ = writeln!(out, "AS{},{},{},rtr,", v.asn, v.prefix, v.max_len);
+        items::csv_vrp(&mut out, v, "rtr");
+        out.push_str(",\n");
     }
     out
-}
-
-fn hex(octets: &[u8]) -> String {
-    octets.iter().fold(String::new(), |mut s, b| {
-        let _ = write!(s, "{b:02X}");
-        s
-    })
 }
 
 //------------ diff ----------------------------------------------------------
@@ -392,7 +369,12 @@ fn diff(query: &Query, a: &str, b: &str) -> Result<bool, Failed> {
     for (sign, s) in [('-', &delta.withdraw), ('+', &delta.announce)] {
         for k in &s.router_keys {
             let spki = base64::engine::general_purpose::STANDARD.encode(&k.spki);
-            let _ = writeln!(out, "{sign}key AS{} ski {} spki {spki}", k.asn, hex(&k.ski));
+            let _ = writeln!(
+                out,
+                "{sign}key AS{} ski {} spki {spki}",
+                k.asn,
+                items::hex(&k.ski)
+            );
         }
     }
     for (sign, s) in [('-', &delta.withdraw), ('+', &delta.announce)] {

@@ -13,13 +13,15 @@
 
 use std::fmt::Write as _;
 
-use base64::Engine;
-
-use crate::payload::{Aspa, RouterKey, Snapshot, Vrp};
+use crate::payload::{Snapshot, Vrp};
 use crate::pdu::{Pdu, Serial};
 use crate::rtr::cache::Encoded;
 
+use super::items;
 use super::status::time_text;
+
+/// The trust anchor every entry names: not known after merging.
+const TA: &str = "rovd";
 
 /// The shape of an export.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -132,21 +134,30 @@ impl Export {
                         self.end_array(t);
                         break;
                     };
-                    self.vrp(t, &v);
+                    match self.format {
+                        Format::Json => {
+                            separator(&mut self.first, t);
+                            items::json_vrp(t, &v, TA);
+                        }
+                        Format::Csv => {
+                            items::csv_vrp(t, &v, TA);
+                            t.push('\n');
+                        }
+                    }
                 }
             }
             Phase::Keys(i) => match self.rest.router_keys.get(i) {
                 Some(k) => {
-                    let k = k.clone();
-                    self.router_key(t, &k);
+                    separator(&mut self.first, t);
+                    items::json_router_key(t, k, TA);
                     self.phase = Phase::Keys(i + 1);
                 }
                 None => self.end_array(t),
             },
             Phase::Aspas(i) => match self.rest.aspas.get(i) {
                 Some(a) => {
-                    let a = a.clone();
-                    self.aspa(t, &a);
+                    separator(&mut self.first, t);
+                    items::json_aspa(t, a);
                     self.phase = Phase::Aspas(i + 1);
                 }
                 None => self.end_array(t),
@@ -193,59 +204,20 @@ impl Export {
         };
         self.first = true;
     }
+}
 
-    fn separator(&mut self, t: &mut String) {
-        if !self.first {
-            t.push_str(",\n");
-        }
-        self.first = false;
+/// The separator before an array's element, unless it is the `first`.
+fn separator(first: &mut bool, t: &mut String) {
+    if !*first {
+        t.push_str(",\n");
     }
-
-    fn vrp(&mut self, t: &mut String, v: &Vrp) {
-        match self.format {
-            Format::Json => {
-                self.separator(t);
-                let _ = write!(
-                    t,
-                    "{{\"asn\":{},\"prefix\":\"{}\",\"maxLength\":{},\"ta\":\"rovd\"}}",
-                    v.asn, v.prefix, v.max_len
-                );
-            }
-            Format::Csv => {
-                let _ = writeln!(t, "AS{},{},{},rovd", v.asn, v.prefix, v.max_len);
-            }
-        }
-    }
-
-    fn router_key(&mut self, t: &mut String, k: &RouterKey) {
-        self.separator(t);
-        let ski = k.ski.iter().fold(String::new(), |mut s, b| {
-            let _ = write!(s, "{b:02X}");
-            s
-        });
-        let spki = base64::engine::general_purpose::STANDARD.encode(&k.spki);
-        let _ = write!(
-            t,
-            "{{\"asn\":{},\"ski\":\"{ski}\",\"pubkey\":\"{spki}\",\"ta\":\"rovd\"}}",
-            k.asn
-        );
-    }
-
-    fn aspa(&mut self, t: &mut String, a: &Aspa) {
-        self.separator(t);
-        let providers: Vec<String> = a.providers.iter().map(u32::to_string).collect();
-        let _ = write!(
-            t,
-            "{{\"customer_asid\":{},\"providers\":[{}]}}",
-            a.customer,
-            providers.join(",")
-        );
-    }
+    *first = false;
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::payload::{Aspa, RouterKey};
     use crate::pdu::Timers;
     use crate::rtr::cache::Cache;
     use crate::testdata::{self, Spec};

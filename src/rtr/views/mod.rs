@@ -24,6 +24,7 @@
 //!   (`page`)
 
 pub mod export;
+pub mod items;
 pub mod metrics;
 pub mod page;
 pub mod status;
@@ -35,12 +36,13 @@ use std::net::SocketAddr;
 use std::os::fd::OwnedFd;
 use std::time::{Duration, Instant};
 
-use log::{debug, info, warn};
+use log::{debug, info};
 use mio::net::{TcpListener, TcpStream, UnixListener, UnixStream};
-use mio::{Interest, Registry, Token};
+use mio::{Interest, Registry};
 
-use self::export::Export;
-use self::status::{SerialRecord, Stats};
+use self::export::{Export, Format};
+use self::status::{Readiness, SerialRecord, Stats, Status};
+use super::net::{Accepted, Accepts, Slots, Target, ACCEPT_BATCH};
 use crate::msg::SourceState;
 
 /// View connections at once.
@@ -61,13 +63,6 @@ const SERIALS: usize = 20;
 /// Octets an export renders per connection per turn of the loop.
 const EXPORT_TURN: usize = 256 * 1024;
 
-/// Tokens: the control socket, the HTTP listeners, the view connections.
-pub const CONTROL: Token = Token(2);
-/// See [`CONTROL`].
-pub const HTTP_BASE: usize = 1024;
-/// See [`CONTROL`].
-pub const VIEW_BASE: usize = 1 << 15;
-
 //------------ Requests and responses -----------------------------------------
 
 /// What a client asked, once it asked completely.
@@ -82,6 +77,13 @@ pub enum Request {
         /// HEAD: the head only.
         head: bool,
     },
+}
+
+impl Request {
+    /// Whether only the head of the answer is asked for (HEAD).
+    pub fn head_only(&self) -> bool {
+        matches!(self, Request::Get { head: true, .. })
+    }
 }
 
 /// What to send back.
@@ -187,8 +189,6 @@ struct Conn {
     out: Vec<u8>,
     sent: usize,
     export: Option<Box<Export>>,
-    /// HEAD: no body after the head.
-    head_only: bool,
 }
 
 /// What one look at a connection came to.
@@ -208,8 +208,7 @@ pub enum Step {
 pub struct Views {
     control: Option<UnixListener>,
     http: Vec<(TcpListener, SocketAddr)>,
-    conns: Vec<Option<Conn>>,
-    free: Vec<usize>,
+    conns: Slots<Conn>,
     /// Counters kept as things happen.
     pub stats: Stats,
     /// The latest serials, newest first.
@@ -218,8 +217,6 @@ pub struct Views {
     pub sources: Vec<SourceState>,
     /// Why nothing is served, while nothing is.
     pub no_data: Option<String>,
-    /// `rovctl reload` asked for a reload; the loop tells the parent.
-    pub reload: bool,
     /// Connections to come back to without waiting for an event.
     pub more: Vec<usize>,
 }
@@ -230,7 +227,7 @@ impl Views {
         let std = std::os::unix::net::UnixListener::from(fd);
         std.set_nonblocking(true)?;
         let mut l = UnixListener::from_std(std);
-        registry.register(&mut l, CONTROL, Interest::READABLE)?;
+        registry.register(&mut l, Target::Control.token(), Interest::READABLE)?;
         info!("control socket ready");
         self.control = Some(l);
         Ok(())
@@ -243,7 +240,7 @@ impl Views {
         let mut l = TcpListener::from_std(std);
         registry.register(
             &mut l,
-            Token(HTTP_BASE + self.http.len()),
+            Target::Http(self.http.len()).token(),
             Interest::READABLE,
         )?;
         info!("HTTP on {addr}");
@@ -257,78 +254,95 @@ impl Views {
         self.serials.truncate(SERIALS);
     }
 
-    /// Accept on the listener of `token`; the slots of connections that
-    /// have something to do now.
-    pub fn accept(&mut self, token: Token, registry: &Registry) -> Vec<usize> {
+    /// The listeners: the control socket, the HTTP listeners.
+    pub fn listeners(&self) -> Vec<Target> {
+        let control = self.control.as_ref().map(|_| Target::Control);
+        control
+            .into_iter()
+            .chain((0..self.http.len()).map(Target::Http))
+            .collect()
+    }
+
+    /// Accept on the listener `target`, a batch at a time (see
+    /// [`Accepts`]); the slots of connections that have something to do
+    /// now.
+    pub fn accept(
+        &mut self,
+        target: Target,
+        accepts: &mut Accepts,
+        registry: &Registry,
+    ) -> Vec<usize> {
         let mut ready = Vec::new();
-        loop {
-            let accepted = if token == CONTROL {
-                let Some(l) = self.control.as_ref() else {
-                    break;
-                };
-                l.accept()
-                    .map(|(s, _)| (Stream::Unix(s), "control".to_string(), false))
-            } else {
-                let Some((l, _)) = self.http.get(token.0 - HTTP_BASE) else {
-                    break;
-                };
-                l.accept()
-                    .map(|(s, peer)| (Stream::Tcp(s), peer.to_string(), true))
+        if accepts.paused() {
+            return ready;
+        }
+        for _ in 0..ACCEPT_BATCH {
+            let now = Instant::now();
+            let accepted = match target {
+                Target::Control => {
+                    let Some(l) = self.control.as_ref() else {
+                        return ready;
+                    };
+                    let result = l.accept();
+                    accepts
+                        .check(result, "control socket", now)
+                        .map(|(s, _)| (Stream::Unix(s), "control".to_string(), false))
+                }
+                Target::Http(index) => {
+                    let Some((l, addr)) = self.http.get(index) else {
+                        return ready;
+                    };
+                    let result = l.accept();
+                    accepts
+                        .check(result, format_args!("HTTP {addr}"), now)
+                        .map(|(s, peer)| (Stream::Tcp(s), peer.to_string(), true))
+                }
+                _ => return ready,
             };
             let (mut stream, peer, http) = match accepted {
-                Ok(x) => x,
-                Err(e) if e.kind() == io::ErrorKind::WouldBlock => break,
-                Err(e) if e.kind() == io::ErrorKind::Interrupted => continue,
-                Err(e) => {
-                    warn!("view accept: {e}");
-                    break;
-                }
+                Accepted::Take(x) => x,
+                Accepted::Again => continue,
+                Accepted::Stop => return ready,
             };
-            if self.conns.iter().flatten().count() >= MAX_CONNS {
+            if self.conns.len() >= MAX_CONNS {
                 if http {
-                    let busy = head(503, "text/plain", Some(5), "");
-                    let _ = stream.write(&[busy, b"busy\n".to_vec()].concat());
+                    let _ = stream.write(&encode(&text(503, "busy\n"), false));
                 }
                 Stats::count(&mut self.stats.refused, "views-busy");
                 debug!("{peer}: view refused, {MAX_CONNS} connections open");
                 continue;
             }
-            let slot = self.free.pop().unwrap_or_else(|| {
-                self.conns.push(None);
-                self.conns.len() - 1
-            });
             let mut conn = Conn {
                 stream,
                 http,
                 peer,
                 input: Vec::new(),
-                deadline: Instant::now() + REQUEST_TIME,
+                deadline: now + REQUEST_TIME,
                 phase: Phase::Reading,
                 out: Vec::new(),
                 sent: 0,
                 export: None,
-                head_only: false,
             };
             if registry
                 .register(
                     conn.stream.source(),
-                    Token(VIEW_BASE + slot),
+                    Target::View(self.conns.next_slot()).token(),
                     Interest::READABLE | Interest::WRITABLE,
                 )
                 .is_err()
             {
-                self.free.push(slot);
                 continue;
             }
-            self.conns[slot] = Some(conn);
-            ready.push(slot);
+            ready.push(self.conns.insert(conn));
         }
+        // The batch is used up and more may wait.
+        accepts.full(target);
         ready
     }
 
     /// Read, write, and say what the connection needs.
     pub fn step(&mut self, slot: usize, registry: &Registry) -> Step {
-        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+        let Some(conn) = self.conns.get_mut(slot) else {
             return Step::Closed;
         };
         match conn.phase {
@@ -339,7 +353,7 @@ impl Views {
                 }
                 Ok(None) => Step::Wait,
                 Err(answer) => {
-                    self.respond(slot, answer, registry);
+                    self.respond(slot, answer, false);
                     self.step(slot, registry)
                 }
             },
@@ -366,46 +380,32 @@ impl Views {
         }
     }
 
-    /// Send `response` on connection `slot`, then close it.
-    pub fn respond(&mut self, slot: usize, response: Response, _registry: &Registry) {
-        let Some(conn) = self.conns.get_mut(slot).and_then(Option::as_mut) else {
+    /// Send `response` on connection `slot` (`head_only`: the head of
+    /// an HTTP response, for HEAD), then close it.
+    pub fn respond(&mut self, slot: usize, response: Response, head_only: bool) {
+        let Some(conn) = self.conns.get_mut(slot) else {
             return;
         };
         conn.phase = Phase::Writing;
         conn.sent = 0;
-        conn.out = match response {
-            Response::Raw(bytes) => bytes,
-            Response::Http {
-                status,
-                content_type,
-                body,
-            } => {
-                let extra = if status == 405 {
-                    "Allow: GET, HEAD\r\n"
-                } else {
-                    ""
-                };
-                let mut out = head(status, content_type, Some(body.len()), extra);
-                if !conn.head_only {
-                    out.extend_from_slice(&body);
+        match response {
+            // Octets as they are: no copy.
+            Response::Raw(bytes) => conn.out = bytes,
+            response => {
+                conn.out = encode(&response, head_only);
+                if let Response::Export(export) = response {
+                    if !head_only {
+                        conn.export = Some(export);
+                    }
                 }
-                out
             }
-            Response::Export(export) => {
-                let out = head(200, export.content_type(), None, "");
-                if !conn.head_only {
-                    conn.export = Some(export);
-                }
-                out
-            }
-        };
+        }
     }
 
     /// Close connection `slot`.
     pub fn close(&mut self, slot: usize, registry: &Registry) {
-        if let Some(mut conn) = self.conns.get_mut(slot).and_then(Option::take) {
+        if let Some(mut conn) = self.conns.remove(slot) {
             let _ = registry.deregister(conn.stream.source());
-            self.free.push(slot);
         }
     }
 
@@ -414,17 +414,14 @@ impl Views {
     pub fn overdue(&mut self, now: Instant, registry: &Registry) -> Vec<usize> {
         let late: Vec<(usize, bool)> = self
             .conns
-            .iter()
-            .enumerate()
-            .filter_map(|(i, c)| {
-                let c = c.as_ref()?;
-                (c.phase == Phase::Reading && now >= c.deadline).then_some((i, c.http))
-            })
+            .entries()
+            .filter(|(_, c)| c.phase == Phase::Reading && now >= c.deadline)
+            .map(|(slot, c)| (slot, c.http))
             .collect();
         let mut again = Vec::new();
         for (slot, http) in late {
             if http {
-                self.respond(slot, text(408, "request not complete in time\n"), registry);
+                self.respond(slot, text(408, "request not complete in time\n"), false);
                 again.push(slot);
             } else {
                 self.close(slot, registry);
@@ -457,11 +454,7 @@ fn read_request(conn: &mut Conn) -> Result<Option<Request>, Response> {
             Err(_) => return Err(Response::Raw(Vec::new())),
         }
     }
-    let parsed = parse_request(&conn.input, conn.http, eof);
-    if let Ok(Some(Request::Get { head, .. })) = &parsed {
-        conn.head_only = *head;
-    }
-    parsed
+    parse_request(&conn.input, conn.http, eof)
 }
 
 /// What the octets a client sent so far ask for: `Ok(None)` while the
@@ -487,6 +480,97 @@ pub fn parse_request(input: &[u8], http: bool, eof: bool) -> Result<Option<Reque
         // Gone before the request was complete: nothing to answer.
         Ok(None) if eof => Err(Response::Raw(Vec::new())),
         other => other,
+    }
+}
+
+/// What the loop does beyond answering a request.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Nothing.
+    None,
+    /// Ask the parent to reload, as SIGHUP does.
+    Reload,
+}
+
+/// What the views show, asked for as a request needs it: a health check
+/// costs no status document.
+pub trait State {
+    /// The whole status document, now.
+    fn status(&self) -> Status;
+    /// Whether rovd is ready, and why not.
+    fn readiness(&self) -> Readiness;
+    /// An export of the data served, if any is.
+    fn export(&self, format: Format) -> Option<Export>;
+}
+
+/// The answer to a request, and what else the loop must do.
+pub fn route(req: &Request, state: &impl State) -> (Response, Action) {
+    let path = match req {
+        Request::Control(cmd) => return control(cmd, state),
+        Request::Get { path, .. } => path.as_str(),
+    };
+    let response = match path {
+        "/healthz" => text(200, "ok\n"),
+        "/readyz" => {
+            let ready = state.readiness();
+            if ready.ready {
+                text(200, "ready\n")
+            } else {
+                text(503, &format!("not ready: {}\n", ready.reasons.join("; ")))
+            }
+        }
+        "/status" => Response::Http {
+            status: 200,
+            content_type: "application/json",
+            body: serde_json::to_vec_pretty(&state.status()).unwrap_or_default(),
+        },
+        "/metrics" => Response::Http {
+            status: 200,
+            content_type: "application/openmetrics-text; version=1.0.0; charset=utf-8",
+            body: metrics::render(&state.status()).into_bytes(),
+        },
+        "/" => Response::Http {
+            status: 200,
+            content_type: "text/html; charset=utf-8",
+            body: page::render(&state.status()).into_bytes(),
+        },
+        "/json" | "/csv" => {
+            let format = if path == "/json" {
+                Format::Json
+            } else {
+                Format::Csv
+            };
+            match state.export(format) {
+                Some(export) => Response::Export(Box::new(export)),
+                None => text(503, "no data to serve\n"),
+            }
+        }
+        _ => text(
+            404,
+            "not found; try /, /status, /metrics, /healthz, /readyz, /json or /csv\n",
+        ),
+    };
+    (response, Action::None)
+}
+
+/// The answer to a control command.
+fn control(cmd: &str, state: &impl State) -> (Response, Action) {
+    match cmd {
+        "status" => {
+            let mut json = serde_json::to_vec(&state.status()).unwrap_or_default();
+            json.push(b'\n');
+            (Response::Raw(json), Action::None)
+        }
+        "reload" => (
+            Response::Raw(b"reload requested\n".to_vec()),
+            Action::Reload,
+        ),
+        other => (
+            Response::Raw(
+                format!("error: unknown command {other:?}; status or reload\n").into_bytes(),
+            ),
+            Action::None,
+        ),
     }
 }
 
@@ -518,6 +602,32 @@ fn parse_http(input: &[u8], limit: usize) -> Result<Option<Request>, Response> {
         path,
         head: method == "HEAD",
     }))
+}
+
+/// The octets of `response`: control socket octets as they are, an HTTP
+/// response with its head (and, unless `head_only`, its body; an export's
+/// body follows as it is rendered). A 405 names the methods allowed.
+pub fn encode(response: &Response, head_only: bool) -> Vec<u8> {
+    match response {
+        Response::Raw(bytes) => bytes.clone(),
+        Response::Http {
+            status,
+            content_type,
+            body,
+        } => {
+            let extra = if *status == 405 {
+                "Allow: GET, HEAD\r\n"
+            } else {
+                ""
+            };
+            let mut out = head(*status, content_type, Some(body.len()), extra);
+            if !head_only {
+                out.extend_from_slice(body);
+            }
+            out
+        }
+        Response::Export(export) => head(200, export.content_type(), None, ""),
+    }
 }
 
 /// Write what waits, rendering more of an export as the socket takes it;
@@ -618,6 +728,109 @@ mod tests {
         }
         many.extend_from_slice(b"\r\n");
         assert_eq!(status(parse_request(&many, true, false)), 431);
+    }
+
+    /// A state with no data and one reason not to be ready, which counts
+    /// the status documents it builds.
+    #[derive(Default)]
+    struct Fake {
+        built: std::cell::Cell<u32>,
+    }
+
+    impl State for Fake {
+        fn status(&self) -> Status {
+            self.built.set(self.built.get() + 1);
+            Status::default()
+        }
+
+        fn readiness(&self) -> Readiness {
+            Readiness {
+                ready: false,
+                reasons: vec!["no data loaded yet".into()],
+            }
+        }
+
+        fn export(&self, _: Format) -> Option<Export> {
+            None
+        }
+    }
+
+    fn get(path: &str) -> Request {
+        Request::Get {
+            path: path.into(),
+            head: false,
+        }
+    }
+
+    /// The status and body of an HTTP answer.
+    fn http(answer: (Response, Action)) -> (u16, String) {
+        assert_eq!(answer.1, Action::None);
+        match answer.0 {
+            Response::Http { status, body, .. } => {
+                (status, String::from_utf8(body).expect("UTF-8"))
+            }
+            _ => panic!("not an HTTP answer"),
+        }
+    }
+
+    #[test]
+    fn requests_are_routed_and_health_checks_build_no_status() {
+        let state = Fake::default();
+        assert_eq!(http(route(&get("/healthz"), &state)), (200, "ok\n".into()));
+        assert_eq!(
+            http(route(&get("/readyz"), &state)),
+            (503, "not ready: no data loaded yet\n".into())
+        );
+        assert_eq!(state.built.get(), 0);
+        assert_eq!(http(route(&get("/json"), &state)).0, 503);
+        assert_eq!(http(route(&get("/csv"), &state)).0, 503);
+        assert_eq!(http(route(&get("/nothing"), &state)).0, 404);
+        for path in ["/status", "/metrics", "/"] {
+            assert_eq!(http(route(&get(path), &state)).0, 200, "{path}");
+        }
+        assert_eq!(state.built.get(), 3);
+    }
+
+    #[test]
+    fn reload_on_the_control_socket_is_an_action() {
+        let state = Fake::default();
+        let (response, action) = route(&Request::Control("reload".into()), &state);
+        assert_eq!(action, Action::Reload);
+        assert!(matches!(response, Response::Raw(r) if r == b"reload requested\n"));
+        let (response, action) = route(&Request::Control("status".into()), &state);
+        assert_eq!(action, Action::None);
+        assert!(matches!(response, Response::Raw(r) if r.ends_with(b"}\n")));
+        let (response, action) = route(&Request::Control("stop".into()), &state);
+        assert_eq!(action, Action::None);
+        assert!(matches!(response, Response::Raw(r) if r.starts_with(b"error: unknown command")));
+    }
+
+    #[test]
+    fn responses_are_encoded_with_their_head() {
+        let ok = text(200, "ok\n");
+        let full = String::from_utf8(encode(&ok, false)).unwrap();
+        assert_eq!(
+            full,
+            "HTTP/1.1 200 OK\r\nContent-Type: text/plain; charset=utf-8\r\n\
+             Cache-Control: no-store\r\nConnection: close\r\nContent-Length: 3\r\n\r\nok\n"
+        );
+        // HEAD: the same head, its length included, and no body.
+        let head = String::from_utf8(encode(&ok, true)).unwrap();
+        assert_eq!(head, full.strip_suffix("ok\n").unwrap());
+        let busy = String::from_utf8(encode(&text(503, "busy\n"), false)).unwrap();
+        assert!(busy.starts_with("HTTP/1.1 503 Service Unavailable\r\n"));
+        assert!(busy.ends_with("Content-Length: 5\r\n\r\nbusy\n"));
+        assert!(!busy.contains("Allow:"));
+        let not_allowed = String::from_utf8(encode(&text(405, "x\n"), false)).unwrap();
+        assert!(not_allowed.contains("\r\nAllow: GET, HEAD\r\n"));
+        assert_eq!(encode(&Response::Raw(b"raw\n".to_vec()), true), b"raw\n");
+        assert!(Request::Get {
+            path: "/".into(),
+            head: true
+        }
+        .head_only());
+        assert!(!get("/").head_only());
+        assert!(!Request::Control("status".into()).head_only());
     }
 
     #[test]

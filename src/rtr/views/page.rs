@@ -7,7 +7,7 @@
 
 use std::fmt::Write as _;
 
-use super::status::{duration_text, time_text, Status};
+use super::status::{duration_text, time_text, Condition, Status};
 
 /// Sessions listed at most; the rest are counted.
 pub const MAX_SESSIONS: usize = 500;
@@ -72,12 +72,11 @@ pub fn render(s: &Status) -> String {
         }
         _ => h.push_str("no data yet"),
     }
-    let ids: Vec<String> = s
-        .session_ids
-        .iter()
-        .map(|v| format!("v{} {}", v.version, v.session_id))
-        .collect();
-    let _ = writeln!(h, "<br><small>Session IDs: {}</small></p>", ids.join(", "));
+    let _ = writeln!(
+        h,
+        "<br><small>Session IDs: {}</small></p>",
+        s.session_ids_text()
+    );
 
     h.push_str(
         "<h2>Served</h2><div class=\"scroll\"><table><tr><th>RTR version</th>\
@@ -99,19 +98,13 @@ pub fn render(s: &Status) -> String {
                 <th class=\"n\">Keys</th><th class=\"n\">ASPAs</th><th>Problem</th></tr>\n",
     );
     for src in &s.sources {
-        let (class, state) = if src.all_expired {
-            ("bad", "all expired".to_string())
-        } else if src.stale {
-            ("bad", format!("stale ({})", escape(&src.policy)))
-        } else if src.held_back.is_some() {
-            ("warn", "update held back".to_string())
-        } else if src.last_error.is_some() {
-            ("warn", "failing".to_string())
-        } else if src.last_success.is_some() {
-            ("ok", "ok".to_string())
-        } else {
-            ("warn", "no data yet".to_string())
+        let condition = src.condition();
+        let class = match condition {
+            Condition::AllExpired | Condition::Stale { .. } => "bad",
+            Condition::HeldBack | Condition::Failing | Condition::NoData => "warn",
+            Condition::Ok => "ok",
         };
+        let state = escape(&condition.label());
         let age = s.age(src).map_or_else(String::new, duration_text);
         let last = src.last_success.map_or_else(|| "never".into(), ago);
         let problem = src
@@ -204,21 +197,13 @@ pub fn render(s: &Status) -> String {
             s.sessions.len() - MAX_SESSIONS
         );
     }
-    let c = &s.counters;
     let _ = write!(
         h,
-        "<h2>Since start-up</h2><p>{} sessions, {} reset and {} serial queries, \
-         {} Cache Resets, {} Serial Notifies, {} PDUs and {} octets sent.</p>\n\
+        "<h2>Since start-up</h2><p>{}.</p>\n\
          <p><small>Also as <a href=\"/status\">JSON</a> and <a href=\"/metrics\">metrics</a>; \
          the data as <a href=\"/json\">JSON</a> and <a href=\"/csv\">CSV</a>.</small></p>\n\
          </body></html>\n",
-        c.sessions_opened,
-        c.reset_queries,
-        c.serial_queries,
-        c.cache_resets,
-        c.notifies,
-        c.pdus_sent,
-        c.octets_sent
+        s.counters.summary()
     );
     h
 }

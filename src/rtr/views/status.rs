@@ -6,6 +6,7 @@
 //! per request; a document is built, written and dropped.
 
 use std::collections::BTreeMap;
+use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
@@ -55,6 +56,70 @@ pub fn duration_text(secs: u64) -> String {
         60..3600 => format!("{}m {}s", d / 60, d % 60),
         3600..86_400 => format!("{}h {}m", d / 3600, d / 60 % 60),
         _ => format!("{}d {}h", d / 86_400, d / 3600 % 24),
+    }
+}
+
+//------------ Condition -----------------------------------------------------
+
+/// A source's state in a word, as the status page and `rovctl status` show
+/// it: the first of these that holds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Condition<'a> {
+    /// Every payload it had has expired.
+    AllExpired,
+    /// Older than its limit; its policy says what is served.
+    Stale {
+        /// The policy: `keep`, `drop` or `stop`.
+        policy: &'a str,
+    },
+    /// An update that would remove too much was held back.
+    HeldBack,
+    /// Its last attempt failed; it may still serve older data.
+    Failing,
+    /// It has data and its last attempt succeeded.
+    Ok,
+    /// No data from it yet.
+    NoData,
+}
+
+impl SourceState {
+    /// What state it is in, in a word.
+    pub fn condition(&self) -> Condition<'_> {
+        if self.all_expired {
+            Condition::AllExpired
+        } else if self.stale {
+            Condition::Stale {
+                policy: &self.policy,
+            }
+        } else if self.held_back.is_some() {
+            Condition::HeldBack
+        } else if self.last_error.is_some() {
+            Condition::Failing
+        } else if self.last_success.is_some() {
+            Condition::Ok
+        } else {
+            Condition::NoData
+        }
+    }
+}
+
+impl Condition<'_> {
+    /// The label people read.
+    pub fn label(&self) -> String {
+        self.to_string()
+    }
+}
+
+impl fmt::Display for Condition<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Condition::AllExpired => f.write_str("every payload expired"),
+            Condition::Stale { policy } => write!(f, "stale (policy {policy})"),
+            Condition::HeldBack => f.write_str("update held back"),
+            Condition::Failing => f.write_str("failing"),
+            Condition::Ok => f.write_str("ok"),
+            Condition::NoData => f.write_str("no data yet"),
+        }
     }
 }
 
@@ -231,6 +296,24 @@ pub struct Counters {
     pub closed: BTreeMap<String, u64>,
 }
 
+impl Counters {
+    /// The counters in a sentence, without its end: `3 sessions, 2 reset
+    /// and 5 serial queries, …, 120 PDUs and 4800 octets sent`.
+    pub fn summary(&self) -> String {
+        format!(
+            "{} sessions, {} reset and {} serial queries, {} Cache Resets, \
+             {} Serial Notifies, {} PDUs and {} octets sent",
+            self.sessions_opened,
+            self.reset_queries,
+            self.serial_queries,
+            self.cache_resets,
+            self.notifies,
+            self.pdus_sent,
+            self.octets_sent
+        )
+    }
+}
+
 /// Whether rovd is ready: data loaded, no source stale or all expired, the
 /// RTR listeners up.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
@@ -241,32 +324,47 @@ pub struct Readiness {
     pub reasons: Vec<String>,
 }
 
+/// Whether rovd is ready, and why not: no data yet (`serial`) or none
+/// served (`no_data`), a stale source, a source whose every payload has
+/// expired, no RTR listener.
+pub fn readiness(
+    no_data: Option<&str>,
+    serial: Option<u32>,
+    sources: &[SourceState],
+    listeners: usize,
+) -> Readiness {
+    let mut reasons = Vec::new();
+    if let Some(why) = no_data {
+        reasons.push(format!("serving no data: {why}"));
+    } else if serial.is_none() {
+        reasons.push("no data loaded yet".into());
+    }
+    for s in sources {
+        if s.stale {
+            reasons.push(format!("{} is stale (policy {})", s.name, s.policy));
+        }
+        if s.all_expired {
+            reasons.push(format!("{}: every payload has expired", s.name));
+        }
+    }
+    if listeners == 0 {
+        reasons.push("no RTR listener".into());
+    }
+    Readiness {
+        ready: reasons.is_empty(),
+        reasons,
+    }
+}
+
 impl Status {
-    /// Whether rovd is ready, and why not: no data yet or none served, a
-    /// stale source, a source whose every payload has expired, no RTR
-    /// listener.
-    pub fn readiness(&self, listeners: usize) -> Readiness {
-        let mut reasons = Vec::new();
-        if let Some(why) = &self.no_data {
-            reasons.push(format!("serving no data: {why}"));
-        } else if self.serial.is_none() {
-            reasons.push("no data loaded yet".into());
-        }
-        for s in &self.sources {
-            if s.stale {
-                reasons.push(format!("{} is stale (policy {})", s.name, s.policy));
-            }
-            if s.all_expired {
-                reasons.push(format!("{}: every payload has expired", s.name));
-            }
-        }
-        if listeners == 0 {
-            reasons.push("no RTR listener".into());
-        }
-        Readiness {
-            ready: reasons.is_empty(),
-            reasons,
-        }
+    /// The session ID of each version: `v0 1234, v1 1235`.
+    pub fn session_ids_text(&self) -> String {
+        let ids: Vec<String> = self
+            .session_ids
+            .iter()
+            .map(|v| format!("v{} {}", v.version, v.session_id))
+            .collect();
+        ids.join(", ")
     }
 
     /// The age of a source's data now, seconds.
@@ -288,5 +386,57 @@ mod tests {
         assert_eq!(duration_text(61), "1m 1s");
         assert_eq!(duration_text(3 * 3600 + 120), "3h 2m");
         assert_eq!(duration_text(2 * 86_400 + 7200), "2d 2h");
+    }
+
+    #[test]
+    fn a_source_is_in_the_first_condition_that_holds() {
+        let mut s = SourceState::default();
+        assert_eq!(s.condition(), Condition::NoData);
+        s.last_error = Some("connection refused".into());
+        assert_eq!(s.condition(), Condition::Failing);
+        s.last_success = Some(1);
+        assert_eq!(s.condition().label(), "failing", "failing with older data");
+        s.last_error = None;
+        assert_eq!(s.condition(), Condition::Ok);
+        s.held_back = Some("it would remove all".into());
+        assert_eq!(s.condition().label(), "update held back");
+        s.policy = "keep".into();
+        s.stale = true;
+        assert_eq!(s.condition().label(), "stale (policy keep)");
+        s.all_expired = true;
+        assert_eq!(s.condition().label(), "every payload expired");
+    }
+
+    #[test]
+    fn session_ids_and_counters_read_as_one_line() {
+        let s = Status {
+            session_ids: vec![
+                VersionSession {
+                    version: 0,
+                    session_id: 7,
+                },
+                VersionSession {
+                    version: 1,
+                    session_id: 8,
+                },
+            ],
+            counters: Counters {
+                sessions_opened: 3,
+                reset_queries: 2,
+                serial_queries: 5,
+                cache_resets: 1,
+                notifies: 4,
+                pdus_sent: 120,
+                octets_sent: 4800,
+                ..Counters::default()
+            },
+            ..Status::default()
+        };
+        assert_eq!(s.session_ids_text(), "v0 7, v1 8");
+        assert_eq!(
+            s.counters.summary(),
+            "3 sessions, 2 reset and 5 serial queries, 1 Cache Resets, 4 Serial Notifies, \
+             120 PDUs and 4800 octets sent"
+        );
     }
 }
