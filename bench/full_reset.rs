@@ -138,9 +138,8 @@ fn main() {
     let settings = Settings::from_config(&Config::parse(Path::new("bench.conf"), config).unwrap());
     let mut server = Server::new(settings, vec![listener], 0x1234).unwrap();
     server.install(snapshot).expect("the table installs");
-    thread::spawn(move || {
-        server.run();
-    });
+    // Without a parent channel it serves until the benchmark ends.
+    thread::spawn(move || server.run());
 
     // The first answer per version encodes the table; later ones share it.
     for v in 0..=2u8 {

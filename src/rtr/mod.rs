@@ -92,14 +92,10 @@ fn run(user: &str, chroot: &Path) -> Result<(), Failed> {
     probe::run();
 
     // 4. Serve until the parent closes its channel.
-    match server.run() {
-        net::Exit::Shutdown => {
-            server.shut_down();
-            info!("exiting");
-            Ok(())
-        }
-        net::Exit::Failed => Err(Failed),
-    }
+    server.run()?;
+    server.shut_down();
+    info!("exiting");
+    Ok(())
 }
 
 /// A session ID base from the OS's CSPRNG (8210bis-27 §5.1).

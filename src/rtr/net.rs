@@ -717,15 +717,6 @@ impl Conn {
     }
 }
 
-/// Why the loop ended: [`Server::run`]'s outcome as the worker's `main`
-/// takes it.
-pub enum Exit {
-    /// The parent closed its channel: orderly shutdown.
-    Shutdown,
-    /// Something that cannot be handled; already logged.
-    Failed,
-}
-
 //------------ Server --------------------------------------------------------
 
 /// The rtr worker's state: listeners, connections, the cache.
@@ -893,17 +884,9 @@ impl Server {
         }
     }
 
-    /// Run until the parent closes its channel (never, without one).
-    pub fn run(&mut self) -> Exit {
-        match self.serve() {
-            Ok(()) => Exit::Shutdown,
-            Err(Failed) => Exit::Failed,
-        }
-    }
-
     /// Serve until the parent closes its channel: `Ok` then, [`Failed`]
     /// after a failure that has been logged.
-    fn serve(&mut self) -> Result<(), Failed> {
+    pub fn run(&mut self) -> Result<(), Failed> {
         let mut events = Events::with_capacity(1024);
         loop {
             // More of the snapshot stream, of a listener's queue or of an
