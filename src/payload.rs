@@ -23,6 +23,21 @@ pub const ASPA_MAX_PROVIDERS: usize = 16_380;
 /// The largest SPKI a Router Key PDU can carry: 65,535 - 32 (§5.11).
 pub const SPKI_MAX_LEN: usize = 65_503;
 
+//------------ Time ----------------------------------------------------------
+
+/// `t` as Unix seconds, the unit of every time rovd's payloads, state
+/// and views carry; `None` before 1970.
+pub fn unix_secs(t: std::time::SystemTime) -> Option<u64> {
+    t.duration_since(std::time::UNIX_EPOCH)
+        .ok()
+        .map(|d| d.as_secs())
+}
+
+/// The current time as Unix seconds.
+pub fn unix_now() -> u64 {
+    unix_secs(std::time::SystemTime::now()).unwrap_or(0)
+}
+
 //------------ Prefix --------------------------------------------------------
 
 /// An IPv4 or IPv6 prefix with its host bits zeroed.

@@ -17,7 +17,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::{Duration, Instant, UNIX_EPOCH};
+use std::time::{Duration, Instant};
 
 use log::{debug, info};
 use mio::Interest;
@@ -405,8 +405,7 @@ fn redirect(
 
 /// An HTTP date as Unix seconds.
 fn unix_time(date: &str) -> Option<u64> {
-    let t = httpdate::parse_http_date(date).ok()?;
-    t.duration_since(UNIX_EPOCH).ok().map(|d| d.as_secs())
+    crate::payload::unix_secs(httpdate::parse_http_date(date).ok()?)
 }
 
 #[cfg(test)]

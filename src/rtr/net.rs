@@ -29,7 +29,7 @@ use nix::sys::socket::{setsockopt, sockopt};
 use crate::config::{Config, TlsFiles};
 use crate::failed::{Failed, OrFail};
 use crate::msg;
-use crate::payload::Snapshot;
+use crate::payload::{unix_now, Snapshot};
 use crate::pdu::{self, ErrorCode, Timers, Version, MAX_LEN};
 use crate::stream::{self, Word};
 
@@ -37,9 +37,7 @@ use super::cache::{Cache, Update};
 use super::session::{Note, Output, Reason, SerialAnswer, Session};
 use super::tls::{self, TlsConn};
 use super::views::export::{Export, Format};
-use super::views::status::{
-    self as view, unix_now, Readiness, SerialRecord, SessionStatus, Stats, Status,
-};
+use super::views::status::{self as view, Readiness, SerialRecord, SessionStatus, Stats, Status};
 use super::views::{self, Action, Step, Views};
 
 /// How long the loop sleeps at most: the granularity of deferred Serial

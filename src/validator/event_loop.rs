@@ -21,8 +21,9 @@ use crate::msg::{self, Fetched, FromValidator, ToValidator};
 
 use super::build::{self, Build};
 use super::slurm::Slurm;
-use super::sources::{unix_now, Dirs, Origin, Outcome, SlurmSource, Source};
+use super::sources::{Dirs, Origin, Outcome, SlurmSource, Source};
 use super::upstream::Taken;
+use crate::payload::unix_now;
 
 /// How often files are looked at without a change notification: often
 /// where polling is all there is, rarely as a safety net next to inotify.

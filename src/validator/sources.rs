@@ -22,6 +22,7 @@ use super::input::{self, Format, Payloads, Timed};
 use super::slurm::{self, Slurm};
 use super::upstream::{Group, Taken};
 use crate::msg::{Fetched, SourceState};
+use crate::payload::{unix_now, unix_secs};
 
 /// How long a file changed in place must sit still before it is read: a
 /// writer that does not rename may still be writing.
@@ -56,13 +57,6 @@ impl Dirs {
     pub fn open(&self, dir: usize, name: &Path) -> std::io::Result<File> {
         privsep::fs::open_beneath(self.0[dir].1.as_fd(), name)
     }
-}
-
-/// The current time as Unix seconds.
-pub fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 //------------ Reading a file safely -----------------------------------------
@@ -484,8 +478,8 @@ impl Source {
     fn log_state(&self) {
         let name = &self.name;
         let last = |t: Option<SystemTime>| {
-            t.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map_or("never".to_string(), |d| format!("@{}", d.as_secs()))
+            t.and_then(unix_secs)
+                .map_or("never".to_string(), |s| format!("@{s}"))
         };
         match (&self.data, &self.last_error) {
             (Some(d), None) => info!(
@@ -508,10 +502,7 @@ impl Source {
 
     /// What the state views show of this source at `now`.
     pub fn state(&self, now: u64) -> SourceState {
-        let secs = |t: Option<SystemTime>| {
-            t.and_then(|t| t.duration_since(UNIX_EPOCH).ok())
-                .map(|d| d.as_secs())
-        };
+        let secs = |t: Option<SystemTime>| t.and_then(unix_secs);
         let (kind, upstreams) = match &self.origin {
             Origin::File(_) => ("file".to_string(), Vec::new()),
             Origin::Upstreams(g) => {
@@ -605,12 +596,7 @@ impl Source {
     pub fn age(&self, now: u64) -> Option<u64> {
         let data = self.data.as_ref()?;
         let made = match &self.origin {
-            Origin::File(_) => data.generated.or_else(|| {
-                self.mtime?
-                    .duration_since(UNIX_EPOCH)
-                    .ok()
-                    .map(|d| d.as_secs())
-            })?,
+            Origin::File(_) => data.generated.or_else(|| unix_secs(self.mtime?))?,
             Origin::Upstreams(g) => g.in_force()?.made(data)?,
         };
         Some(now.saturating_sub(made))

@@ -17,13 +17,12 @@
 //! has data, else the first that has any.
 
 use std::rc::Rc;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use log::{debug, error, info, warn};
 
 use crate::config::{Format, Upstream};
 use crate::msg::{Fetched, StreamChecksum, UpstreamState};
-use crate::payload::Payload;
+use crate::payload::{unix_now, Payload};
 
 use super::input::{self, Payloads, Timed};
 use super::sources::{canonicalise, log_rejected};
@@ -340,12 +339,6 @@ fn merge<T: Ord + Clone + std::fmt::Debug>(
     }
     out.extend_from_slice(&add[a..]);
     Ok(out)
-}
-
-fn unix_now() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs())
 }
 
 //------------ Group ---------------------------------------------------------

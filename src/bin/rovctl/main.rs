@@ -44,7 +44,6 @@ use std::fs::File;
 use std::io::{self, BufWriter, Write};
 use std::path::Path;
 use std::process::ExitCode;
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use base64::Engine;
 use clap::{Args, Parser, Subcommand, ValueEnum};
@@ -264,9 +263,7 @@ fn dump(query: &Query, format: OutFormat, cache: &str) -> Result<(), Failed> {
 /// serial.
 fn to_json(table: &Table) -> String {
     let s = &table.snapshot;
-    let now = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| d.as_secs());
+    let now = rovd::payload::unix_now();
     let mut out = String::with_capacity(100 * s.vrps.len() + 300 * s.router_keys.len() + 512);
     let _ = write!(
         out,
