@@ -653,8 +653,9 @@ pub struct TcpAo {
     pub algorithm: AoAlgorithm,
 }
 
-/// The `algorithm` key of a `[[tcp-ao]]` table.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+/// The `algorithm` key of a `[[tcp-ao]]` table, and rovctl's
+/// `--tcp-ao-algorithm`: the same names in both.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
 #[serde(rename_all = "kebab-case")]
 pub enum AoAlgorithm {
     /// HMAC-SHA-1-96 (RFC 5926 §3.2.1).

@@ -11,7 +11,7 @@ use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::os::fd::AsRawFd;
 use std::time::{Duration, Instant};
 
-use super::{AoAlg, Failed, Query, TcpAuth};
+use super::{Failed, Query, TcpAuth};
 use rovd::client::{Client, Event, Failure};
 use rovd::payload::Snapshot;
 use rovd::pdu::{ErrorCode, Serial, SessionId, Version};
@@ -301,11 +301,7 @@ fn connect(addr: &SocketAddr, auth: &TcpAuth, timeout: Duration) -> io::Result<T
             key: key.as_bytes(),
             send_id,
             recv_id,
-            algorithm: match auth.tcp_ao_algorithm {
-                AoAlg::HmacSha1 => tcpsig::AoAlgorithm::HmacSha1,
-                AoAlg::CmacAes128 => tcpsig::AoAlgorithm::CmacAes128,
-                AoAlg::HmacSha256 => tcpsig::AoAlgorithm::HmacSha256,
-            },
+            algorithm: auth.tcp_ao_algorithm.into(),
         };
         tcpsig::add_ao_key(fd.as_fd(), &key)
             .map_err(|e| io::Error::new(e.kind(), format!("TCP-AO key: {e}")))?;

@@ -48,6 +48,7 @@ use std::process::ExitCode;
 use base64::Engine;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use rovd::config::AoAlgorithm;
 use rovd::payload::{Delta, Snapshot};
 use rovd::pdu::Version;
 use rovd::rtr::views::items;
@@ -149,15 +150,8 @@ pub(crate) struct TcpAuth {
     #[arg(long, value_name = "SEND:RECV", value_parser = parse_ids, requires = "tcp_ao_key")]
     tcp_ao_ids: Option<(u8, u8)>,
     /// The TCP-AO MAC algorithm.
-    #[arg(long, value_name = "ALG", value_enum, default_value_t = AoAlg::HmacSha1)]
-    tcp_ao_algorithm: AoAlg,
-}
-
-#[derive(Clone, Copy, ValueEnum)]
-pub(crate) enum AoAlg {
-    HmacSha1,
-    CmacAes128,
-    HmacSha256,
+    #[arg(long, value_name = "ALG", value_enum, default_value_t = AoAlgorithm::HmacSha1)]
+    tcp_ao_algorithm: AoAlgorithm,
 }
 
 fn parse_version(s: &str) -> Result<Version, String> {
