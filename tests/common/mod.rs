@@ -180,6 +180,8 @@ pub(crate) struct Daemon {
     pub config_path: PathBuf,
     child: Option<Child>,
     log: LogBuf,
+    /// The threads copying its standard output and error into `log`.
+    readers: Vec<thread::JoinHandle<()>>,
 }
 
 impl Daemon {
@@ -283,14 +285,17 @@ impl Daemon {
             .spawn()
             .unwrap_or_else(|e| panic!("spawn {ROVD}: {e}"));
         let log = LogBuf::default();
-        log.capture(child.stdout.take().unwrap());
-        log.capture(child.stderr.take().unwrap());
+        let readers = vec![
+            log.capture(child.stdout.take().unwrap()),
+            log.capture(child.stderr.take().unwrap()),
+        ];
         Daemon {
             dir,
             port,
             config_path,
             child: Some(child),
             log,
+            readers,
         }
     }
 
@@ -375,6 +380,11 @@ impl Daemon {
         loop {
             if let Some(status) = child.try_wait().unwrap() {
                 self.child = None;
+                // Its last lines: the pipes close once every rovd
+                // process has gone, and the readers have copied them.
+                while self.readers.iter().any(|r| !r.is_finished()) && Instant::now() < deadline {
+                    thread::sleep(Duration::from_millis(10));
+                }
                 return status;
             }
             assert!(
