@@ -134,34 +134,24 @@ impl Config {
             KeyPath::Top("chroot"),
             "chroot must be an absolute path",
         )?;
-        for (i, source) in self.sources.iter().enumerate() {
-            rule(
-                source.max_drop <= 100,
-                KeyPath::Nth("source", i, "max-drop"),
-                "max-drop must be 0 to 100",
-            )?;
-            source.check(doc, i)?;
-            let upstreams = self.sources[..=i]
-                .iter()
-                .map(|s| s.url.len())
-                .sum::<usize>();
-            rule(
-                upstreams <= super::MAX_UPSTREAMS,
-                KeyPath::Nth("source", i, "url"),
-                &format!("at most {} upstream urls", super::MAX_UPSTREAMS),
-            )?;
-            for u in &source.url {
-                let before = self.sources[..i].iter().flat_map(|s| &s.url);
-                if before.clone().any(|b| b == u) {
-                    return Err((
-                        KeyPath::Nth("source", i, "url").span(doc),
-                        format!("url {u} is in two sources"),
-                    ));
-                }
-            }
-        }
+        self.check_sources(doc)?;
         let r = &self.rtr;
         let rtr = |key| KeyPath::In("rtr", key);
+        let listeners = self.listen_addrs().len() + self.tls_listen_addrs().len();
+        rule(
+            listeners <= super::MAX_LISTENERS,
+            if r.listen.len() > super::MAX_LISTENERS {
+                rtr("listen")
+            } else {
+                KeyPath::In("tls", "listen")
+            },
+            &format!("at most {} RTR listen addresses", super::MAX_LISTENERS),
+        )?;
+        rule(
+            self.http.listen.len() <= super::MAX_LISTENERS,
+            KeyPath::In("http", "listen"),
+            &format!("at most {} HTTP listen addresses", super::MAX_LISTENERS),
+        )?;
         rule(
             r.max_version <= 2,
             rtr("max-version"),
@@ -214,6 +204,44 @@ impl Config {
             rtr("query-timeout"),
             "query-timeout must be 1 to 3600 seconds",
         )?;
+        Ok(())
+    }
+
+    /// The rules across `[[source]]` tables, and each table's own.
+    fn check_sources(&self, doc: &ImDocument<&str>) -> Result<(), Broken> {
+        let rule = |holds: bool, key: KeyPath, reason: &str| {
+            if holds {
+                Ok(())
+            } else {
+                Err((key.span(doc), reason.to_string()))
+            }
+        };
+        for (i, source) in self.sources.iter().enumerate() {
+            rule(
+                source.max_drop <= 100,
+                KeyPath::Nth("source", i, "max-drop"),
+                "max-drop must be 0 to 100",
+            )?;
+            source.check(doc, i)?;
+            let upstreams = self.sources[..=i]
+                .iter()
+                .map(|s| s.url.len())
+                .sum::<usize>();
+            rule(
+                upstreams <= super::MAX_UPSTREAMS,
+                KeyPath::Nth("source", i, "url"),
+                &format!("at most {} upstream urls", super::MAX_UPSTREAMS),
+            )?;
+            for u in &source.url {
+                let before = self.sources[..i].iter().flat_map(|s| &s.url);
+                if before.clone().any(|b| b == u) {
+                    return Err((
+                        KeyPath::Nth("source", i, "url").span(doc),
+                        format!("url {u} is in two sources"),
+                    ));
+                }
+            }
+        }
         Ok(())
     }
 }

@@ -15,6 +15,10 @@ mod load;
 /// The default configuration file.
 pub const DEFAULT_PATH: &str = "/etc/rovd.conf";
 
+/// The most listen addresses of each kind (RTR, plain and TLS together;
+/// HTTP): the rtr worker's event loop numbers them in ranges of its own.
+pub const MAX_LISTENERS: usize = 1000;
+
 /// The most upstream urls a configuration may name, counting every url of
 /// a failover group: the fetcher's open-file limit is set for them at
 /// start-up, so that a reload adding upstreams stays within it.

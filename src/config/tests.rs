@@ -667,6 +667,15 @@ fn url_errors_name_their_line() {
         format!("[[source]]\nurl = [{}]\n", urls.join(", "))
     };
     let most = format!("{}{}", group(0), group(128));
+    // As many RTR listen addresses as the rtr worker numbers, and no more.
+    let listen = |n: u16| {
+        let addrs: Vec<String> = (0..n)
+            .map(|p| format!("\"127.0.0.1:{}\"", 10_000 + p))
+            .collect();
+        format!("[rtr]\nlisten = [{}]\n", addrs.join(", "))
+    };
+    assert!(Config::parse(Path::new("rovd.conf"), &listen(1000)).is_ok());
+    bad(&listen(1001), 2, "at most 1000 RTR listen addresses");
     assert!(Config::parse(Path::new("rovd.conf"), &most).is_ok());
     bad(
         &format!("{most}[[source]]\nurl = \"rtr://b\"\n"),

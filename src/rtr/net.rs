@@ -101,11 +101,16 @@ pub enum Target {
 }
 
 /// Where each range of tokens starts; a range ends where the next starts.
+/// The listeners' ranges hold [`crate::config::MAX_LISTENERS`] each.
 const CONTROL_TOKEN: usize = 2;
 const LISTENER_BASE: usize = 16;
 const HTTP_BASE: usize = 1024;
 const VIEW_BASE: usize = 1 << 15;
 const CONN_BASE: usize = 1 << 16;
+const _: () = assert!(
+    LISTENER_BASE + crate::config::MAX_LISTENERS <= HTTP_BASE
+        && HTTP_BASE + crate::config::MAX_LISTENERS <= VIEW_BASE
+);
 
 impl Target {
     /// The token to register it with.
