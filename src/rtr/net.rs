@@ -844,11 +844,12 @@ impl Server {
     pub fn install(&mut self, snapshot: Snapshot) -> Result<Option<Update>, super::cache::Corrupt> {
         let update = self.cache.update(snapshot);
         privsep::memory::release_free_memory();
-        let Some(update) = update? else {
-            self.views.no_data = None;
+        let update = update?;
+        // Installed: whatever withdrew the data no longer holds.
+        self.views.no_data = None;
+        let Some(update) = update else {
             return Ok(None);
         };
-        self.views.no_data = None;
         self.views.serial(SerialRecord {
             serial: update.serial.0,
             time: unix_now(),
