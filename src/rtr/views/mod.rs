@@ -20,8 +20,12 @@
 //! - control socket: one line, `status` (the status as JSON) or `reload`
 //!   (as SIGHUP: the parent is asked)
 //! - HTTP, GET and HEAD only: `/metrics` (`metrics`), `/healthz`,
-//!   `/readyz`, `/status` (JSON), `/json` and `/csv` (`export`), `/`
-//!   (`page`)
+//!   `/readyz`, `/status` (JSON), `/json` and `/csv` (`export`, with the
+//!   per-item writers of `items`), `/` (`page`)
+//!
+//! What a request asks ([`parse_request`]), what answers it ([`route`])
+//! and its octets ([`encode`]) are functions without I/O; the rest of this
+//! file moves octets.
 
 pub mod export;
 pub mod items;
